@@ -1,0 +1,142 @@
+"""Dot annotations: one (x, y) point per cell, pixel units, origin at the top-left.
+
+Readers for the formats of the public data sets and for user files:
+
+* CSV with header ``x,y`` (one row per cell; extra columns are ignored).
+* Red-dot PNG: one pure red (255, 0, 0) pixel per cell (lossless).
+* Binary PNG: one set pixel per cell (1-bit or grayscale, nonzero = dot).
+* Red dots inside a lossy JPEG: red channel > 127, 8-connected components, one dot
+  at each component's centroid (4-connectivity splits touching dots).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AnnotationError
+
+DOT_IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
+RED_THRESHOLD = 127
+
+
+def read_dots(path: str | Path, image_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read dots as float64 array (N, 2) of (x, y); check them against ``image_shape`` (H, W)."""
+    path = Path(path)
+    if not path.exists():
+        raise AnnotationError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise AnnotationError(path, "file is empty (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        dots = read_dots_csv(path)
+    elif suffix in DOT_IMAGE_SUFFIXES:
+        dots = read_dots_image(path)
+    else:
+        raise AnnotationError(path, f"unsupported annotation type '{suffix}' (use CSV x,y or a dot-mask PNG)")
+    if image_shape is not None:
+        check_dots_inside(path, dots, image_shape)
+    return dots
+
+
+def read_dots_csv(path: Path) -> np.ndarray:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise AnnotationError(path, "not a text CSV file") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise AnnotationError(path, "CSV has no header; expected a first line 'x,y'")
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "x" not in header or "y" not in header:
+        raise AnnotationError(path, f"CSV header must name columns 'x' and 'y', found {rows[0]!r}")
+    ix, iy = header.index("x"), header.index("y")
+    dots = np.empty((len(rows) - 1, 2), dtype=np.float64)
+    for line_no, row in enumerate(rows[1:], start=2):
+        try:
+            x, y = float(row[ix]), float(row[iy])
+        except (IndexError, ValueError):
+            raise AnnotationError(path, f"line {line_no}: expected two numbers x,y, found {','.join(row)!r}") from None
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise AnnotationError(path, f"line {line_no}: coordinates must be finite numbers")
+        dots[line_no - 2] = (x, y)
+    return dots
+
+
+def read_dots_image(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mode = image.mode
+            array = np.asarray(image.convert("RGB") if mode in ("P", "RGBA", "CMYK") else image)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise AnnotationError(path, f"cannot read the dot image ({error})") from None
+    lossy = path.suffix.lower() in LOSSY_SUFFIXES
+    if array.ndim == 2:
+        mask = array > (RED_THRESHOLD if lossy else 0)
+        return _component_centroids(mask) if lossy else _pixel_positions(mask)
+    red, green, blue = (array[:, :, i].astype(np.int16) for i in range(3))
+    if lossy:
+        return _component_centroids(red > RED_THRESHOLD)
+    return _pixel_positions((red == 255) & (green == 0) & (blue == 0))
+
+
+def _pixel_positions(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.stack([xs, ys], axis=1).astype(np.float64)
+
+
+def _component_centroids(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    centroids = ndimage.center_of_mass(mask, labels, index=np.arange(1, n + 1))
+    return np.array([(x, y) for y, x in centroids], dtype=np.float64)
+
+
+def check_dots_inside(path: Path, dots: np.ndarray, image_shape: tuple[int, int]) -> None:
+    """Dots must lie inside the image (pixel centres from -0.5 to size - 0.5)."""
+    h, w = image_shape[:2]
+    if len(dots) == 0:
+        return
+    outside = (dots[:, 0] < -0.5) | (dots[:, 0] > w - 0.5) | (dots[:, 1] < -0.5) | (dots[:, 1] > h - 0.5)
+    if outside.any():
+        first = dots[np.argmax(outside)]
+        raise AnnotationError(path, f"{int(outside.sum())} dot(s) lie outside the {w}×{h} image, "
+                                    f"e.g. at x={first[0]:g}, y={first[1]:g}")
+
+
+def write_dots_csv(path: str | Path, dots: np.ndarray) -> None:
+    """Write dots as CSV ``x,y`` atomically: a temporary file renamed over the target."""
+    path = Path(path)
+    buffer = io.StringIO()
+    buffer.write("x,y\n")
+    for x, y in np.asarray(dots, dtype=np.float64).reshape(-1, 2):
+        buffer.write(f"{x:.2f},{y:.2f}\n")
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,69 @@
+"""The global prototype gallery: for each prototype, its most similar training patches.
+
+The search runs over every training image after training, keeps at most one patch per
+image (its most similar location), and stores the top ``k`` as small uint8 RGB images.
+A patch is the ``patch_px``×``patch_px`` square (at the training scale) centred on the
+centre of the most similar output cell: wide enough to show a cell and its surroundings.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .density import OUTPUT_STRIDE
+from .inference import Cancelled
+from .modelfile import Gallery
+from .network import CountXplain
+from .training_data import TrainingImage, padded_batch
+
+DEFAULT_PATCH_PX = 48
+
+
+def cut_patch(pixels: np.ndarray, row: int, col: int, patch_px: int) -> np.ndarray:
+    """uint8 (P, P, 3) square centred on output cell (row, col); zero outside the image."""
+    cy, cx = row * OUTPUT_STRIDE + OUTPUT_STRIDE // 2, col * OUTPUT_STRIDE + OUTPUT_STRIDE // 2
+    half = patch_px // 2
+    patch = np.zeros((patch_px, patch_px, 3), dtype=np.float32)
+    y0, x0 = cy - half, cx - half
+    sy0, sx0 = max(0, y0), max(0, x0)
+    sy1, sx1 = min(pixels.shape[0], y0 + patch_px), min(pixels.shape[1], x0 + patch_px)
+    if sy1 > sy0 and sx1 > sx0:
+        patch[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = pixels[sy0:sy1, sx0:sx1, :3]
+    return (np.clip(patch, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def build_gallery(network: CountXplain, images: Sequence[TrainingImage], k: int = 3,
+                  patch_px: int = DEFAULT_PATCH_PX, device: str | torch.device = "cpu",
+                  cancel: Callable[[], bool] | None = None) -> Gallery:
+    """Top-``k`` patches per prototype over ``images`` (at most one per image)."""
+    network = network.to(device).eval()
+    n_protos = network.config.k_total
+    best: list[list[tuple[float, int, int, int]]] = [[] for _ in range(n_protos)]
+    with torch.inference_mode():
+        for index, image in enumerate(images):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            similarity = network(padded_batch(image.pixels).to(device)).similarity[0].cpu()
+            h = -(-image.pixels.shape[0] // OUTPUT_STRIDE)
+            w = -(-image.pixels.shape[1] // OUTPUT_STRIDE)
+            similarity = similarity[:, :h, :w]
+            values, flat = similarity.flatten(1).max(dim=1)
+            for proto in range(n_protos):
+                row, col = divmod(int(flat[proto]), w)
+                best[proto].append((float(values[proto]), index, row, col))
+    k = max(1, min(k, len(images)))
+    patches = np.zeros((n_protos, k, patch_px, patch_px, 3), dtype=np.uint8)
+    scores = np.zeros((n_protos, k), dtype=np.float32)
+    sources: list[list[str]] = []
+    for proto in range(n_protos):
+        ranked = sorted(best[proto], reverse=True)[:k]
+        sources.append([])
+        for slot, (score, index, row, col) in enumerate(ranked):
+            patches[proto, slot] = cut_patch(images[index].pixels, row, col, patch_px)
+            scores[proto, slot] = score
+            sources[proto].append(f"{images[index].name}@{row * OUTPUT_STRIDE + OUTPUT_STRIDE // 2},"
+                                  f"{col * OUTPUT_STRIDE + OUTPUT_STRIDE // 2}")
+    return Gallery(torch.from_numpy(patches), torch.from_numpy(scores), sources)

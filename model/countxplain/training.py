@@ -1,0 +1,402 @@
+"""Training CountXplain in two stages on cached frozen features.
+
+Stage 1 fine-tunes the last ``train_backend_layers`` CSRNet backend layers and its output
+layer as a density regressor; everything before them is frozen, so its output is
+computed once per dihedral view and cached. Stage 2 freezes the whole extractor, caches
+its 64-channel features, and trains the prototype head with the paper's loss. Prototypes
+are projected onto training features of their own group (cell prototypes onto locations
+holding a dot, background prototypes onto locations far from every dot) every
+``projection_every`` epochs and at the end; each projection is followed by an exact
+least-squares refit of the density layer, and the projected state with the lowest
+validation MAE is kept. Every choice is made on validation images only.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .annotations import atomic_write_bytes
+from .density import OUTPUT_STRIDE
+from .inference import Cancelled
+from .losses import density_loss, diversity_loss, intra_group_distances, prototype_to_feature_loss
+from .modelfile import ModelBundle
+from .network import CountXplain, ModelConfig
+from .training_data import TrainingImage, View, cache_features, make_views, random_crops
+
+
+@dataclass
+class TrainingConfig:
+    k_cell: int = 4
+    k_bg: int = 4
+    prototype_dim: int = 64
+    cell_diameter_px: float = 10.0
+    sigma_px: float = 4.0
+    n_views: int = 2
+    crop_cells: int = 32
+    train_backend_layers: int = 3
+    stage1_epochs: int = 30
+    stage1_lr: float = 1e-4
+    stage1_batch: int = 8
+    stage1_patience: int = 8
+    stage2_epochs: int = 100
+    stage2_lr: float = 0.01
+    stage2_batch: int = 16
+    projection_every: int = 25
+    tau: float = 0.8
+    lambda_density: float = 1.0
+    lambda_proto: float = 1.0
+    lambda_diversity: float = 100.0
+    background_distance_px: float = 20.0
+    seed: int = 0
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim)
+
+
+@dataclass
+class Progress:
+    """One report from training: ``stage`` is 'cache', 'stage1', 'stage2' or 'done'."""
+
+    stage: str
+    epoch: int
+    epochs: int
+    losses: dict = field(default_factory=dict)
+    val_mae: float | None = None
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _never() -> bool:
+    return False
+
+
+class Trainer:
+    """Runs both stages; ``run`` returns a ``ModelBundle`` (without gallery)."""
+
+    def __init__(self, config: TrainingConfig, train: Sequence[TrainingImage], val: Sequence[TrainingImage],
+                 csrnet_state: dict | None = None, init: ModelBundle | None = None, device: str | torch.device = "cpu",
+                 progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None,
+                 checkpoint: Path | None = None) -> None:
+        if not train or not val:
+            raise ValueError("training needs at least one training and one validation image")
+        self.config = config
+        self.train_images, self.val_images = list(train), list(val)
+        self.device = torch.device(device)
+        self.progress = progress or (lambda p: None)
+        self.cancel = cancel or _never
+        self.checkpoint = checkpoint
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.model = CountXplain(config.model_config())
+        if init is not None:
+            self.model.extractor.load_state_dict(init.network.extractor.state_dict())
+            if init.config == self.model.config:
+                self.model.head.load_state_dict(init.network.head.state_dict())
+        elif csrnet_state is not None:
+            self.model.extractor.load_state_dict(csrnet_state, strict=True)
+        self.model.to(self.device)
+        self.history: list[dict] = []
+        self.state = {"stage": "stage1", "epoch": 0}
+
+    # ----- the frozen / trainable split of the extractor
+    def _split(self) -> tuple[nn.Module, nn.Module]:
+        layers = max(0, min(6, self.config.train_backend_layers))
+        backend = self.model.extractor.backend
+        cut = 2 * (6 - layers)
+        frozen = nn.Sequential(self.model.extractor.frontend, *list(backend)[:cut])
+        trainable = nn.Sequential(*list(backend)[cut:], self.model.extractor.output_layer)
+        return frozen, trainable
+
+    def run(self) -> ModelBundle:
+        start = time.perf_counter()
+        resume = self._load_checkpoint()
+        c = self.config
+        sigma = c.sigma_px
+        train_views = make_views(self.train_images, c.n_views, sigma, c.seed)
+        val_views = make_views(self.val_images, 1, sigma, c.seed)
+        frozen, trainable = self._split()
+        frozen.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
+        train_cache = cache_features(frozen, train_views, self.device, progress=report, cancel=self.cancel)
+        val_cache = cache_features(frozen, val_views, self.device, cancel=self.cancel)
+        if resume.get("stage") != "stage2" and c.stage1_epochs > 0:
+            self._stage1(trainable, train_cache, val_cache, resume if resume.get("stage") == "stage1" else {})
+            resume = {}
+        tail = nn.Sequential(*list(trainable)[:-1]).eval()
+        for cache in (train_cache, val_cache):
+            with torch.inference_mode():
+                for view in cache:
+                    view.features = tail(view.features[None].float().to(self.device))[0].cpu()
+        self._stage2(train_cache, val_cache, resume if resume.get("stage") == "stage2" else {})
+        seconds = time.perf_counter() - start
+        self.progress(Progress("done", 0, 0, message=f"finished in {seconds:.0f} s"))
+        return self._bundle(seconds)
+
+    # ----- stage 1: density regression of the trainable extractor tail
+    def _stage1(self, trainable: nn.Module, train: list[View], val: list[View], resume: dict) -> None:
+        c = self.config
+        trainable.train()
+        for p in trainable.parameters():
+            p.requires_grad_(True)
+        optimiser = torch.optim.Adam(trainable.parameters(), lr=c.stage1_lr)
+        best_mae, best_state, stale, first_epoch = math.inf, None, 0, 0
+        if resume:
+            trainable.load_state_dict(resume["trainable"])
+            optimiser.load_state_dict(resume["optimiser"])
+            best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
+        steps = max(1, math.ceil(len(train) / c.stage1_batch))
+        for epoch in range(first_epoch, c.stage1_epochs):
+            order = self.rng.permutation(len(train))
+            total = 0.0
+            trainable.train()
+            for step in range(steps):
+                if self.cancel():
+                    raise Cancelled()
+                batch = order[step * c.stage1_batch:(step + 1) * c.stage1_batch]
+                if len(batch) == 0:
+                    continue
+                features, targets, mask = random_crops(train, batch, c.crop_cells, self.rng)
+                predicted = trainable(features.to(self.device)) * mask.to(self.device)
+                loss = density_loss(predicted, targets.to(self.device))
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach())
+            mae = self._val_mae(lambda f: trainable(f), val)
+            self.history.append({"stage": "stage1", "epoch": epoch + 1, "loss": total / steps, "val_mae": mae})
+            if mae < best_mae:
+                best_mae, best_state, stale = mae, copy.deepcopy(trainable.state_dict()), 0
+            else:
+                stale += 1
+            self.progress(Progress("stage1", epoch + 1, c.stage1_epochs, {"density": total / steps}, mae))
+            self._save_checkpoint({"stage": "stage1", "epoch": epoch + 1, "trainable": trainable.state_dict(),
+                                   "optimiser": optimiser.state_dict(), "best_mae": best_mae,
+                                   "best_state": best_state, "stale": stale})
+            if stale >= c.stage1_patience:
+                break
+        if best_state is not None:
+            trainable.load_state_dict(best_state)
+        self.stage1_val_mae = best_mae
+        if self.checkpoint is not None:
+            buffer = io.BytesIO()
+            torch.save(self.model.extractor.state_dict(), buffer)
+            atomic_write_bytes(Path(str(self.checkpoint) + ".stage1.pt"), buffer.getvalue())
+        trainable.eval()
+        for p in trainable.parameters():
+            p.requires_grad_(False)
+
+    # ----- stage 2: the prototype head on frozen features
+    def _stage2(self, train: list[View], val: list[View], resume: dict) -> None:
+        c = self.config
+        head = self.model.head.to(self.device)
+        params = [head.feature_processing.weight, head.feature_processing.bias, head.prototypes,
+                  head.density_layer.weight, head.density_layer.bias]
+        for p in params:
+            p.requires_grad_(True)
+        optimiser = torch.optim.Adam(params, lr=c.stage2_lr)
+        best_mae, best_state, first_epoch = math.inf, None, 0
+        if resume:
+            head.load_state_dict(resume["head"])
+            optimiser.load_state_dict(resume["optimiser"])
+            best_mae, best_state, first_epoch = resume["best_mae"], resume["best_state"], resume["epoch"]
+        steps = max(1, math.ceil(len(train) / c.stage2_batch))
+        epochs = max(1, c.stage2_epochs)
+        for epoch in range(first_epoch, epochs):
+            order = self.rng.permutation(len(train))
+            sums = {"density": 0.0, "proto": 0.0, "diversity": 0.0}
+            head.train()
+            for step in range(steps):
+                if self.cancel():
+                    raise Cancelled()
+                batch = order[step * c.stage2_batch:(step + 1) * c.stage2_batch]
+                if len(batch) == 0:
+                    continue
+                features, targets, mask = random_crops(train, batch, c.crop_cells, self.rng)
+                features, targets, mask = features.to(self.device), targets.to(self.device), mask.to(self.device)
+                output = head(features)
+                l_density = density_loss(output.density * mask, targets)
+                l_proto = prototype_to_feature_loss(output.distances, targets, c.k_cell, mask)
+                l_div = diversity_loss(head.prototypes, c.k_cell, c.tau)
+                loss = c.lambda_density * l_density + c.lambda_proto * l_proto + c.lambda_diversity * l_div
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                sums["density"] += float(l_density.detach())
+                sums["proto"] += float(l_proto.detach())
+                sums["diversity"] += float(l_div.detach())
+            losses = {k: v / steps for k, v in sums.items()}
+            mae = None
+            last = epoch + 1 == epochs
+            if (epoch + 1) % max(1, c.projection_every) == 0 or last:
+                self.projection_sources = project_prototypes(head, train, self.train_images, c, self.device)
+                refit_density_layer(head, train, self.device)
+                mae = self._val_mae(lambda f: head(f).density, val)
+                if mae < best_mae or best_state is None:
+                    best_mae, best_state = mae, {"head": copy.deepcopy(head.state_dict()),
+                                                 "sources": list(self.projection_sources)}
+            self.history.append({"stage": "stage2", "epoch": epoch + 1, **losses, "val_mae": mae})
+            self.progress(Progress("stage2", epoch + 1, epochs, losses, mae))
+            self._save_checkpoint({"stage": "stage2", "epoch": epoch + 1, "head": head.state_dict(),
+                                   "optimiser": optimiser.state_dict(), "best_mae": best_mae, "best_state": best_state})
+        head.load_state_dict(best_state["head"])
+        self.projection_sources = best_state["sources"]
+        self.stage2_val_mae = best_mae
+        for p in params:
+            p.requires_grad_(False)
+        head.eval()
+
+    def _val_mae(self, predict: Callable[[torch.Tensor], torch.Tensor], val: list[View]) -> float:
+        errors = []
+        with torch.inference_mode():
+            for view in val:
+                predicted = predict(view.features[None].float().to(self.device))
+                errors.append(abs(float(predicted.sum()) - float(view.target.sum())))
+        return float(np.mean(errors))
+
+    # ----- checkpoints
+    def _save_checkpoint(self, payload: dict) -> None:
+        if self.checkpoint is None:
+            return
+        payload = {**payload, "config": asdict(self.config), "history": self.history,
+                   "extractor": self.model.extractor.state_dict()}
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        atomic_write_bytes(Path(self.checkpoint), buffer.getvalue())
+
+    def _load_checkpoint(self) -> dict:
+        if self.checkpoint is None or not Path(self.checkpoint).exists():
+            return {}
+        payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        if payload.get("config") != asdict(self.config):
+            return {}
+        self.model.extractor.load_state_dict(payload["extractor"])
+        self.history = list(payload.get("history", []))
+        return payload
+
+    def _bundle(self, seconds: float) -> ModelBundle:
+        c = self.config
+        names = sorted({image.group for image in self.train_images})
+        provenance = {
+            "name": "CountXplain model",
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "training_data": {"groups": names, "n_train_images": len(self.train_images),
+                              "n_validation_images": len(self.val_images)},
+            "training_config": asdict(c),
+            "metrics": {"stage1_val_mae": getattr(self, "stage1_val_mae", None),
+                        "val_mae": getattr(self, "stage2_val_mae", None),
+                        "prototype_distances": intra_group_distances(self.model.head.prototypes.detach().cpu(), c.k_cell)},
+            "prototype_sources": getattr(self, "projection_sources", []),
+            "training_seconds": round(seconds, 1),
+            "history": self.history,
+        }
+        preprocessing = {"intensity": "uint8/255, else 0.1-99.9 percentile stretch; ImageNet mean/std",
+                         "cell_diameter_px": float(c.cell_diameter_px), "sigma_px": float(c.sigma_px)}
+        self.model.to("cpu").eval()
+        return ModelBundle(self.model, preprocessing, provenance)
+
+
+def location_masks(image: TrainingImage, view: View, background_distance_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (h, w) masks of output cells holding a dot, and of cells far from every dot (identity view)."""
+    from scipy import ndimage
+
+    h, w = view.target.shape[-2:]
+    has_dot = np.zeros((h, w), dtype=bool)
+    dots = image.dots
+    if len(dots):
+        cols = np.clip((dots[:, 0] + 0.5) // OUTPUT_STRIDE, 0, w - 1).astype(int)
+        rows = np.clip((dots[:, 1] + 0.5) // OUTPUT_STRIDE, 0, h - 1).astype(int)
+        has_dot[rows, cols] = True
+        distance = ndimage.distance_transform_edt(~has_dot) * OUTPUT_STRIDE
+        far = distance > background_distance_px
+    else:
+        far = np.ones((h, w), dtype=bool)
+    valid_h = min(h, math.ceil(image.pixels.shape[0] / OUTPUT_STRIDE))
+    valid_w = min(w, math.ceil(image.pixels.shape[1] / OUTPUT_STRIDE))
+    far[valid_h:, :] = False
+    far[:, valid_w:] = False
+    return has_dot, far
+
+
+def project_prototypes(head, views: list[View], images: Sequence[TrainingImage], config: TrainingConfig,
+                       device: torch.device) -> list[dict]:
+    """Replace each prototype by the nearest processed training feature of its own group.
+
+    Only identity views are searched, so every prototype is a patch of a training image
+    as it was given. Two prototypes never take the same location. Returns the source of
+    each prototype: image name, output-cell row and column, and distance moved.
+    """
+    k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
+    best = [(math.inf, None, None) for _ in range(k_total)]
+    candidates: list[list[tuple[float, int, int]]] = [[] for _ in range(k_total)]
+    seen = set()
+    with torch.inference_mode():
+        for view in views:
+            if view.image_index in seen:
+                continue
+            seen.add(view.image_index)
+            image = images[view.image_index]
+            cell_mask, bg_mask = location_masks(image, view, config.background_distance_px)
+            processed = head.processed_features(view.features[None].float().to(device))[0]
+            distances = head.distances(processed[None])[0].cpu()
+            for k in range(k_total):
+                mask = torch.from_numpy(cell_mask if k < k_cell else bg_mask)
+                if not mask.any():
+                    continue
+                d = distances[k].masked_fill(~mask, math.inf).flatten()
+                values, flat = torch.topk(d, min(k_total, int(mask.sum())), largest=False)
+                for value, index in zip(values.tolist(), flat.tolist()):
+                    candidates[k].append((value, view.image_index, index))
+    used, sources = set(), []
+    new = head.prototypes.detach().clone()
+    for k in range(k_total):
+        for value, image_index, flat in sorted(candidates[k]):
+            if (image_index, flat) in used:
+                continue
+            used.add((image_index, flat))
+            view = next(v for v in views if v.image_index == image_index)
+            w = view.target.shape[-1]
+            row, col = divmod(flat, w)
+            with torch.inference_mode():
+                processed = head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))
+            new[k] = processed[0, :, 0, 0]
+            sources.append({"prototype": k, "image": images[image_index].name, "row": int(row), "col": int(col),
+                            "distance": float(value)})
+            break
+        else:
+            sources.append({"prototype": k, "image": None, "row": -1, "col": -1, "distance": float("nan")})
+    with torch.no_grad():
+        head.prototypes.copy_(new)
+    return sources
+
+
+def refit_density_layer(head, views: list[View], device: torch.device, ridge: float = 1e-6) -> None:
+    """Least-squares fit of the 1×1 density layer (weights and bias) on the training views."""
+    k = head.prototypes.shape[0]
+    gram = torch.zeros(k + 1, k + 1, dtype=torch.float64)
+    rhs = torch.zeros(k + 1, dtype=torch.float64)
+    with torch.inference_mode():
+        for view in views:
+            similarity = head(view.features[None].float().to(device)).similarity[0].flatten(1).double().cpu()
+            design = torch.cat([similarity, torch.ones(1, similarity.shape[1], dtype=torch.float64)], dim=0)
+            gram += design @ design.T
+            rhs += design @ view.target.flatten().double()
+    gram += ridge * torch.trace(gram) / (k + 1) * torch.eye(k + 1, dtype=torch.float64)
+    solution = torch.linalg.solve(gram, rhs)
+    with torch.no_grad():
+        head.density_layer.weight.copy_(solution[:k].view(1, k, 1, 1).float())
+        head.density_layer.bias.copy_(solution[k:].float())

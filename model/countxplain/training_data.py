@@ -1,0 +1,143 @@
+"""Training images at the common cell size, their dihedral views, and cached frozen features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .datasets import Sample, load_sample
+from .density import pooled_density_map, scale_dots, typical_cell_spacing
+from .images import resize_pixels
+from .inference import Cancelled
+from .network import normalise_batch
+
+MIN_SCALE, MAX_SCALE = 0.25, 2.0
+
+
+@dataclass
+class TrainingImage:
+    """One annotated image brought to the training cell diameter."""
+
+    name: str
+    group: str
+    pixels: np.ndarray  # float32 (H, W, 3), rescaled
+    dots: np.ndarray  # (N, 2), rescaled
+    scale: float
+    n_cells: int
+
+
+@dataclass
+class View:
+    """A dihedral view of a training image with its target and cached features."""
+
+    image_index: int
+    target: torch.Tensor  # (1, h, w) pooled density
+    features: torch.Tensor | None = None  # (C, h, w) cached frozen features
+
+
+def scale_for_diameter(diameter_px: float | None, target_diameter_px: float) -> float:
+    if not diameter_px or not np.isfinite(diameter_px):
+        return 1.0
+    return float(np.clip(target_diameter_px / diameter_px, MIN_SCALE, MAX_SCALE))
+
+
+def prepare_images(samples: Sequence[Sample], groups: Sequence[str], target_diameter_px: float,
+                   diameters: Sequence[float | None] | None = None) -> list[TrainingImage]:
+    """Read samples and rescale each so its cells have ``target_diameter_px``.
+
+    A sample's diameter is taken from ``diameters`` when given, else measured as the
+    median nearest-neighbour spacing of its dots.
+    """
+    images = []
+    for i, sample in enumerate(samples):
+        image, dots = load_sample(sample)
+        diameter = diameters[i] if diameters is not None else typical_cell_spacing(dots)
+        scale = scale_for_diameter(diameter, target_diameter_px)
+        pixels = resize_pixels(image.pixels, scale)
+        factor_y, factor_x = pixels.shape[0] / image.height, pixels.shape[1] / image.width
+        images.append(TrainingImage(sample.image_path.name, groups[i], pixels,
+                                    scale_dots(dots, factor_x, factor_y), scale, len(dots)))
+    return images
+
+
+def dihedral(pixels: np.ndarray, dots: np.ndarray, rotations: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Flip left-right (optional), then rotate 90° counter-clockwise ``rotations`` times."""
+    dots = np.array(dots, dtype=np.float64).reshape(-1, 2)
+    if flip:
+        dots[:, 0] = pixels.shape[1] - 1 - dots[:, 0]
+        pixels = pixels[:, ::-1]
+    for _ in range(rotations % 4):
+        width = pixels.shape[1]
+        dots = np.stack([dots[:, 1], width - 1 - dots[:, 0]], axis=1)
+        pixels = np.rot90(pixels)
+    return np.ascontiguousarray(pixels), dots
+
+
+def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed: int) -> list[tuple[View, np.ndarray]]:
+    """``n_views`` dihedral views per image (the first is the identity) with pooled targets."""
+    rng = np.random.default_rng(seed)
+    views = []
+    for index, image in enumerate(images):
+        transforms = [(0, False)] + [(int(r), bool(f)) for r, f in
+                                      (divmod(int(c), 2) for c in rng.choice(np.arange(1, 8), size=max(0, n_views - 1), replace=False))]
+        for rotations, flip in transforms:
+            pixels, dots = dihedral(image.pixels, image.dots, rotations, flip)
+            target = torch.from_numpy(pooled_density_map(dots, pixels.shape[:2], sigma))[None]
+            views.append((View(index, target), pixels))
+    return views
+
+
+def cache_features(extractor: Callable[[torch.Tensor], torch.Tensor], views: list[tuple[View, np.ndarray]],
+                   device: torch.device, dtype: torch.dtype = torch.float16,
+                   progress: Callable[[int, int], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> list[View]:
+    """Run the frozen part once per view and keep its output on the CPU."""
+    out = []
+    with torch.inference_mode():
+        for i, (view, pixels) in enumerate(views):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            batch = padded_batch(pixels).to(device)
+            view.features = extractor(batch)[0].to("cpu", dtype)
+            h, w = view.target.shape[-2:]
+            view.features = view.features[:, :h, :w]
+            out.append(view)
+            if progress is not None:
+                progress(i + 1, len(views))
+    return out
+
+
+def padded_batch(pixels: np.ndarray) -> torch.Tensor:
+    """(1, 3, H', W') normalised input, zero-padded (in normalised units) to multiples of 8."""
+    import torch.nn.functional as F
+
+    from .density import padded_size
+
+    tensor = normalise_batch(torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float())
+    h, w = tensor.shape[-2:]
+    return F.pad(tensor, (0, padded_size(w) - w, 0, padded_size(h) - h))
+
+
+def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: np.random.Generator,
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch of random ``crop``×``crop`` windows: features, targets and a validity mask.
+
+    Views smaller than the crop are zero-padded and the padding is masked out.
+    """
+    channels = views[indices[0]].features.shape[0]
+    features = torch.zeros(len(indices), channels, crop, crop, dtype=dtype)
+    targets = torch.zeros(len(indices), 1, crop, crop)
+    mask = torch.zeros(len(indices), 1, crop, crop)
+    for row, index in enumerate(indices):
+        view = views[index]
+        h, w = view.target.shape[-2:]
+        y0 = int(rng.integers(0, max(1, h - crop + 1)))
+        x0 = int(rng.integers(0, max(1, w - crop + 1)))
+        ch, cw = min(crop, h), min(crop, w)
+        features[row, :, :ch, :cw] = view.features[:, y0:y0 + ch, x0:x0 + cw].to(dtype)
+        targets[row, :, :ch, :cw] = view.target[:, y0:y0 + ch, x0:x0 + cw]
+        mask[row, :, :ch, :cw] = 1.0
+    return features, targets, mask
