@@ -50,23 +50,28 @@ def read_dots_csv(path: Path) -> np.ndarray:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise AnnotationError(path, "not a text CSV file") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    reader = csv.reader(io.StringIO(text))
+    try:  # keep each row's line number in the file (blank lines are skipped, not renumbered)
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as error:
+        raise AnnotationError(path, f"line {reader.line_num}: malformed CSV ({error})") from None
     if not rows:
         raise AnnotationError(path, "CSV has no header; expected a first line 'x,y'")
-    header = [cell.strip().lower() for cell in rows[0]]
+    header_line, header_row = rows[0]
+    header = [cell.strip().lower() for cell in header_row]
     if "x" not in header or "y" not in header:
-        raise AnnotationError(path, f"CSV header must name columns 'x' and 'y', found {rows[0]!r}")
+        raise AnnotationError(path, f"line {header_line}: CSV header must name columns 'x' and 'y', "
+                                    f"found {header_row!r}")
     ix, iy = header.index("x"), header.index("y")
     dots = np.empty((len(rows) - 1, 2), dtype=np.float64)
-    for line_no, row in enumerate(rows[1:], start=2):
+    for index, (line_no, row) in enumerate(rows[1:]):
         try:
             x, y = float(row[ix]), float(row[iy])
         except (IndexError, ValueError):
             raise AnnotationError(path, f"line {line_no}: expected two numbers x,y, found {','.join(row)!r}") from None
         if not (np.isfinite(x) and np.isfinite(y)):
             raise AnnotationError(path, f"line {line_no}: coordinates must be finite numbers")
-        dots[line_no - 2] = (x, y)
+        dots[index] = (x, y)
     return dots
 
 

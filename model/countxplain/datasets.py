@@ -115,12 +115,9 @@ def _pair_folders(root, layout, image_dir, dots_dir, dots_name_of) -> Dataset:
 
 
 def _pair_sidecars(root, files) -> Dataset:
-    samples, unpaired = [], []
+    samples, unpaired, used = [], [], set()
     for path in files:
         if path.name.endswith(SIDECAR_SUFFIX):
-            image_stem = path.name[: -len(SIDECAR_SUFFIX)]
-            if not any((root / (image_stem + s)).exists() for s in IMAGE_SUFFIXES):
-                unpaired.append((path, "annotation without an image"))
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             unpaired.append((path, "not an image file type"))
@@ -128,8 +125,12 @@ def _pair_sidecars(root, files) -> Dataset:
         dots = sidecar_path(path)
         if dots.exists():
             samples.append(Sample(path, dots))
+            used.add(dots)
         else:
             unpaired.append((path, f"no annotation {dots.name}"))
+    for path in files:  # a sidecar is an orphan only if no image used it (any suffix case: 'A.PNG')
+        if path.name.endswith(SIDECAR_SUFFIX) and path not in used:
+            unpaired.append((path, "annotation without an image"))
     return Dataset(root, "sidecar", samples, unpaired)
 
 

@@ -117,9 +117,16 @@ def _read_tiff(path: Path, page: int | None) -> np.ndarray:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            data = series.asarray()
-            axes = series.axes
+            all_series = list(tif.series)
+            first = all_series[0]
+            if len(all_series) > 1 and all(s.shape == first.shape and s.dtype == first.dtype and s.axes == first.axes
+                                           for s in all_series):
+                # pages written one at a time are stored as one series each: they are pages too
+                data = np.stack([s.asarray() for s in all_series])
+                axes = "Q" + first.axes
+            else:
+                data = first.asarray()
+                axes = first.axes
     except Exception as error:  # tifffile raises many kinds for corrupt data
         raise ImageReadError(path, f"corrupt or unreadable TIFF ({type(error).__name__}: {error})") from None
     return _tiff_to_hwc(path, data, axes, page)

@@ -1,0 +1,225 @@
+"""The ``countxplain`` command line: count, train, evaluate, explain.
+
+Every failure prints one line naming the file and the reason and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import CountXplainError
+
+EXIT_INPUT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def collect_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Image files named directly or found (recursively) in folders; plus problems found."""
+    from .images import is_image_file
+
+    images, problems = [], []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+            if not found:
+                problems.append((path, "folder holds no PNG, JPEG, BMP or TIFF images"))
+            images += found
+        elif path.exists():
+            images.append(path)
+        else:
+            problems.append((path, "file does not exist"))
+    return images, problems
+
+
+def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
+    from .modelfile import load_model
+    from .resources import default_model_path
+
+    path = model_path or default_model_path()
+    if model_path is None and not path.exists():
+        raise CountXplainError(f"no model file given and the default model is missing at {path}; "
+                               "pass --model FILE, or train one with 'countxplain train' "
+                               "(or 'python scripts/train_default_model.py')")
+    return load_model(path, device=device)
+
+
+def cmd_count(args) -> int:
+    from .images import read_image
+    from .inference import Counter
+
+    images, problems = collect_images(args.paths)
+    for path, reason in problems:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    model = load_model_or_explain(args.model)
+    counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile)
+    if counter.device_reason and args.device != "cpu":
+        print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
+    rows, failed = [], len(problems)
+    for path in images:
+        start = time.perf_counter()
+        try:
+            image = read_image(path, page=args.page, channel=args.channel)
+            result = counter.count(image.pixels, cell_diameter_px=args.cell_diameter)
+        except CountXplainError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        seconds = time.perf_counter() - start
+        rows.append({"file": str(path), "count": f"{result.count:.2f}", "model": model.name,
+                     "device": str(counter.device), "seconds": f"{seconds:.3f}"})
+        print(f"{path}\t{result.count:.1f}")
+    if args.out:
+        from .annotations import atomic_write_bytes
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["file", "count", "model", "device", "seconds"])
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(args.out, buffer.getvalue().encode("utf-8"))
+    return EXIT_INPUT_ERROR if failed else 0
+
+
+def cmd_train(args) -> int:
+    from .datasets import load_dataset
+    from .modelfile import load_model, save_model
+    from .training import Trainer, TrainingConfig
+    from .training_data import prepare_images
+    from .gallery import build_gallery
+    from .datasets import split_indices
+    from .pretrained import load_csrnet_state
+
+    dataset = load_dataset(args.data)
+    for path, reason in dataset.unpaired:
+        print(f"note: {path}: {reason}", file=sys.stderr)
+    if len(dataset) < 2:
+        raise CountXplainError(f"{args.data}: needs at least 2 annotated images, found {len(dataset)}")
+    n_val = max(1, int(round(args.val_share * len(dataset))))
+    train_idx, val_idx, _ = split_indices(len(dataset), len(dataset) - n_val, n_val, 0, args.seed)
+    config = TrainingConfig(k_cell=args.k_cell, k_bg=args.k_bg, stage1_epochs=args.stage1_epochs,
+                            stage2_epochs=args.epochs, tau=args.tau, seed=args.seed,
+                            cell_diameter_px=args.train_diameter)
+    diameters = None if args.cell_diameter is None else [args.cell_diameter] * len(dataset)
+    pick = lambda idx: [dataset.samples[i] for i in idx]
+    group = Path(args.data).name
+    train = prepare_images(pick(train_idx), [group] * len(train_idx), config.cell_diameter_px,
+                           None if diameters is None else diameters[:len(train_idx)])
+    val = prepare_images(pick(val_idx), [group] * len(val_idx), config.cell_diameter_px,
+                         None if diameters is None else diameters[:len(val_idx)])
+    init = load_model(args.init) if args.init else None
+    csrnet = None if init else load_csrnet_state()
+
+    def report(p):
+        if p.stage in ("stage1", "stage2"):
+            mae = "" if p.val_mae is None else f"  validation MAE {p.val_mae:.2f}"
+            losses = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
+            print(f"{p.stage} epoch {p.epoch}/{p.epochs}  {losses}{mae}", flush=True)
+
+    trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init, device=args.device, progress=report,
+                      checkpoint=args.checkpoint)
+    bundle = trainer.run()
+    bundle.gallery = build_gallery(bundle.network, train, k=3)
+    bundle.provenance["name"] = args.name or Path(args.out).stem
+    save_model(bundle, args.out, half=args.half)
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_samples
+    from .datasets import load_dataset
+
+    model = load_model_or_explain(args.model)
+    dataset = load_dataset(args.data)
+    result = evaluate_samples(model, dataset.samples, args.cell_diameter, device=args.device)
+    print(f"{args.data}: n={result['n']} MAE {result['mae']:.3f} RMSE {result['rmse']:.3f} "
+          f"relative MAE {result['relative_mae']:.3%}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from .explain_report import write_explanation
+
+    model = load_model_or_explain(args.model)
+    figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=args.cell_diameter,
+                                     device=args.device)
+    print(f"wrote {figure} and {data}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="countxplain", description="Interpretable cell counting (CountXplain).")
+    parser.add_argument("--version", action="version", version=f"countxplain {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, model=True):
+        if model:
+            p.add_argument("--model", type=Path, default=None, help="model file (.cxm); default: the bundled model")
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+        p.add_argument("--cell-diameter", type=float, default=None,
+                       help="typical cell diameter in pixels; images are rescaled to the model's")
+
+    count = sub.add_parser("count", help="count cells in images and folders")
+    count.add_argument("paths", nargs="+", type=Path)
+    count.add_argument("--out", type=Path, default=None, help="write counts as CSV")
+    count.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    count.add_argument("--tile", type=int, default=1024, help="tile size in pixels for large images")
+    count.add_argument("--page", type=int, default=None, help="page of a multi-page TIFF")
+    count.add_argument("--channel", type=int, default=None, help="channel to use from a multi-channel image")
+    common(count)
+    count.set_defaults(func=cmd_count)
+
+    train = sub.add_parser("train", help="train a model on a folder of dot-annotated images")
+    train.add_argument("data", type=Path)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--init", type=Path, default=None, help="fine-tune this model instead of starting from CSRNet")
+    train.add_argument("--k-cell", type=int, default=4)
+    train.add_argument("--k-bg", type=int, default=4)
+    train.add_argument("--epochs", type=int, default=100, help="stage-2 (prototype) epochs")
+    train.add_argument("--stage1-epochs", type=int, default=30)
+    train.add_argument("--tau", type=float, default=0.8)
+    train.add_argument("--val-share", type=float, default=0.2)
+    train.add_argument("--train-diameter", type=float, default=10.0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint", type=Path, default=None)
+    train.add_argument("--half", action="store_true", help="store weights as float16")
+    train.add_argument("--name", default=None)
+    common(train, model=False)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="MAE of a model on a folder of annotated images")
+    evaluate.add_argument("data", type=Path)
+    common(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    explain = sub.add_parser("explain", help="write an explanation figure and JSON for one image")
+    explain.add_argument("image", type=Path)
+    explain.add_argument("--out", type=Path, required=True)
+    common(explain)
+    explain.set_defaults(func=cmd_explain)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CountXplainError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
