@@ -121,6 +121,8 @@ class _Worker(QThread):
 
 def _is_user_error(error: Exception) -> bool:
     """Errors of bad input (a corrupt image, a refused model) carry a message meant for users."""
+    if getattr(error, "user_facing", False):
+        return True
     return any(cls.__name__ in ("CountXplainError", "OSError") for cls in type(error).__mro__)
 
 

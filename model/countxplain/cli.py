@@ -56,6 +56,8 @@ def cmd_count(args) -> int:
     images, problems = collect_images(args.paths)
     for path, reason in problems:
         print(f"error: {path}: {reason}", file=sys.stderr)
+    if not images:  # nothing to count: stop at the one line above, before loading a model
+        return EXIT_INPUT_ERROR
     model = load_model_or_explain(args.model)
     counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile)
     if counter.device_reason and args.device != "cpu":

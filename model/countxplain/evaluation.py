@@ -15,10 +15,10 @@ from .modelfile import ModelBundle
 
 
 def evaluate_samples(model: ModelBundle, samples: Sequence[Sample], cell_diameter_px: float | None,
-                     device: str = "cpu", precision: str = "fp32") -> dict:
+                     device: str = "cpu", precision: str = "fp32", branch: str = "countxplain") -> dict:
     """Count every sample. ``cell_diameter_px`` None means each image's own dot spacing
     (an oracle cell size, reported as such)."""
-    counter = Counter(model, device=device, precision=precision)
+    counter = Counter(model, device=device, precision=precision, branch=branch)
     rows = []
     for sample in samples:
         image = read_image(sample.image_path)

@@ -55,9 +55,12 @@ class Counter:
     """Counts cells in float (H, W, 3) images with one model on one device."""
 
     def __init__(self, bundle: ModelBundle, device: str | torch.device = "auto", tile_size: int = 1024,
-                 tile_margin: int = 128, precision: str = "fp32") -> None:
+                 tile_margin: int = 128, precision: str = "fp32", branch: str = "countxplain") -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
+        if branch not in ("countxplain", "csrnet"):
+            raise ValueError("branch must be 'countxplain' (prototype head) or 'csrnet' (stage-1 output layer)")
+        self.branch = branch
         choice = choose_device(device) if isinstance(device, str) else None
         self.device = choice.device if choice else torch.device(device)
         self.device_reason = choice.reason if choice else ""
@@ -118,9 +121,12 @@ class Counter:
             if dtype is not None:
                 with torch.autocast(device_type=self.device.type, dtype=dtype):
                     features = self.network.features(batch)
-                output = self.network.head(features.float())
             else:
-                output = self.network(batch)
+                features = self.network.features(batch)
+            if self.branch == "csrnet":
+                density = self.network.extractor.output_layer(features.float())[0, 0].cpu().numpy()
+                return density, None
+            output = self.network.head(features.float())
         density = output.density[0, 0].float().cpu().numpy()
         similarity = output.similarity[0].float().cpu().numpy() if with_similarity else None
         return density, similarity

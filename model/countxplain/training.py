@@ -183,10 +183,10 @@ class Trainer:
                 best_mae, best_state, stale = mae, copy.deepcopy(trainable.state_dict()), 0
             else:
                 stale += 1
-            self.progress(Progress("stage1", epoch + 1, c.stage1_epochs, {"density": total / steps}, mae))
             self._save_checkpoint({"stage": "stage1", "epoch": epoch + 1, "trainable": trainable.state_dict(),
                                    "optimiser": optimiser.state_dict(), "best_mae": best_mae,
                                    "best_state": best_state, "stale": stale})
+            self.progress(Progress("stage1", epoch + 1, c.stage1_epochs, {"density": total / steps}, mae))
             if stale >= c.stage1_patience:
                 break
         if best_state is not None:
@@ -250,9 +250,9 @@ class Trainer:
                     best_mae, best_state = mae, {"head": copy.deepcopy(head.state_dict()),
                                                  "sources": list(self.projection_sources)}
             self.history.append({"stage": "stage2", "epoch": epoch + 1, **losses, "val_mae": mae})
-            self.progress(Progress("stage2", epoch + 1, epochs, losses, mae))
             self._save_checkpoint({"stage": "stage2", "epoch": epoch + 1, "head": head.state_dict(),
                                    "optimiser": optimiser.state_dict(), "best_mae": best_mae, "best_state": best_state})
+            self.progress(Progress("stage2", epoch + 1, epochs, losses, mae))
         head.load_state_dict(best_state["head"])
         self.projection_sources = best_state["sources"]
         self.stage2_val_mae = best_mae
@@ -325,11 +325,12 @@ def location_masks(image: TrainingImage, view: View, background_distance_px: flo
         far = distance > background_distance_px
     else:
         far = np.ones((h, w), dtype=bool)
-    valid_h = min(h, math.ceil(image.pixels.shape[0] / OUTPUT_STRIDE))
-    valid_w = min(w, math.ceil(image.pixels.shape[1] / OUTPUT_STRIDE))
-    far[valid_h:, :] = False
-    far[:, valid_w:] = False
-    return has_dot, far
+    # output cells touching the image border or the zero padding see padding, not tissue
+    inner = np.zeros((h, w), dtype=bool)
+    inner_h = image.pixels.shape[0] // OUTPUT_STRIDE - 1
+    inner_w = image.pixels.shape[1] // OUTPUT_STRIDE - 1
+    inner[1:max(1, inner_h), 1:max(1, inner_w)] = True
+    return has_dot & inner, far & inner
 
 
 def project_prototypes(head, views: list[View], images: Sequence[TrainingImage], config: TrainingConfig,

@@ -1,0 +1,127 @@
+"""Benchmark protocols of shared/data/PROTOCOLS.md: stage 1 (CSRNet) and CountXplain test MAE.
+
+For each protocol and seed: split (validation from the training share), measure the set's
+cell diameter on the training annotations, train both stages at the common 10 px diameter,
+and count the test images rescaled by that diameter, with the stage-1 output layer
+(CSRNet) and with the prototype head (CountXplain). Results accumulate in
+``benchmarks/results/protocols.json`` (finished runs are skipped on a rerun) and the table
+in ``benchmarks/RESULTS.md`` is rewritten by ``benchmarks/write_results.py``.
+
+Usage: python benchmarks/run_protocols.py [--protocols vgg32 mbm adi vgg64] [--seeds 0 1 2 3 4]
+       python benchmarks/run_protocols.py --ablation adi   (Table 2 of the paper, seed 0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from countxplain.annotations import read_dots
+from countxplain.density import typical_cell_spacing
+from countxplain.evaluation import evaluate_samples
+from countxplain.losses import intra_group_distances
+from countxplain.pretrained import load_csrnet_state
+from countxplain.protocols import PROTOCOLS, load_protocol_data
+from countxplain.training import Trainer, TrainingConfig
+from countxplain.training_data import prepare_images
+
+RESULTS = Path(__file__).resolve().parent / "results" / "protocols.json"
+
+
+def set_diameter(samples) -> float:
+    return float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in samples]))
+
+
+def load_results() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": [], "ablation": []}
+
+
+def save_results(results: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(RESULTS)
+
+
+def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, extractor_state=None):
+    protocol, dataset = load_protocol_data(data, name)
+    train_s, val_s, test_s = protocol.split(dataset, seed)
+    diameter = set_diameter(train_s)
+    train = prepare_images(train_s, [protocol.dataset] * len(train_s), config.cell_diameter_px, [diameter] * len(train_s))
+    val = prepare_images(val_s, [protocol.dataset] * len(val_s), config.cell_diameter_px, [diameter] * len(val_s))
+    trainer = Trainer(config, train, val, csrnet_state=extractor_state or load_csrnet_state())
+    start = time.perf_counter()
+    bundle = trainer.run()
+    seconds = time.perf_counter() - start
+    return protocol, bundle, test_s, diameter, seconds, train
+
+
+def run_one(data: Path, name: str, seed: int, config: TrainingConfig) -> dict:
+    protocol, bundle, test_s, diameter, seconds, train = train_protocol(data, name, seed, config)
+    csrnet = evaluate_samples(bundle, test_s, diameter, branch="csrnet")
+    countxplain = evaluate_samples(bundle, test_s, diameter)
+    side = int(np.median([max(t.pixels.shape[:2]) for t in train]))
+    return {"protocol": name, "seed": seed, "n_train": protocol.n_train, "n_val": protocol.n_val,
+            "n_test": len(test_s), "cell_diameter_px": diameter, "train_diameter_px": config.cell_diameter_px,
+            "input_side_px": side, "train_seconds": round(seconds, 1),
+            "csrnet_mae": csrnet["mae"], "countxplain_mae": countxplain["mae"],
+            "val_mae": bundle.provenance["metrics"]["val_mae"],
+            "stage1_val_mae": bundle.provenance["metrics"]["stage1_val_mae"],
+            "prototype_distances": bundle.provenance["metrics"]["prototype_distances"]}
+
+
+def run_ablation(data: Path, name: str, config: TrainingConfig) -> list[dict]:
+    """Full loss, no diversity loss, no prototype-to-feature loss; stage 1 shared."""
+    protocol, bundle, test_s, diameter, _, _ = train_protocol(data, name, 0, config)
+    extractor = bundle.network.extractor.state_dict()
+    rows = []
+    for label, change in (("full loss", {}), ("without diversity", {"lambda_diversity": 0.0}),
+                          ("without prototype-to-feature", {"lambda_proto": 0.0})):
+        variant = replace(config, stage1_epochs=0, **change)
+        _, model, test_s, diameter, seconds, _ = train_protocol(data, name, 0, variant, extractor)
+        result = evaluate_samples(model, test_s, diameter)
+        rows.append({"protocol": name, "variant": label, "test_mae": result["mae"],
+                     "distances": intra_group_distances(model.network.head.prototypes.detach(), config.k_cell)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--protocols", nargs="+", default=["vgg32", "mbm", "adi", "vgg64"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--stage1-epochs", type=int, default=30)
+    parser.add_argument("--stage2-epochs", type=int, default=100)
+    parser.add_argument("--ablation", default=None, help="run the loss ablation on this protocol instead")
+    args = parser.parse_args(argv)
+    config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
+    results = load_results()
+    if args.ablation:
+        results["ablation"] = run_ablation(args.data, args.ablation, config)
+        save_results(results)
+        return 0
+    for seed in args.seeds:
+        for name in args.protocols:
+            done = {(r["protocol"], r["seed"]) for r in results["runs"] if r.get("config") == asdict(config)}
+            if (name, seed) in done:
+                continue
+            row = run_one(args.data, name, seed, config)
+            row["config"] = asdict(config)
+            results["runs"].append(row)
+            save_results(results)
+            print(f"{name} seed {seed}: CSRNet {row['csrnet_mae']:.2f}  CountXplain {row['countxplain_mae']:.2f}  "
+                  f"({row['train_seconds']:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    sys.exit(main())

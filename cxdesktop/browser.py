@@ -1,0 +1,192 @@
+"""The image browser: a sortable table of the listed images with thumbnail, size and count.
+
+Counts appear as they land; an unreadable file shows its reason in red in the count
+column (full message in the tooltip). Up/down move the current image.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
+
+from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore
+
+THUMB_COLUMN, FILE_COLUMN, SIZE_COLUMN, COUNT_COLUMN = range(4)
+HEADERS = ("", "File", "Size", "Count")
+SORT_ROLE = Qt.ItemDataRole.UserRole
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+ERROR_COLOR = QColor(200, 30, 30)
+MUTED_COLOR = QColor(128, 128, 128)
+
+
+def pixmap_from_rgb(array) -> QPixmap:
+    height, width = array.shape[:2]
+    image = QImage(array.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+class ImageTableModel(QAbstractTableModel):
+    """Rows are the store's entries in the order they were added."""
+
+    def __init__(self, store: ImageStore, parent=None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._paths: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._thumbs: dict[str, QPixmap] = {}
+
+    def add_paths(self, paths: list[str]) -> None:
+        new = [p for p in paths if p not in self._rows]
+        if not new:
+            return
+        start = len(self._paths)
+        self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+        for path in new:
+            self._rows[path] = len(self._paths)
+            self._paths.append(path)
+        self.endInsertRows()
+
+    def refresh(self, path: str) -> None:
+        row = self._rows.get(path)
+        if row is None:
+            return
+        self._thumbs.pop(path, None)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
+
+    def path_at(self, row: int) -> str:
+        return self._paths[row]
+
+    def row_of(self, path: str) -> int | None:
+        return self._rows.get(path)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._paths)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        entry = self.store[self._paths[index.row()]]
+        column = index.column()
+        if role == PATH_ROLE:
+            return entry.path
+        if column == THUMB_COLUMN:
+            if role == Qt.ItemDataRole.DecorationRole and entry.thumbnail is not None:
+                if entry.path not in self._thumbs:
+                    self._thumbs[entry.path] = pixmap_from_rgb(entry.thumbnail)
+                return self._thumbs[entry.path]
+            if role == SORT_ROLE:
+                return index.row()
+            return None
+        if column == FILE_COLUMN:
+            if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
+                return entry.name
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return entry.path
+        if column == SIZE_COLUMN:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{entry.width}×{entry.height}" if entry.width else ""
+            if role == SORT_ROLE:
+                return (entry.width or 0) * (entry.height or 0)
+        if column == COUNT_COLUMN:
+            return self._count_data(entry, role)
+        return None
+
+    def _count_data(self, entry, role):
+        status = entry.status
+        if role == Qt.ItemDataRole.DisplayRole:
+            if status == DONE:
+                return f"{entry.count:.1f}"
+            if status == ERROR:
+                return f"⚠ {entry.error}"
+            return {QUEUED: "queued", COUNTING: "counting…", CANCELLED: "cancelled"}.get(status, status)
+        if role == SORT_ROLE:
+            return entry.count if status == DONE else float("-inf")
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if status == ERROR:
+                return QBrush(ERROR_COLOR)
+            if status != DONE:
+                return QBrush(MUTED_COLOR)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if status == ERROR:
+                return f"Cannot count this file:\n{entry.error}"
+            if status == DONE and entry.analysis is not None:
+                a = entry.analysis
+                return f"{entry.count:.2f} cells · {a.model_name} · {a.device}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and status == DONE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class BrowserPanel(QWidget):
+    """The table with sorting and keyboard navigation; emits the current image's path."""
+
+    sigCurrentChanged = Signal(object)  # path or None
+
+    def __init__(self, store: ImageStore, parent=None) -> None:
+        super().__init__(parent)
+        self.model = ImageTableModel(store, self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.view = QTableView(self)
+        self.view.setObjectName("imageTable")
+        self.view.setModel(self.proxy)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setIconSize(QSize(40, 40))
+        self.view.verticalHeader().setDefaultSectionSize(44)
+        self.view.verticalHeader().hide()
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(THUMB_COLUMN, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(THUMB_COLUMN, 46)
+        header.setSectionResizeMode(FILE_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(SIZE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COUNT_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COUNT_COLUMN, 90)
+        header.setStretchLastSection(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.view.selectionModel().currentRowChanged.connect(self._current_row_changed)
+
+    def add_paths(self, paths: list[str]) -> None:
+        had_rows = self.model.rowCount() > 0
+        self.model.add_paths(paths)
+        if not had_rows and self.model.rowCount():
+            self.select(paths[0])
+
+    def refresh(self, path: str) -> None:
+        self.model.refresh(path)
+
+    def select(self, path: str) -> None:
+        row = self.model.row_of(path)
+        if row is None:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, FILE_COLUMN))
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+
+    def current_path(self) -> str | None:
+        index = self.view.currentIndex()
+        return index.data(PATH_ROLE) if index.isValid() else None
+
+    def paths_in_view_order(self) -> list[str]:
+        return [self.proxy.index(r, 0).data(PATH_ROLE) for r in range(self.proxy.rowCount())]
+
+    def _current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.sigCurrentChanged.emit(current.data(PATH_ROLE) if current.isValid() else None)

@@ -1,0 +1,181 @@
+"""The worker side: owns the model and the counter; called only from job functions.
+
+Nothing here imports Qt. ``torch`` and the ``countxplain`` modules that import it are
+imported inside the methods, so importing this module (from the GUI) stays cheap; the
+first job to call a method pays for the import, on the worker thread.
+
+What crosses back to the GUI are plain snapshots (``ModelInfo``, ``ImagePreview``,
+``Analysis``) holding numpy arrays and strings, never tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+THUMBNAIL_SIDE = 64
+
+
+class NoModelError(Exception):
+    """Counting was asked for while no model is loaded."""
+
+    user_facing = True
+
+
+@dataclass
+class ModelInfo:
+    """What the GUI may know about the loaded model (a read-only snapshot)."""
+
+    name: str
+    path: str
+    k_cell: int
+    k_bg: int
+    cell_diameter_px: float
+    provenance: dict
+    preprocessing: dict
+    config: dict
+    device: str
+    device_label: str
+    device_reason: str
+    gallery_patches: np.ndarray | None = None  # uint8 (K, k, P, P, 3)
+    gallery_similarity: np.ndarray | None = None  # float (K, k)
+    gallery_sources: list = field(default_factory=list)
+
+    @property
+    def k_total(self) -> int:
+        return self.k_cell + self.k_bg
+
+
+@dataclass
+class ImagePreview:
+    """An image as read for display: float pixels in [0, 1] and a small uint8 thumbnail."""
+
+    path: str
+    pixels: np.ndarray
+    thumbnail: np.ndarray
+    source_dtype: str
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+@dataclass
+class Analysis:
+    """One image's count with everything the views explain it by."""
+
+    path: str
+    result: Any  # countxplain.inference.CountResult (numpy arrays only)
+    contributions: Any  # countxplain.explain.Contributions or None
+    cell_diameter_px: float | None
+    model_name: str
+    model_path: str
+    device: str
+
+    @property
+    def count(self) -> float:
+        return float(self.result.count)
+
+
+def make_thumbnail(pixels: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    step = max(1, math.ceil(max(pixels.shape[:2]) / side))
+    small = pixels[::step, ::step, :3]
+    return np.ascontiguousarray((np.clip(small, 0, 1) * 255 + 0.5).astype(np.uint8))
+
+
+class Engine:
+    """The model and counter of the worker thread."""
+
+    def __init__(self) -> None:
+        self.bundle = None
+        self.counter = None
+        self.info: ModelInfo | None = None
+
+    # ---- devices and models ----
+    def probe_devices(self) -> dict[str, str | None]:
+        from countxplain.device import usable_devices
+
+        return usable_devices()
+
+    def load_model(self, path: str | Path, device: str = "auto") -> ModelInfo:
+        """Load and validate a model file; the previous model stays if this one is refused."""
+        from countxplain.inference import Counter
+        from countxplain.modelfile import load_model
+
+        bundle = load_model(path, device="cpu")
+        counter = Counter(bundle, device=device)
+        self.bundle, self.counter = bundle, counter
+        self.info = self._snapshot()
+        return self.info
+
+    def set_device(self, device: str) -> ModelInfo:
+        from countxplain.inference import Counter
+
+        if self.bundle is None:
+            raise NoModelError("no model is loaded")
+        self.counter = Counter(self.bundle, device=device)
+        self.info = self._snapshot()
+        return self.info
+
+    def _snapshot(self) -> ModelInfo:
+        bundle, counter = self.bundle, self.counter
+        gallery = bundle.gallery
+        label = counter.device.type.upper()
+        if counter.device.type == "cuda":
+            import torch
+
+            label = f"CUDA ({torch.cuda.get_device_name(counter.device)})"
+        return ModelInfo(
+            name=bundle.name, path=str(bundle.path or ""), k_cell=bundle.config.k_cell, k_bg=bundle.config.k_bg,
+            cell_diameter_px=bundle.cell_diameter_px, provenance=dict(bundle.provenance),
+            preprocessing=dict(bundle.preprocessing), config=bundle.config.to_dict(), device=str(counter.device),
+            device_label=label, device_reason=counter.device_reason,
+            gallery_patches=gallery.patches.cpu().numpy() if gallery is not None else None,
+            gallery_similarity=gallery.similarity.float().cpu().numpy() if gallery is not None else None,
+            gallery_sources=list(gallery.sources) if gallery is not None else [])
+
+    # ---- images ----
+    def read(self, path: str | Path) -> ImagePreview:
+        from countxplain.images import read_image
+
+        data = read_image(path)
+        return ImagePreview(str(path), data.pixels, make_thumbnail(data.pixels), data.source_dtype)
+
+    def count(self, path: str | Path, cell_diameter_px: float | None,
+              cancel: Callable[[], bool] | None = None) -> tuple[ImagePreview, Analysis]:
+        """Read and count one image with similarity maps and contributions."""
+        from countxplain.explain import contributions
+
+        if self.counter is None:
+            raise NoModelError("no model is loaded")
+        preview = self.read(path)
+        result = self.counter.count(preview.pixels, cell_diameter_px=cell_diameter_px or None,
+                                    with_similarity=True, cancel=cancel)
+        parts = contributions(self.bundle, result)
+        analysis = Analysis(str(path), result, parts, cell_diameter_px or None, self.bundle.name,
+                            str(self.bundle.path or ""), result.device)
+        return preview, analysis
+
+    def prototype_overlay(self, analysis: Analysis, prototype: int,
+                          percentile: float = 99.0) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+        """A prototype's similarity upsampled to the image, and its ``percentile`` boxes."""
+        from countxplain.explain import similarity_boxes, similarity_on_image
+
+        upsampled = similarity_on_image(analysis.result, prototype).astype(np.float32)
+        return upsampled, similarity_boxes(analysis.result, prototype, percentile=percentile)
+
+    def explain(self, image_path: str | Path, out_dir: str | Path, cell_diameter_px: float | None) -> tuple[Path, Path]:
+        from countxplain.explain_report import write_explanation
+
+        if self.bundle is None:
+            raise NoModelError("no model is loaded")
+        return write_explanation(self.bundle, Path(image_path), Path(out_dir), cell_diameter_px=cell_diameter_px or None,
+                                 device=str(self.counter.device))

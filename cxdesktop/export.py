@@ -1,0 +1,101 @@
+"""Writing results (Qt-free): counts as CSV, density maps as .npy/.tif; every write atomic.
+
+Each file is written to a temporary file beside its target and renamed into place with
+``os.replace``, so a crash never leaves a half-written file under the final name.
+
+Counts CSV: one row per image (``kind=image``) and one per user box (``kind=box``), with
+the model, its file and the device that counted, and the cell diameter used
+(``cell_diameter_px``: the image's, or the model's training diameter when counted at the
+model's scale).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .store import DONE, ImageEntry, box_count
+
+CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "width", "height", "count",
+               "cell_diameter_px", "scale", "status", "error", "model", "model_path", "device")
+DENSITY_SUFFIXES = (".npy", ".tif", ".tiff")
+
+
+def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: str = "",
+               native_diameter: float | None = None) -> list[dict]:
+    """CSV rows: each image, then its boxes. Uncounted images keep their status and error."""
+    rows = []
+    for entry in entries:
+        a = entry.analysis if entry.status == DONE else None
+        diameter = entry.cell_diameter_px
+        if a is not None:
+            diameter = a.cell_diameter_px or (native_diameter / a.result.scale if native_diameter else None)
+        base = {"image": entry.name, "path": entry.path, "width": entry.width or "", "height": entry.height or "",
+                "cell_diameter_px": _fmt(diameter, 2), "scale": _fmt(a.result.scale if a else None),
+                "status": entry.status, "error": entry.error,
+                "model": a.model_name if a else model_name, "model_path": a.model_path if a else model_path,
+                "device": a.device if a else ""}
+        rows.append({**base, "kind": "image", "count": _fmt(entry.count)})
+        for box in entry.boxes:
+            b = box.normalised()
+            rows.append({**base, "kind": "box", "box": box.box_id, "x0": _fmt(b.x0, 1), "y0": _fmt(b.y0, 1),
+                         "x1": _fmt(b.x1, 1), "y1": _fmt(b.y1, 1), "count": _fmt(box_count(entry, box))})
+    return rows
+
+
+def write_counts_csv(path: str | Path, rows: list[dict]) -> Path:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    data = text.getvalue().encode("utf-8")
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def save_density(path: str | Path, analysis) -> Path:
+    """The density map as computed (h, w), float32, one value per density cell: its sum is the count.
+
+    One density cell covers ``pixels_per_cell`` × ``pixels_per_cell`` original pixels (stored in the
+    TIFF description as JSON; a .npy holds the array alone).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in DENSITY_SUFFIXES:
+        raise ValueError(f"density maps are saved as {', '.join(DENSITY_SUFFIXES)}, not '{suffix or path.name}'")
+    density = np.ascontiguousarray(analysis.result.density, dtype=np.float32)
+    if suffix == ".npy":
+        return atomic_write(path, lambda handle: np.save(handle, density))
+    import tifffile
+
+    meta = {"image": analysis.path, "count": analysis.count, "units": "cells per density cell",
+            "pixels_per_cell": float(analysis.result.pixels_per_cell), "scale": float(analysis.result.scale),
+            "model": analysis.model_name, "device": analysis.device}
+    return atomic_write(path, lambda handle: tifffile.imwrite(handle, density, description=json.dumps(meta)))

@@ -1,0 +1,79 @@
+"""Export actions: ask where (unless told), then write through ``export`` or the job runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from .dialogs import show_error
+from .export import count_rows, save_density, write_counts_csv
+
+
+class Exporter:
+    """Counts CSV and density maps are written here (small, GUI thread, atomic); the
+    explanation figure runs the model, so it goes to the worker through the session."""
+
+    def __init__(self, session, settings, parent: QWidget) -> None:
+        self.session = session
+        self.settings = settings
+        self.parent = parent
+        self.last_written: Path | None = None
+
+    def _ask(self, title: str, name: str, filters: str) -> Path | None:
+        start = str(Path(self.settings.last_folder) / name)
+        chosen, _ = QFileDialog.getSaveFileName(self.parent, title, start, filters)
+        return Path(chosen) if chosen else None
+
+    def export_counts(self, path: str | Path | None = None) -> Path | None:
+        path = Path(path) if path else self._ask("Export counts", "counts.csv", "CSV files (*.csv)")
+        if path is None:
+            return None
+        model = self.session.model
+        rows = count_rows(self.session.store.entries(), model.name if model else "", model.path if model else "",
+                          model.cell_diameter_px if model else None)
+        try:
+            self.last_written = write_counts_csv(path, rows)
+        except OSError as error:
+            show_error(self.parent, "Export counts", f"{path}: {error.strerror or error}")
+            return None
+        self._done(path, f"Counts of {len(self.session.store)} image(s) written to {path}")
+        return path
+
+    def export_density(self, path: str | Path | None = None) -> Path | None:
+        entry = self.session.store.get(self.session.current) if self.session.current else None
+        if entry is None or entry.analysis is None:
+            show_error(self.parent, "Export density map", "The current image has no count yet.")
+            return None
+        path = Path(path) if path else self._ask("Export density map", Path(entry.name).stem + "_density.tif",
+                                                 "TIFF (*.tif *.tiff);;NumPy array (*.npy)")
+        if path is None:
+            return None
+        try:
+            self.last_written = save_density(path, entry.analysis)
+        except (OSError, ValueError) as error:
+            show_error(self.parent, "Export density map", f"{path}: {error}")
+            return None
+        self._done(path, f"Density map written to {path}")
+        return path
+
+    def export_figure(self, out_dir: str | Path | None = None) -> bool:
+        """Queue the explanation figure of the current image; the session reports when it is written."""
+        path = self.session.current
+        if path is None:
+            show_error(self.parent, "Explanation figure", "Select an image first.")
+            return False
+        if out_dir is None:
+            chosen = QFileDialog.getExistingDirectory(self.parent, "Folder for the explanation figure",
+                                                      self.settings.last_folder)
+            if not chosen:
+                return False
+            out_dir = chosen
+        self.session.write_explanation(path, str(out_dir))
+        return True
+
+    def _done(self, path: Path, message: str) -> None:
+        self.settings.last_folder = str(path.parent)
+        status = getattr(self.parent, "statusBar", None)
+        if status is not None:
+            status().showMessage(message, 8000)

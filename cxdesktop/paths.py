@@ -1,0 +1,31 @@
+"""Turning what a user opened or dropped (files and folders) into a list of image paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from countxplain.images import is_image_file
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[str]:
+    """Files as given (unreadable ones are listed with their reason later); folders
+    searched recursively for image files, in sorted order; duplicates removed."""
+    found: list[str] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = str(path.resolve()) if path.exists() else str(path.absolute())
+        if key not in seen:
+            seen.add(key)
+            found.append(key)
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and is_image_file(child) and not child.name.startswith("."):
+                    add(child)
+        else:
+            add(path)
+    return found

@@ -1,0 +1,221 @@
+"""The app's working state and the requests it sends to the job runner.
+
+``Session`` lives on the GUI thread. It turns user intents (open these images, use this
+model, this cell size, show this prototype) into jobs, stores each result under the
+image path it answers, and tells the views through signals. Views draw a per-image
+result only when its path is the current image (``Session.current``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from .engine import Engine, ModelInfo
+from .jobs import BATCH, INTERACTIVE, Job, JobRunner
+from .paths import expand_paths
+from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore, short_reason
+
+
+class Session(QObject):
+    sigModelLoading = Signal(str)  # path
+    sigModelLoaded = Signal(object)  # ModelInfo
+    sigModelFailed = Signal(str, bool)  # message, asked for by the user
+    sigDevices = Signal(dict)  # {'cpu': None, 'cuda': reason-or-None, 'mps': ...}
+    sigEntriesAdded = Signal(list)  # paths
+    sigEntryChanged = Signal(str)  # path
+    sigBatchProgress = Signal(int, int)  # finished, total (0, 0: no batch)
+    sigPixelsReady = Signal(str)  # path whose pixels are now cached
+    sigAnalysisReady = Signal(str)  # path whose count (with maps) is now stored
+    sigPrototypeOverlay = Signal(str, int, object, object)  # path, prototype, (H, W) map, boxes
+    sigExplanationDone = Signal(str, str)  # figure path, json path
+    sigJobFailed = Signal(str, str)  # title, message (shown to the user)
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.engine = Engine()  # touched only inside job functions (worker thread)
+        self.store = ImageStore()
+        self.model: ModelInfo | None = None
+        self.devices: dict[str, str | None] = {"cpu": None}
+        self.device_pref = "auto"
+        self.current: str | None = None
+        self._callbacks: dict[int, tuple[Callable, Callable | None, Callable | None]] = {}
+        self._batch: set[str] = set()
+        runner.sigStarted.connect(self._on_started)
+        runner.sigResult.connect(self._on_result)
+        runner.sigError.connect(self._on_error)
+        runner.sigCancelled.connect(self._on_cancelled)
+        runner.sigDropped.connect(self._on_dropped)
+
+    # ---- plumbing ----
+    def _submit(self, kind: str, fn: Callable, tag: str, priority: int, ok: Callable,
+                error: Callable | None = None, cancelled: Callable | None = None, supersede: bool = True) -> int:
+        request_id = self.runner.submit(kind, fn, tag=tag, priority=priority, supersede=supersede)
+        self._callbacks[request_id] = (ok, error, cancelled)
+        return request_id
+
+    def _on_result(self, job: Job, result: Any) -> None:
+        ok, _, _ = self._callbacks.pop(job.request_id, (None, None, None))
+        if ok is not None:
+            ok(result)
+
+    def _on_error(self, job: Job, message: str) -> None:
+        _, error, _ = self._callbacks.pop(job.request_id, (None, None, None))
+        if error is not None:
+            error(message)
+        else:
+            self.sigJobFailed.emit(f"{job.kind} failed", message)
+
+    def _on_cancelled(self, job: Job) -> None:
+        _, _, cancelled = self._callbacks.pop(job.request_id, (None, None, None))
+        if cancelled is not None:
+            cancelled()
+
+    def _on_dropped(self, job: Job) -> None:
+        self._callbacks.pop(job.request_id, None)  # a newer request for the same tag answers instead
+
+    def _on_started(self, job: Job) -> None:
+        if job.kind == "count" and job.tag in self.store:
+            self.store[job.tag].status = COUNTING
+            self.sigEntryChanged.emit(job.tag)
+
+    # ---- devices and models ----
+    def probe_devices(self) -> None:
+        self._submit("probe-devices", lambda ctx: self.engine.probe_devices(), "devices", INTERACTIVE,
+                     ok=self._devices_probed)
+
+    def _devices_probed(self, devices: dict) -> None:
+        self.devices = dict(devices)
+        self.sigDevices.emit(self.devices)
+
+    def load_model(self, path: str | Path, user: bool = False) -> None:
+        """Load a model in the worker; on success every listed image is counted again."""
+        path, device = str(path), self.device_pref
+        self.sigModelLoading.emit(path)
+        self._submit("load-model", lambda ctx: self.engine.load_model(path, device), "model", INTERACTIVE,
+                     ok=lambda info: self._model_loaded(info, recount=True),
+                     error=lambda message: self.sigModelFailed.emit(message, user))
+
+    def set_device(self, device: str) -> None:
+        self.device_pref = device
+        if self.model is None:
+            return
+        self._submit("set-device", lambda ctx: self.engine.set_device(device), "model", INTERACTIVE,
+                     ok=lambda info: self._model_loaded(info, recount=False),
+                     error=lambda message: self.sigModelFailed.emit(message, True))
+
+    def _model_loaded(self, info: ModelInfo, recount: bool) -> None:
+        previous, self.model = self.model, info
+        self.sigModelLoaded.emit(info)
+        if recount and previous is not None:
+            self.recount(self.store.paths())
+
+    # ---- images and counts ----
+    def add_paths(self, paths) -> list[str]:
+        """List new images (files or folders) and count each; returns the newly listed paths."""
+        added = [p for p in expand_paths(paths) if self.store.add(p) is not None]
+        for path in added:  # queued before the browser shows (and selects) them: no extra read job
+            self._submit_count(path)
+        if added:
+            self.sigEntriesAdded.emit(added)
+        return added
+
+    def recount(self, paths) -> None:
+        for path in paths:
+            self._submit_count(path)
+
+    def set_cell_diameter(self, paths, diameter: float | None) -> None:
+        """Set the cell diameter (None or 0: the model's scale) of images and count them again."""
+        for path in paths:
+            self.store[path].cell_diameter_px = diameter or None
+        self.recount(paths)
+
+    def _submit_count(self, path: str) -> None:
+        entry = self.store[path]
+        entry.status, entry.error = QUEUED, ""
+        diameter = entry.cell_diameter_px
+        priority = INTERACTIVE if path == self.current else BATCH
+        self._batch.add(path)
+        self._submit("count", lambda ctx: self.engine.count(path, diameter, cancel=ctx.cancelled), path, priority,
+                     ok=lambda result: self._count_done(path, result),
+                     error=lambda message: self._count_finished(path, ERROR, short_reason(path, message)),
+                     cancelled=lambda: self._count_finished(path, CANCELLED, "cancelled"))
+        self.sigEntryChanged.emit(path)
+        self._report_batch()
+
+    def _count_done(self, path: str, result) -> None:
+        preview, analysis = result
+        entry = self.store[path]
+        entry.width, entry.height, entry.thumbnail = preview.width, preview.height, preview.thumbnail
+        entry.analysis = analysis
+        self.store.pixels.put(path, preview.pixels)
+        self._count_finished(path, DONE, "")
+        if path == self.current:
+            self.sigPixelsReady.emit(path)
+            self.sigAnalysisReady.emit(path)
+
+    def _count_finished(self, path: str, status: str, error: str) -> None:
+        entry = self.store[path]
+        entry.status, entry.error = status, error
+        if status != DONE:
+            entry.analysis = None
+        self.sigEntryChanged.emit(path)
+        self._report_batch()
+
+    def _report_batch(self) -> None:
+        finished = sum(1 for p in self._batch if self.store[p].status in (DONE, ERROR, CANCELLED))
+        if self._batch and finished == len(self._batch) and not self.runner.pending_count("count"):
+            self._batch.clear()
+            self.sigBatchProgress.emit(0, 0)
+        else:
+            self.sigBatchProgress.emit(finished, len(self._batch))
+
+    def cancel_batch(self) -> None:
+        self.runner.cancel_all("count")
+
+    # ---- the image on screen ----
+    def set_current(self, path: str | None) -> None:
+        """Make ``path`` the image on screen; its pixels and count follow by signal."""
+        self.current = path
+        if path is None or path not in self.store:
+            return
+        entry = self.store[path]
+        if self.store.pixels.get(path) is not None:
+            self.sigPixelsReady.emit(path)
+            if entry.status == DONE:
+                self.sigAnalysisReady.emit(path)
+            return
+        if self.runner.is_pending("count", path):
+            self.runner.promote("count", path)  # its result brings the pixels
+        elif entry.status != ERROR:
+            self._submit("read", lambda ctx: self.engine.read(path), path, INTERACTIVE,
+                         ok=lambda preview: self._read_done(path, preview),
+                         error=lambda message: None)
+
+    def _read_done(self, path: str, preview) -> None:
+        self.store.pixels.put(path, preview.pixels)
+        if path == self.current:
+            self.sigPixelsReady.emit(path)
+            if self.store[path].status == DONE:
+                self.sigAnalysisReady.emit(path)
+
+    def pixels(self, path: str):
+        return self.store.pixels.get(path)
+
+    def request_prototype(self, path: str, prototype: int, percentile: float = 99.0) -> None:
+        entry = self.store.get(path)
+        if entry is None or entry.analysis is None:
+            return
+        analysis = entry.analysis
+        self._submit("prototype", lambda ctx: self.engine.prototype_overlay(analysis, prototype, percentile),
+                     path, INTERACTIVE,
+                     ok=lambda result: self.sigPrototypeOverlay.emit(path, prototype, result[0], result[1]))
+
+    def write_explanation(self, path: str, out_dir: str) -> None:
+        diameter = self.store[path].cell_diameter_px
+        self._submit("explain", lambda ctx: self.engine.explain(path, out_dir, diameter), path, INTERACTIVE,
+                     ok=lambda paths: self.sigExplanationDone.emit(str(paths[0]), str(paths[1])),
+                     error=lambda message: self.sigJobFailed.emit("Explanation figure", message))

@@ -1,0 +1,80 @@
+"""Persistent preferences through QSettings: last folder, window geometry, device, overlay look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from . import APP_NAME, ORGANISATION
+
+DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "overlay_opacity": 0.6, "colormap": "inferno"}
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
+
+
+class Settings:
+    """Typed accessors over QSettings; ``path`` stores to an INI file (tests, portable use)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        if path is not None:
+            self._qs = QSettings(str(path), QSettings.Format.IniFormat)
+        else:
+            self._qs = QSettings(ORGANISATION, APP_NAME)
+
+    def _get(self, key: str, kind=str):
+        value = self._qs.value(key, DEFAULTS.get(key))
+        try:
+            return kind(value) if value is not None else None
+        except (TypeError, ValueError):
+            return DEFAULTS.get(key)
+
+    @property
+    def last_folder(self) -> str:
+        folder = self._get("last_folder")
+        return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+    @last_folder.setter
+    def last_folder(self, folder: str | Path) -> None:
+        self._qs.setValue("last_folder", str(folder))
+
+    @property
+    def device(self) -> str:
+        device = self._get("device")
+        return device if device in ("auto", "cpu", "cuda", "mps") else "auto"
+
+    @device.setter
+    def device(self, device: str) -> None:
+        self._qs.setValue("device", device)
+
+    @property
+    def overlay_opacity(self) -> float:
+        value = self._get("overlay_opacity", float)
+        return min(1.0, max(0.0, value if value is not None else DEFAULTS["overlay_opacity"]))
+
+    @overlay_opacity.setter
+    def overlay_opacity(self, value: float) -> None:
+        self._qs.setValue("overlay_opacity", float(value))
+
+    @property
+    def colormap(self) -> str:
+        name = self._get("colormap")
+        return name if name in COLORMAPS else DEFAULTS["colormap"]
+
+    @colormap.setter
+    def colormap(self, name: str) -> None:
+        self._qs.setValue("colormap", name)
+
+    def geometry(self) -> QByteArray | None:
+        value = self._qs.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self._qs.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._qs.setValue("window/geometry", geometry)
+        self._qs.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self._qs.sync()

@@ -1,0 +1,63 @@
+"""The status bar: batch progress with Cancel, the model and device (with the reason a GPU is not used)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+
+from .views.device_picker import DevicePicker
+
+
+def device_text(info) -> str:
+    """'CPU' or 'CUDA (name)', plus why no GPU is used when the CPU was a fallback."""
+    reason = info.device_reason or ""
+    if info.device.startswith("cpu") and reason.startswith("using the CPU: "):
+        return f"{info.device_label} ({reason[len('using the CPU: '):]})"
+    return info.device_label
+
+
+class StatusBar(QStatusBar):
+    sigCancelBatch = Signal()
+
+    def __init__(self, device_preference: str = "auto", parent=None) -> None:
+        super().__init__(parent)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("batchProgress")
+        self.progress.setMaximumWidth(180)
+        self.progress.setFormat("%v / %m counted")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelBatch")
+        self.cancel_button.setToolTip("Stop counting the remaining images")
+        self.model_label = QLabel("Loading model…")
+        self.model_label.setObjectName("modelLabel")
+        self.device_picker = DevicePicker(device_preference)
+        self.addPermanentWidget(self.progress)
+        self.addPermanentWidget(self.cancel_button)
+        self.addPermanentWidget(self.model_label, 1)
+        self.addPermanentWidget(QLabel("Device:"))
+        self.addPermanentWidget(self.device_picker)
+        self.set_batch(0, 0)
+        self.cancel_button.clicked.connect(self.sigCancelBatch)
+
+    def set_batch(self, done: int, total: int) -> None:
+        busy = total > 0
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def set_model(self, info) -> None:
+        text = f"Model: {info.name} · {device_text(info)}"
+        self.model_label.setText(text)
+        self.model_label.setToolTip(f"{info.path}\n{info.device_reason}")
+
+    def set_model_error(self, message: str) -> None:
+        self.model_label.setText(f"No model: {message}")
+        self.model_label.setStyleSheet("color: #c81e1e;")
+        self.model_label.setToolTip(message)
+
+    def set_model_loading(self, path: str) -> None:
+        self.model_label.setStyleSheet("")
+        self.model_label.setText("Loading model…")
+        self.model_label.setToolTip(path)

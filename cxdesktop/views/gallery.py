@@ -1,0 +1,84 @@
+"""The prototype gallery: for every prototype, the training patches it stands for.
+
+Grouped "Cell prototypes" / "Background prototypes", each row in the prototype's colour,
+each patch captioned with its similarity (tooltip: the training image and position).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from ..palette import long_name, prototype_color
+
+PATCH_DISPLAY_PX = 72
+NO_GALLERY = ("This model file has no prototype gallery, so there are no training patches to show.\n"
+              "(A gallery is stored when a model is trained with CountXplain.)")
+
+
+def patch_pixmap(patch: np.ndarray, side: int = PATCH_DISPLAY_PX) -> QPixmap:
+    patch = np.ascontiguousarray(patch[:, :, :3].astype(np.uint8))
+    h, w = patch.shape[:2]
+    image = QImage(patch.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.FastTransformation)
+
+
+class GalleryView(QScrollArea):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("gallery")
+        self.setWidgetResizable(True)
+        self.message = QLabel("No model loaded yet.")
+        self.set_model(None)
+
+    def set_model(self, info) -> None:
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.groups: dict[str, QGroupBox] = {}
+        if info is None:
+            self.message.setText("No model loaded yet.")
+            layout.addWidget(self.message)
+        elif info.gallery_patches is None:
+            self.message.setText(NO_GALLERY)
+            layout.addWidget(self.message)
+        else:
+            for title, members in (("Cell prototypes", range(info.k_cell)),
+                                   ("Background prototypes", range(info.k_cell, info.k_total))):
+                group = self._group(title, members, info)
+                self.groups[title] = group
+                layout.addWidget(group)
+        layout.addStretch(1)
+        self.setWidget(content)
+
+    def _group(self, title: str, members, info) -> QGroupBox:
+        group = QGroupBox(title)
+        grid = QGridLayout(group)
+        grid.setHorizontalSpacing(6)
+        for row, p in enumerate(members):
+            color = prototype_color(p, info.k_cell)
+            name = QLabel(long_name(p, info.k_cell).replace(" prototype", "\nprototype"))
+            name.setStyleSheet(f"QLabel {{ border-left: 6px solid {color.name()}; padding-left: 4px; }}")
+            grid.addWidget(name, row, 0)
+            patches = info.gallery_patches[p]
+            sims = info.gallery_similarity[p] if info.gallery_similarity is not None else np.zeros(len(patches))
+            sources = info.gallery_sources[p] if p < len(info.gallery_sources) else []
+            for slot in range(patches.shape[0]):
+                cell = QLabel()
+                cell.setPixmap(patch_pixmap(patches[slot]))
+                cell.setStyleSheet(f"QLabel {{ border: 2px solid {color.name()}; }}")
+                cell.setToolTip(sources[slot] if slot < len(sources) else "")
+                caption = QLabel(f"sim {float(sims[slot]):.2f}")
+                caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                caption.setStyleSheet("color: #555; font-size: 10px;")
+                box = QVBoxLayout()
+                box.setSpacing(1)
+                box.addWidget(cell, 0, Qt.AlignmentFlag.AlignCenter)
+                box.addWidget(caption)
+                grid.addLayout(box, row, slot + 1)
+        grid.setColumnStretch(grid.columnCount(), 1)
+        return group

@@ -1,0 +1,202 @@
+"""The image with its layers: pixels, density overlay, prototype similarity and boxes.
+
+One pyqtgraph ``ImageItem`` per layer, all with fixed levels (never auto-levels): the
+image's levels come from the contrast control; the density's from the colour bar, set
+once from the first image and changed only by the user (drag the bar, or "Fit"); a
+similarity map's from that map when it is shown. View coordinates are original image
+pixels. Everything shown belongs to ``self.path``; calls for another path are ignored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from .contrast import ContrastControl
+from .overlay_controls import OverlayControls
+from .tool_viewbox import ToolViewBox
+
+DENSITY_UNITS = "cells / pixel"
+
+
+def overlay_colormap(name: str) -> pg.ColorMap:
+    """``name`` with its lowest values faded to transparent, so empty areas show the image."""
+    cmap = pg.colormap.get(name)
+    colors = cmap.getColors(mode="byte").copy()
+    pos = np.asarray(cmap.pos, dtype=float)
+    colors[:, 3] = (np.clip(pos / 0.15, 0.0, 1.0) * 255).astype(np.uint8)
+    return pg.ColorMap(pos, colors)
+
+
+def ramp_colormap(color: QColor) -> pg.ColorMap:
+    """Transparent to ``color``: a prototype's similarity drawn in the prototype's own colour."""
+    r, g, b = color.red(), color.green(), color.blue()
+    return pg.ColorMap([0.0, 1.0], [(r, g, b, 0), (r, g, b, 235)])
+
+
+def density_per_pixel(result) -> np.ndarray:
+    """Cells per original pixel: a density cell covers ``pixels_per_cell``² original pixels."""
+    return (result.density / float(result.pixels_per_cell) ** 2).astype(np.float32)
+
+
+class ImageView(QWidget):
+    def __init__(self, colormap: str = "inferno", opacity: float = 0.6, parent=None) -> None:
+        super().__init__(parent)
+        self.path: str | None = None
+        self._levels_fitted = False
+        self._density: np.ndarray | None = None
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("imageCanvas")
+        self.canvas.setAcceptDrops(False)
+        self.canvas.setBackground("#1e1e1e")
+        self.viewbox = ToolViewBox()
+        self.canvas.addItem(self.viewbox, row=0, col=0)
+        self.image_item = pg.ImageItem(autoLevels=False)
+        self.density_item = pg.ImageItem(autoLevels=False)
+        self.density_item.setZValue(10)
+        self.similarity_item = pg.ImageItem(autoLevels=False)
+        self.similarity_item.setZValue(11)
+        self.similarity_item.hide()
+        for item in (self.image_item, self.density_item, self.similarity_item):
+            self.viewbox.addItem(item)
+        self._prototype_boxes: list[QGraphicsRectItem] = []
+        self.colorbar = pg.ColorBarItem(values=(0.0, 0.01), colorMap=overlay_colormap(colormap), label=DENSITY_UNITS,
+                                        interactive=True, width=14, rounding=1e-6, colorMapMenu=False)
+        self.colorbar.setImageItem(self.density_item)
+        self.canvas.addItem(self.colorbar, row=0, col=1)
+
+        self.message = QLabel(self.canvas)
+        self.message.setObjectName("imageMessage")
+        self.message.setStyleSheet("QLabel { color: #eee; background: rgba(0,0,0,150); padding: 4px; }")
+        self.message.move(8, 8)
+        self.message.hide()
+
+        self.overlay = OverlayControls(opacity, colormap)
+        self.contrast = ContrastControl()
+        self.reset_button = QToolButton()
+        self.reset_button.setText("Fit view")
+        self.reset_button.setToolTip("Show the whole image (Ctrl+0)")
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 2, 4, 2)
+        controls.addWidget(self.overlay)
+        controls.addWidget(self.contrast, 1)
+        controls.addWidget(self.reset_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(controls)
+
+        self.density_item.setOpacity(opacity)
+        self.similarity_item.setOpacity(max(opacity, 0.5))
+        self.overlay.sigVisibleChanged.connect(self._density_visible)
+        self.overlay.sigOpacityChanged.connect(self.set_opacity)
+        self.overlay.sigColormapChanged.connect(self.set_colormap)
+        self.overlay.sigFitLevels.connect(self.fit_density_levels)
+        self.contrast.sigLevelsChanged.connect(lambda lo, hi: self.image_item.setLevels((lo, hi)))
+        self.reset_button.clicked.connect(self.reset_view)
+
+    # ---- the image ----
+    def show_image(self, path: str, pixels: np.ndarray) -> None:
+        """Show a new image (or the same one again) and clear its overlays."""
+        same_size = self.image_item.image is not None and self.image_item.image.shape[:2] == pixels.shape[:2]
+        new_image = path != self.path
+        self.path = path
+        levels = self.contrast.set_data(pixels) if new_image or self.image_item.image is None else self.contrast.levels()
+        self.image_item.setImage(pixels, autoLevels=False, levels=levels)
+        self.image_item.setRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
+        if new_image:
+            self.clear_overlays()
+        if not same_size:
+            self.reset_view()
+        self.set_message("")
+
+    def clear(self, message: str = "") -> None:
+        self.path = None
+        self.image_item.clear()
+        self.clear_overlays()
+        self.set_message(message)
+
+    def set_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.adjustSize()
+        self.message.setVisible(bool(text))
+
+    def reset_view(self) -> None:
+        if self.image_item.image is not None:
+            self.viewbox.autoRange(items=[self.image_item], padding=0.02)
+
+    # ---- density overlay ----
+    def show_density(self, path: str, result) -> None:
+        if path != self.path:
+            return
+        density = density_per_pixel(result)
+        self._density = density
+        step = float(result.pixels_per_cell)
+        self.density_item.setImage(density, autoLevels=False, levels=self.colorbar.levels())
+        self.density_item.setRect(QRectF(0, 0, density.shape[1] * step, density.shape[0] * step))
+        if not self._levels_fitted:
+            self.fit_density_levels()
+        self.density_item.setVisible(self.overlay.visible.isChecked() and not self.similarity_item.isVisible())
+
+    def fit_density_levels(self) -> None:
+        if self._density is None or self._density.size == 0:
+            return
+        high = float(np.percentile(self._density, 99.9))
+        high = high if high > 0 else float(self._density.max()) or 1e-3
+        self.colorbar.rounding = high / 500
+        self.colorbar.setLevels((0.0, high))
+        self._levels_fitted = True
+
+    def set_opacity(self, value: float) -> None:
+        self.density_item.setOpacity(value)
+        self.similarity_item.setOpacity(max(value, 0.5))
+
+    def set_colormap(self, name: str) -> None:
+        self.colorbar.setColorMap(overlay_colormap(name))
+
+    def _density_visible(self, visible: bool) -> None:
+        self.density_item.setVisible(visible and self._density is not None and not self.similarity_item.isVisible())
+
+    def toggle_density(self) -> None:
+        self.overlay.visible.toggle()
+
+    # ---- prototype similarity ----
+    def show_similarity(self, path: str, similarity: np.ndarray, boxes, color: QColor) -> None:
+        """A prototype's similarity map (H, W) in its colour, with its boxes, instead of the density."""
+        if path != self.path:
+            return
+        self.clear_similarity()
+        lo, hi = float(np.percentile(similarity, 50)), float(similarity.max())
+        self.similarity_item.setImage(similarity, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1e-6))
+        self.similarity_item.setLookupTable(ramp_colormap(color).getLookupTable(nPts=256, alpha=True))
+        self.similarity_item.setRect(QRectF(0, 0, similarity.shape[1], similarity.shape[0]))
+        self.similarity_item.show()
+        self.density_item.hide()
+        pen = QPen(color, 2)
+        pen.setCosmetic(True)
+        for x0, y0, x1, y1 in boxes:
+            rect = QGraphicsRectItem(x0, y0, x1 - x0, y1 - y0)
+            rect.setPen(pen)
+            rect.setZValue(12)
+            self.viewbox.addItem(rect)
+            self._prototype_boxes.append(rect)
+
+    def clear_similarity(self) -> None:
+        self.similarity_item.hide()
+        for rect in self._prototype_boxes:
+            self.viewbox.removeItem(rect)
+        self._prototype_boxes.clear()
+        self.density_item.setVisible(self.overlay.visible.isChecked() and self._density is not None)
+
+    def prototype_box_count(self) -> int:
+        return len(self._prototype_boxes)
+
+    def clear_overlays(self) -> None:
+        self.clear_similarity()
+        self._density = None
+        self.density_item.clear()
+        self.density_item.hide()

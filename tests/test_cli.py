@@ -1,0 +1,196 @@
+"""The ``countxplain`` command line: counting to CSV, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from countxplain import __version__
+from countxplain.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _run_cli(*args, env_extra=None):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "countxplain.cli", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def _lines(text):
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _small_png(path, seed=0, size=(40, 56)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, size + (3,), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_count_writes_csv(tiny_model_file, rgb_image, tmp_path):
+    out = tmp_path / "results" / "counts.csv"
+    second = _small_png(tmp_path / "second.png")
+    result = _run_cli("count", rgb_image, second, "--model", tiny_model_file, "--device", "cpu", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
+    with open(out, newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == ["file", "count", "model", "device", "seconds"]
+        rows = list(reader)
+    assert [r["file"] for r in rows] == [str(rgb_image), str(second)]
+    for row in rows:
+        assert float(row["count"]) > 0
+        assert row["model"] == "tiny test model"
+        assert row["device"] == "cpu"
+        assert float(row["seconds"]) >= 0
+    printed = _lines(result.stdout)
+    assert len(printed) == 2
+    path, count = printed[0].split("\t")
+    assert path == str(rgb_image)
+    assert float(count) == pytest.approx(float(rows[0]["count"]), abs=0.06)
+
+
+def test_folder_with_a_bad_file(tiny_model_file, tmp_path, capsys):
+    folder = tmp_path / "images"
+    good = _small_png(folder / "good.png")
+    bad = folder / "bad.png"
+    bad.write_text("I am a text file, not a PNG\n")
+    out = tmp_path / "counts.csv"
+    code = main(["count", str(folder), "--model", str(tiny_model_file), "--device", "cpu", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in _lines(captured.err) if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "bad.png" in errors[0] and "not an image" in errors[0]
+    assert len(_lines(captured.err)) == 1
+    assert _lines(captured.out)[0].startswith(f"{good}\t")
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["file"] for r in rows] == [str(good)]
+
+
+def test_folders_are_searched_recursively_and_hidden_files_skipped(tiny_model_file, tmp_path, capsys):
+    _small_png(tmp_path / "a" / "b" / "deep.png")
+    _small_png(tmp_path / "a" / ".hidden.png")
+    (tmp_path / "a" / "notes.txt").write_text("ignored: not an image type")
+    code = main(["count", str(tmp_path / "a"), "--model", str(tiny_model_file), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert [line.split("\t")[0] for line in _lines(captured.out)] == [str(tmp_path / "a" / "b" / "deep.png")]
+
+
+def test_empty_folder(tiny_model_file, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _run_cli("count", empty, "--model", tiny_model_file)
+    assert result.returncode != 0
+    lines = _lines(result.stderr)
+    assert len(lines) == 1
+    assert lines[0].startswith("error:") and str(empty) in lines[0]
+    assert result.stdout.strip() == ""
+
+
+def test_missing_path(tiny_model_file, tmp_path, capsys):
+    code = main(["count", str(tmp_path / "nowhere.png"), "--model", str(tiny_model_file)])
+    captured = capsys.readouterr()
+    assert code != 0
+    lines = _lines(captured.err)
+    assert len(lines) == 1 and "nowhere.png" in lines[0] and "does not exist" in lines[0]
+
+
+def test_no_model_and_no_default(rgb_image, tmp_path):
+    absent = tmp_path / "no" / "default.cxm"
+    result = _run_cli("count", rgb_image, "--device", "cpu", env_extra={"COUNTXPLAIN_MODEL": str(absent)})
+    assert result.returncode != 0
+    lines = _lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    assert str(absent) in lines[0]
+    assert "--model" in lines[0] and "train" in lines[0]  # says how to get one
+    assert "Traceback" not in result.stderr
+
+
+def test_default_model_from_environment(tiny_model_file, rgb_image, monkeypatch, capsys):
+    monkeypatch.setenv("COUNTXPLAIN_MODEL", str(tiny_model_file))
+    assert main(["count", str(rgb_image), "--device", "cpu"]) == 0
+    assert _lines(capsys.readouterr().out)[0].startswith(str(rgb_image))
+
+
+@pytest.mark.parametrize("tamper", ["truncate", "text", "flip-header"])
+def test_tampered_model_file(tiny_model_file, rgb_image, tmp_path, tamper, capsys):
+    model = tmp_path / "tampered.cxm"
+    data = tiny_model_file.read_bytes()
+    if tamper == "truncate":
+        model.write_bytes(data[: len(data) // 3])
+    elif tamper == "text":
+        model.write_text("definitely not a model")
+    else:
+        model.write_bytes(b"XX" + data[2:])
+    code = main(["count", str(rgb_image), "--model", str(model), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code != 0
+    lines = _lines(captured.err)
+    assert len(lines) == 1
+    assert lines[0].startswith("error:") and "tampered.cxm" in lines[0]
+    assert captured.out.strip() == ""
+
+
+def test_tampered_model_file_in_a_subprocess(tiny_model_file, rgb_image, tmp_path):
+    model = tmp_path / "cut.cxm"
+    model.write_bytes(tiny_model_file.read_bytes()[:5000])
+    result = _run_cli("count", rgb_image, "--model", model, "--device", "cpu")
+    assert result.returncode != 0
+    lines = _lines(result.stderr)
+    assert len(lines) == 1 and "cut.cxm" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_page_option_reaches_the_reader(tiny_model_file, tmp_path, capsys):
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, np.random.default_rng(0).integers(0, 255, (3, 32, 40), dtype=np.uint8),
+                     photometric="minisblack")
+    code = main(["count", str(stack), "--model", str(tiny_model_file), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert len(_lines(captured.err)) == 1 and "--page" in captured.err
+    assert main(["count", str(stack), "--model", str(tiny_model_file), "--device", "cpu", "--page", "1"]) == 0
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["count"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_unknown_device_is_one_line(tiny_model_file, rgb_image, capsys):
+    code = main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "tpu"])
+    captured = capsys.readouterr()
+    assert code != 0
+    assert len(_lines(captured.err)) == 1 and "tpu" in captured.err
+
+
+@pytest.mark.skipif(shutil.which("countxplain") is None, reason="console script not installed")
+def test_console_script_entry_point():
+    result = subprocess.run(["countxplain", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and __version__ in result.stdout

@@ -1,0 +1,166 @@
+"""Counting with a model: tiling, rescaling to the model's cell size, cancelling, devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from countxplain import device as device_module
+from countxplain.device import DEVICE_CHOICES, choose_device
+from countxplain.images import read_image
+from countxplain.inference import Cancelled, Counter, CountResult
+from countxplain.modelfile import load_model
+
+# a 520 x 696 fluorescence image of the DSB2018 set
+REAL_IMAGE = "dsb2018/images/07fb37aafa6626608af90c1e18f6a743f29b6b233d2e427dcd1102df6a916cf5.png"
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(min(2, previous))
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_file):
+    return load_model(tiny_model_file)
+
+
+@pytest.fixture(scope="module")
+def varying(tiny_model_file):
+    """The tiny model with the pre-trained CSRNet extractor and a sharper feature layer, so that
+    its density varies over the image (the random tiny model's is almost constant, which would
+    hide a tile put in the wrong place)."""
+    from countxplain.pretrained import default_weights_path, load_csrnet_state
+
+    if not default_weights_path().exists():
+        pytest.fail("CSRNet weights missing; run 'python -m countxplain.pretrained' before the tests")
+    bundle = load_model(tiny_model_file)
+    with torch.no_grad():
+        bundle.network.extractor.load_state_dict(load_csrnet_state(), strict=True)
+        bundle.network.head.feature_processing.weight.mul_(100.0)
+        bundle.network.head.feature_processing.bias.zero_()
+    return bundle
+
+
+def test_tiled_count_equals_untiled(varying, data_root):
+    pixels = read_image(data_root / REAL_IMAGE).pixels
+    assert pixels.shape == (520, 696, 3)
+    whole = Counter(varying, device="cpu", tile_size=1024).count(pixels)
+    tiled = Counter(varying, device="cpu", tile_size=256, tile_margin=128).count(pixels)
+    assert whole.density.shape == tiled.density.shape == (65, 87)
+    density = whole.density
+    assert density.std() > 0.01 * density.mean()  # the map has structure a misplaced tile would break
+    assert abs(tiled.count - whole.count) <= 0.005 * whole.count
+    np.testing.assert_allclose(tiled.density, density, atol=0.05 * float(density.std()), rtol=0)
+    assert whole.count == pytest.approx(float(density.sum(dtype=np.float64)))
+
+
+def test_tiled_similarity_maps_are_stitched(tiny, rgb_image):
+    pixels = read_image(rgb_image).pixels  # 96 x 128
+    whole = Counter(tiny, device="cpu").count(pixels, with_similarity=True)
+    tiled = Counter(tiny, device="cpu", tile_size=64, tile_margin=32).count(pixels, with_similarity=True)
+    assert whole.similarity.shape == tiled.similarity.shape == (tiny.config.k_total, 12, 16)
+    assert abs(tiled.count - whole.count) <= 0.005 * abs(whole.count)
+    assert not (tiled.density == 0).any()  # every output cell was written by some tile
+    np.testing.assert_allclose(tiled.similarity, whole.similarity, rtol=1e-3)
+    assert Counter(tiny, device="cpu").count(pixels).similarity is None
+
+
+def test_counts_images_of_any_size(tiny):
+    pixels = np.random.default_rng(0).random((37, 50, 3)).astype(np.float32)
+    result = Counter(tiny, device="cpu").count(pixels)
+    assert isinstance(result, CountResult)
+    assert result.density.shape == (5, 7)
+    assert result.image_shape == (37, 50)
+    assert result.scale == 1.0 and result.pixels_per_cell == 8.0
+    assert result.device == "cpu"
+    assert np.isfinite(result.count)
+
+
+@pytest.mark.parametrize("diameter", [5.0, 20.0, 10.0])
+def test_cell_diameter_rescales_by_model_over_given(tiny, rgb_image, diameter):
+    pixels = read_image(rgb_image).pixels  # 96 x 128
+    counter = Counter(tiny, device="cpu")
+    assert tiny.cell_diameter_px == 10.0
+    expected = tiny.cell_diameter_px / diameter
+    assert counter.scale_for(diameter) == pytest.approx(expected)
+    result = counter.count(pixels, cell_diameter_px=diameter)
+    assert result.scale == pytest.approx(expected)
+    assert result.pixels_per_cell == pytest.approx(8.0 / expected)
+    assert result.image_shape == (96, 128)
+    h, w = round(96 * expected), round(128 * expected)
+    assert result.density.shape == (-(-h // 8), -(-w // 8))
+
+
+def test_no_diameter_means_no_rescaling(tiny):
+    counter = Counter(tiny, device="cpu")
+    assert counter.scale_for(None) == 1.0
+    assert counter.scale_for(0) == 1.0
+
+
+def test_cancel_flag_raises_cancelled(tiny, rgb_image):
+    pixels = read_image(rgb_image).pixels
+    with pytest.raises(Cancelled):
+        Counter(tiny, device="cpu").count(pixels, cancel=lambda: True)
+    calls = []
+
+    def cancel_on_second_tile():
+        calls.append(1)
+        return len(calls) >= 2
+
+    with pytest.raises(Cancelled):
+        Counter(tiny, device="cpu", tile_size=64, tile_margin=0).count(pixels, cancel=cancel_on_second_tile)
+    assert len(calls) == 2
+    result = Counter(tiny, device="cpu").count(pixels, cancel=lambda: False)
+    assert np.isfinite(result.count)
+
+
+def test_bad_precision_and_device(tiny):
+    with pytest.raises(ValueError, match="precision"):
+        Counter(tiny, device="cpu", precision="int8")
+    with pytest.raises(ValueError, match="unknown device"):
+        Counter(tiny, device="tpu")
+
+
+def test_bf16_precision_counts_close_to_fp32(tiny, rgb_image):
+    pixels = read_image(rgb_image).pixels
+    fp32 = Counter(tiny, device="cpu").count(pixels).count
+    bf16 = Counter(tiny, device="cpu", precision="bf16").count(pixels).count
+    assert bf16 == pytest.approx(fp32, rel=0.05)
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+def test_cuda_request_falls_back_to_cpu_with_a_reason():
+    choice = choose_device("cuda")
+    if torch.cuda.is_available():
+        assert choice.device.type == "cuda"
+    else:
+        assert choice.device.type == "cpu"
+        assert choice.reason.strip()
+        assert "CPU" in choice.reason
+
+
+def test_unusable_gpu_falls_back_with_its_reason(monkeypatch):
+    monkeypatch.setattr(device_module, "cuda_problem", lambda: "no NVIDIA GPU or driver found")
+    monkeypatch.setattr(device_module, "mps_problem", lambda: "no Apple GPU (MPS) available on this machine")
+    for preference in ("cuda", "CUDA", "auto", None):
+        choice = choose_device(preference)
+        assert choice.device.type == "cpu"
+        assert "no NVIDIA GPU" in choice.reason
+        assert choice.label == "CPU"
+    assert "Apple" in choose_device("mps").reason
+    assert choose_device("auto").reason.count(";") == 1  # both reasons
+
+
+def test_cpu_and_unknown_devices():
+    assert choose_device("cpu").device == torch.device("cpu")
+    assert choose_device("cpu").reason
+    with pytest.raises(ValueError) as info:
+        choose_device("tpu")
+    assert "tpu" in str(info.value)
+    assert all(name in str(info.value) for name in DEVICE_CHOICES)
