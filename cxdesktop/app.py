@@ -27,14 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.self_test:
-        from .selftest import run_self_test
-
-        return run_self_test(args.paths, args.model, args.device)
-
+def create_window(args: argparse.Namespace):
+    """The application object and the shown main window, with ``args.paths`` queued to open."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -48,6 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.paths:
         QTimer.singleShot(0, lambda: window.open_paths(args.paths))
+    return app, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.self_test:
+        from .selftest import run_self_test
+
+        return run_self_test(args.paths, args.model, args.device)
+    app, window = create_window(args)
     return app.exec()
 
 

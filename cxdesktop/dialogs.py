@@ -53,7 +53,8 @@ class TextDialog(QDialog):
 
 
 def shortcuts_html(actions: dict) -> str:
-    rows = "".join(f"<tr><td>{html.escape(a.text().replace('&', ''))}</td><td><b>{a.shortcut().toString()}</b></td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(a.text().replace('&', ''))}</td>"
+                   f"<td><b>{a.shortcut().toString()}</b></td></tr>"
                    for a in actions.values() if not a.shortcut().isEmpty())
     extra = ("<tr><td>Previous / next image (image list focused)</td><td><b>Up / Down</b></td></tr>"
              "<tr><td>Zoom / pan</td><td><b>Mouse wheel / drag</b></td></tr>")

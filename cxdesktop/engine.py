@@ -177,5 +177,6 @@ class Engine:
 
         if self.bundle is None:
             raise NoModelError("no model is loaded")
-        return write_explanation(self.bundle, Path(image_path), Path(out_dir), cell_diameter_px=cell_diameter_px or None,
+        return write_explanation(self.bundle, Path(image_path), Path(out_dir),
+                                 cell_diameter_px=cell_diameter_px or None,
                                  device=str(self.counter.device))

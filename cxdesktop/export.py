@@ -98,4 +98,6 @@ def save_density(path: str | Path, analysis) -> Path:
     meta = {"image": analysis.path, "count": analysis.count, "units": "cells per density cell",
             "pixels_per_cell": float(analysis.result.pixels_per_cell), "scale": float(analysis.result.scale),
             "model": analysis.model_name, "device": analysis.device}
-    return atomic_write(path, lambda handle: tifffile.imwrite(handle, density, description=json.dumps(meta)))
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, density, description=json.dumps(meta))
+    return atomic_write(path, lambda handle: handle.write(buffer.getvalue()))

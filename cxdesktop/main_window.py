@@ -55,6 +55,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._connect()
         self._restore()
+        for child in self.findChildren(QWidget):  # drops anywhere in the window reach dropEvent below
+            child.setAcceptDrops(False)
         self.setAcceptDrops(True)
         self.session.probe_devices()
         self.session.load_model(model_path or default_model_path())
@@ -89,16 +91,18 @@ class MainWindow(QMainWindow):
         for widget, title in ((image_tab, "Image"), (self.prototypes, "Prototypes"),
                               (self.contributions, "Contributions"), (self.gallery, "Gallery")):
             self.tabs.addTab(widget, title)
-        self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 300)
-        self._dock("Explain", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea, 380)
+        self.docks = [self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 200),
+                      self._dock("Explain", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea, 300)]
 
-    def _dock(self, title: str, widget: QWidget, area, width: int) -> None:
+    def _dock(self, title: str, widget: QWidget, area, width: int) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{title.lower()}Dock")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        features = QDockWidget.DockWidgetFeature
+        dock.setFeatures(features.DockWidgetMovable | features.DockWidgetFloatable)
         widget.setMinimumWidth(width)
         self.addDockWidget(area, dock)
+        return dock
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Tools", self)
@@ -114,7 +118,8 @@ class MainWindow(QMainWindow):
     def _handlers(self) -> dict:
         return {
             "open_images": self.ask_open_images, "open_folder": self.ask_open_folder,
-            "export_csv": lambda: self.exporter.export_counts(), "export_density": lambda: self.exporter.export_density(),
+            "export_csv": lambda: self.exporter.export_counts(),
+            "export_density": lambda: self.exporter.export_density(),
             "export_figure": lambda: self.exporter.export_figure(), "quit": self.close,
             "recount": lambda: self.session.recount([self.session.current] if self.session.current else []),
             "recount_all": lambda: self.session.recount(self.session.store.paths()),
@@ -161,8 +166,8 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 880)
         state = self.settings.window_state()
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks(self.docks, [330, 420], Qt.Orientation.Horizontal)
 
     # ---- opening ----
     def open_paths(self, paths) -> list[str]:
@@ -295,7 +300,8 @@ class MainWindow(QMainWindow):
     def _prototype_overlay(self, path: str, prototype: int, similarity, boxes) -> None:
         if path != self.session.current or prototype != self.prototypes.current() or self.session.model is None:
             return
-        self.image_view.show_similarity(path, similarity, boxes, prototype_color(prototype, self.session.model.k_cell))
+        color = prototype_color(prototype, self.session.model.k_cell)
+        self.image_view.show_similarity(path, prototype, similarity, boxes, color)
         self.prototypes.set_box_count(prototype, len(boxes))
 
     # ---- model and device ----

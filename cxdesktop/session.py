@@ -108,9 +108,9 @@ class Session(QObject):
                      error=lambda message: self.sigModelFailed.emit(message, True))
 
     def _model_loaded(self, info: ModelInfo, recount: bool) -> None:
-        previous, self.model = self.model, info
+        self.model = info
         self.sigModelLoaded.emit(info)
-        if recount and previous is not None:
+        if recount:  # a new model: every listed image again (also those that failed for want of a model)
             self.recount(self.store.paths())
 
     # ---- images and counts ----
@@ -193,7 +193,7 @@ class Session(QObject):
         elif entry.status != ERROR:
             self._submit("read", lambda ctx: self.engine.read(path), path, INTERACTIVE,
                          ok=lambda preview: self._read_done(path, preview),
-                         error=lambda message: None)
+                         error=lambda message: self._count_finished(path, ERROR, short_reason(path, message)))
 
     def _read_done(self, path: str, preview) -> None:
         self.store.pixels.put(path, preview.pixels)

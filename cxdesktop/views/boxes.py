@@ -111,7 +111,6 @@ class BoxTool(QObject):
         if self.entry and self.entry.width:
             roi.maxBounds = QRectF(0, 0, self.entry.width, self.entry.height)
         roi.setZValue(20)
-        roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
         label = pg.TextItem(self._label(box), color="w", fill=(0, 0, 0, 170), anchor=(0, 1))
         label.setParentItem(roi)
         label.setPos(0, 0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .contrast import ContrastControl
@@ -27,7 +27,7 @@ def overlay_colormap(name: str) -> pg.ColorMap:
     cmap = pg.colormap.get(name)
     colors = cmap.getColors(mode="byte").copy()
     pos = np.asarray(cmap.pos, dtype=float)
-    colors[:, 3] = (np.clip(pos / 0.15, 0.0, 1.0) * 255).astype(np.uint8)
+    colors[:, 3] = (np.clip(pos / 0.4, 0.0, 1.0) * 255).astype(np.uint8)
     return pg.ColorMap(pos, colors)
 
 
@@ -35,6 +35,15 @@ def ramp_colormap(color: QColor) -> pg.ColorMap:
     """Transparent to ``color``: a prototype's similarity drawn in the prototype's own colour."""
     r, g, b = color.red(), color.green(), color.blue()
     return pg.ColorMap([0.0, 1.0], [(r, g, b, 0), (r, g, b, 235)])
+
+
+class SmoothImageItem(pg.ImageItem):
+    """An ImageItem drawn with bilinear smoothing: the density map has one value per 8 × 8 (or more)
+    image pixels, and blocks would suggest a precision it does not have."""
+
+    def paint(self, painter, *args) -> None:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        super().paint(painter, *args)
 
 
 def density_per_pixel(result) -> np.ndarray:
@@ -46,6 +55,7 @@ class ImageView(QWidget):
     def __init__(self, colormap: str = "inferno", opacity: float = 0.6, parent=None) -> None:
         super().__init__(parent)
         self.path: str | None = None
+        self.prototype: int | None = None  # the prototype whose similarity is shown
         self._levels_fitted = False
         self._density: np.ndarray | None = None
         self.canvas = pg.GraphicsLayoutWidget()
@@ -55,7 +65,7 @@ class ImageView(QWidget):
         self.viewbox = ToolViewBox()
         self.canvas.addItem(self.viewbox, row=0, col=0)
         self.image_item = pg.ImageItem(autoLevels=False)
-        self.density_item = pg.ImageItem(autoLevels=False)
+        self.density_item = SmoothImageItem(autoLevels=False)
         self.density_item.setZValue(10)
         self.similarity_item = pg.ImageItem(autoLevels=False)
         self.similarity_item.setZValue(11)
@@ -79,16 +89,20 @@ class ImageView(QWidget):
         self.reset_button = QToolButton()
         self.reset_button.setText("Fit view")
         self.reset_button.setToolTip("Show the whole image (Ctrl+0)")
-        controls = QHBoxLayout()
-        controls.setContentsMargins(4, 2, 4, 2)
-        controls.addWidget(self.overlay)
-        controls.addWidget(self.contrast, 1)
-        controls.addWidget(self.reset_button)
+        overlay_row = QHBoxLayout()
+        overlay_row.setContentsMargins(4, 2, 4, 0)
+        overlay_row.addWidget(self.overlay)
+        overlay_row.addStretch(1)
+        overlay_row.addWidget(self.reset_button)
+        contrast_row = QHBoxLayout()
+        contrast_row.setContentsMargins(4, 0, 4, 2)
+        contrast_row.addWidget(self.contrast, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
+        layout.setSpacing(2)
         layout.addWidget(self.canvas, 1)
-        layout.addLayout(controls)
+        layout.addLayout(overlay_row)
+        layout.addLayout(contrast_row)
 
         self.density_item.setOpacity(opacity)
         self.similarity_item.setOpacity(max(opacity, 0.5))
@@ -105,7 +119,8 @@ class ImageView(QWidget):
         same_size = self.image_item.image is not None and self.image_item.image.shape[:2] == pixels.shape[:2]
         new_image = path != self.path
         self.path = path
-        levels = self.contrast.set_data(pixels) if new_image or self.image_item.image is None else self.contrast.levels()
+        first_time = new_image or self.image_item.image is None
+        levels = self.contrast.set_data(pixels) if first_time else self.contrast.levels()
         self.image_item.setImage(pixels, autoLevels=False, levels=levels)
         self.image_item.setRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
         if new_image:
@@ -165,17 +180,19 @@ class ImageView(QWidget):
         self.overlay.visible.toggle()
 
     # ---- prototype similarity ----
-    def show_similarity(self, path: str, similarity: np.ndarray, boxes, color: QColor) -> None:
+    def show_similarity(self, path: str, prototype: int, similarity: np.ndarray, boxes, color: QColor) -> None:
         """A prototype's similarity map (H, W) in its colour, with its boxes, instead of the density."""
         if path != self.path:
             return
         self.clear_similarity()
+        self.prototype = prototype
         lo, hi = float(np.percentile(similarity, 50)), float(similarity.max())
         self.similarity_item.setImage(similarity, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1e-6))
         self.similarity_item.setLookupTable(ramp_colormap(color).getLookupTable(nPts=256, alpha=True))
         self.similarity_item.setRect(QRectF(0, 0, similarity.shape[1], similarity.shape[0]))
         self.similarity_item.show()
         self.density_item.hide()
+        self.colorbar.hide()  # its scale is the density's
         pen = QPen(color, 2)
         pen.setCosmetic(True)
         for x0, y0, x1, y1 in boxes:
@@ -186,10 +203,12 @@ class ImageView(QWidget):
             self._prototype_boxes.append(rect)
 
     def clear_similarity(self) -> None:
+        self.prototype = None
         self.similarity_item.hide()
         for rect in self._prototype_boxes:
             self.viewbox.removeItem(rect)
         self._prototype_boxes.clear()
+        self.colorbar.show()
         self.density_item.setVisible(self.overlay.visible.isChecked() and self._density is not None)
 
     def prototype_box_count(self) -> int:

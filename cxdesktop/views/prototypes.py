@@ -35,7 +35,7 @@ class PrototypePanel(QWidget):
         self.percentile.setRange(50.0, 99.99)
         self.percentile.setDecimals(2)
         self.percentile.setValue(99.0)
-        self.percentile.setSuffix(" th percentile")
+        self.percentile.setSuffix("th percentile")
         self.percentile.setToolTip("Boxes surround the regions where the similarity is at or above this percentile")
         self.info = QLabel("")
         self.info.setWordWrap(True)

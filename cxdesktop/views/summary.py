@@ -38,7 +38,8 @@ class SummaryPanel(QWidget):
             result = a.result
             self.count.setText(f"{entry.count:.1f} cells")
             size = f"{entry.width}×{entry.height} px · " if entry.width else ""
-            scale = "model's scale" if not a.cell_diameter_px else f"cells of {a.cell_diameter_px:g} px (×{result.scale:.2f})"
+            scale = ("model's scale" if not a.cell_diameter_px
+                     else f"cells of {a.cell_diameter_px:g} px (×{result.scale:.2f})")
             self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()} in {result.seconds:.2f} s")
         elif entry.status == ERROR:
             self.count.setText("Cannot count")

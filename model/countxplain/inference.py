@@ -5,10 +5,21 @@ into core tiles (multiples of 8 pixels) that are each run with a ``tile_margin``
 context on every side; only each tile's core is kept, so peak memory is bounded by the
 tile size and the stitched density equals the untiled one up to the context lost
 beyond the margin.
+
+Speed (measured in ``benchmarks/perf.py``, written up in ``benchmarks/PERF.md``): every
+pass runs under ``torch.inference_mode`` on channels-last tensors. On the CPU each 3×3
+convolution and the ReLU after it run as one oneDNN call (``mkldnn._convolution_pointwise``,
+the fused kernel ``torch.compile`` itself emits), which saves one read and write of every
+activation; any error there falls back to the plain modules for good. ``precision="bf16"``
+runs the extractor on a bfloat16 copy of its weights on the CPU (autocast would cast every
+weight on every call); other devices use autocast. ``precision="auto"`` picks bf16 only
+where the hardware computes it natively *and* the bf16 count of the model's own gallery
+patches is within ``AUTO_TOLERANCE`` of the fp32 one; otherwise fp32.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -16,6 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .density import OUTPUT_STRIDE, padded_size
 from .device import choose_device
@@ -23,7 +35,25 @@ from .images import resize_pixels
 from .modelfile import ModelBundle
 from .network import normalise_batch
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AUTO_TOLERANCE = 0.005  # 'auto' takes bf16 only if its count is within 0.5 % of fp32's
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 in hardware (else bf16 is emulated and no faster)."""
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        try:
+            return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+        except AttributeError:
+            return False
+    if device.type == "cuda":
+        try:
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        except TypeError:
+            return bool(torch.cuda.is_bf16_supported())
+    return False
 
 
 class Cancelled(Exception):
@@ -69,7 +99,13 @@ class Counter:
         self.network.to(memory_format=torch.channels_last)
         self.tile_size = padded_size(tile_size)
         self.tile_margin = padded_size(tile_margin)
-        self.precision = precision
+        self.requested_precision = precision
+        self.precision = precision  # the precision used: 'auto' resolves to 'fp32' or 'bf16' below
+        self.precision_reason = ""
+        self.fused = self.device.type == "cpu" and torch.backends.mkldnn.is_available()
+        self._low_extractor: tuple[torch.dtype, nn.Module] | None = None
+        if precision == "auto":
+            self.precision, self.precision_reason = self._choose_precision()
 
     def scale_for(self, cell_diameter_px: float | None) -> float:
         """Resize factor that brings cells of the given diameter to the model's training diameter."""
@@ -111,22 +147,107 @@ class Counter:
                     similarity[:, ty:ty + ch, tx:tx + cw] = tile_similarity[:, oy:oy + ch, ox:ox + cw]
         return density, similarity
 
-    def _run(self, tile: torch.Tensor, with_similarity: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(self, tile: torch.Tensor, with_similarity: bool,
+             precision: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = tile.shape[-2:]
         batch = normalise_batch(tile)
         batch = F.pad(batch, (0, padded_size(w) - w, 0, padded_size(h) - h))
         batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         with torch.inference_mode():
-            if dtype is not None:
-                with torch.autocast(device_type=self.device.type, dtype=dtype):
-                    features = self.network.features(batch)
-            else:
-                features = self.network.features(batch)
+            features = self._features(batch, precision or self.precision).float()
+            del batch
             if self.branch == "csrnet":
-                density = self.network.extractor.output_layer(features.float())[0, 0].cpu().numpy()
+                density = self.network.extractor.output_layer(features)[0, 0].cpu().numpy()
                 return density, None
-            output = self.network.head(features.float())
+            output = self.network.head(features)
         density = output.density[0, 0].float().cpu().numpy()
         similarity = output.similarity[0].float().cpu().numpy() if with_similarity else None
         return density, similarity
+
+    # ----- the extractor in each precision
+    def _features(self, batch: torch.Tensor, precision: str) -> torch.Tensor:
+        """(1, 3, H, W) channels-last fp32 input -> (1, 64, H/8, W/8) features (fp32 or the low dtype)."""
+        dtype = LOW_PRECISION.get(precision)
+        if dtype is None:
+            return self._extract(self.network.extractor, batch)
+        if self.device.type == "cpu" and dtype is torch.bfloat16:
+            return self._extract(self._low_precision_extractor(dtype), batch.to(dtype))
+        with torch.autocast(device_type=self.device.type, dtype=dtype):
+            return self.network.features(batch)
+
+    def _extract(self, extractor: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        if self.fused:
+            try:
+                return fused_features(extractor, batch)
+            except (RuntimeError, AttributeError, TypeError, NotImplementedError):
+                self.fused = False  # this build or CPU lacks the fused kernel: plain modules from now on
+        return extractor.backend(extractor.frontend(batch))
+
+    def _low_precision_extractor(self, dtype: torch.dtype) -> nn.Module:
+        """A copy of the extractor's frontend and backend in ``dtype`` (made at first use)."""
+        if self._low_extractor is None or self._low_extractor[0] != dtype:
+            source = self.network.extractor
+            copied = nn.Module()
+            copied.frontend = copy.deepcopy(source.frontend)
+            copied.backend = copy.deepcopy(source.backend)
+            copied.to(self.device, dtype).eval().to(memory_format=torch.channels_last)
+            for parameter in copied.parameters():
+                parameter.requires_grad_(False)
+            self._low_extractor = (dtype, copied)
+        return self._low_extractor[1]
+
+    # ----- precision="auto"
+    def _choose_precision(self) -> tuple[str, str]:
+        """'bf16' if native and accurate on the model's gallery patches, else 'fp32'; with the reason."""
+        if not native_bf16(self.device):
+            return "fp32", f"fp32: {self.device.type.upper()} has no native bfloat16"
+        probe = gallery_mosaic(self.bundle)
+        if probe is None:
+            return "fp32", "fp32: the model has no gallery patches to check bfloat16 on"
+        image = torch.from_numpy(probe).permute(2, 0, 1)[None]
+        reference, _ = self._run(image, False, "fp32")
+        low, _ = self._run(image, False, "bf16")
+        scale = max(float(np.abs(reference).sum(dtype=np.float64)), 1e-6)
+        difference = abs(float(low.sum(dtype=np.float64)) - float(reference.sum(dtype=np.float64))) / scale
+        if np.isfinite(difference) and difference <= AUTO_TOLERANCE:
+            return "bf16", f"bf16: native, and its count of the gallery patches is within {difference:.2%} of fp32"
+        return "fp32", f"fp32: the bf16 count of the gallery patches is {difference:.2%} off fp32"
+
+
+def fused_features(extractor: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """The extractor's frontend and backend with each convolution and its ReLU fused (oneDNN, CPU).
+
+    The same arithmetic as the modules (the output is identical in fp32); ``batch`` is
+    channels-last and the result is too.
+    """
+    pointwise = torch.ops.mkldnn._convolution_pointwise
+    modules = list(extractor.frontend) + list(extractor.backend)
+    x = batch
+    i = 0
+    while i < len(modules):
+        module = modules[i]
+        if isinstance(module, nn.Conv2d):
+            relu = i + 1 < len(modules) and isinstance(modules[i + 1], nn.ReLU)
+            x = pointwise(x, module.weight, module.bias, module.padding, module.stride, module.dilation,
+                          module.groups, "relu" if relu else "none", [], "")
+            i += 2 if relu else 1
+        elif isinstance(module, nn.MaxPool2d):
+            x = module(x)
+            i += 1
+        else:
+            x = module(x)
+            i += 1
+    return x
+
+
+def gallery_mosaic(bundle: ModelBundle, limit: int = 4) -> np.ndarray | None:
+    """Up to ``limit`` gallery patches per prototype side by side: float (K*P, limit*P, 3), or None."""
+    gallery = bundle.gallery
+    if gallery is None or gallery.patches.numel() == 0:
+        return None
+    patches = gallery.patches[:, :limit].cpu().numpy()  # (K, k, P, P, 3) uint8
+    k_total, k, p = patches.shape[:3]
+    if p < 8:
+        return None
+    mosaic = patches.transpose(0, 2, 1, 3, 4).reshape(k_total * p, k * p, 3)
+    return np.ascontiguousarray(mosaic, dtype=np.float32) / 255.0

@@ -1,0 +1,131 @@
+"""Fixtures and helpers for the pytest-qt tests of the desktop app (imported by tests/test_app_*.py).
+
+``window`` is the real main window with the tiny model, settings in a temporary INI
+file; it is closed (and its worker thread stopped) after each test.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+WAIT_MS = 120_000  # generous: the CPU is shared with a training job; tests assert no timings
+
+
+def blob_png(path: Path, height: int, width: int, centres, seed: int = 0) -> Path:
+    """A small RGB PNG with bright round blobs on a dark, slightly noisy background."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    image = np.random.default_rng(seed).uniform(0.0, 0.05, (height, width)).astype(np.float32)
+    for cy, cx in centres:
+        image += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 18.0)
+    rgb = (np.stack([image * 0.3, image, image * 0.5], axis=2).clip(0, 1) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+@pytest.fixture
+def small_images(tmp_path) -> list[Path]:
+    """Three small images of different sizes (so their density maps differ in shape)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    return [blob_png(folder / "a.png", 64, 96, [(20, 20), (40, 70)], seed=1),
+            blob_png(folder / "b.png", 80, 64, [(30, 30), (60, 40), (20, 50)], seed=2),
+            blob_png(folder / "c.png", 72, 72, [(36, 36)], seed=3)]
+
+
+@pytest.fixture
+def corrupt_png(tmp_path) -> Path:
+    path = tmp_path / "not_really.png"
+    path.write_text("this is text, not a PNG\n")
+    return path
+
+
+@pytest.fixture
+def app_settings(tmp_path):
+    from cxdesktop.settings import Settings
+
+    return Settings(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def window(qtbot, tiny_model_file, app_settings):
+    from cxdesktop.main_window import MainWindow
+
+    win = MainWindow(model_path=tiny_model_file, settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.session.model is not None, timeout=WAIT_MS)
+    yield win
+    win.close()
+
+
+def drop_paths(window, paths) -> None:
+    """Synthesise a drag-enter and a drop of local files/folders on the main window."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = window.rect().center()
+    enter = QDragEnterEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, drop)
+    assert drop.isAccepted()
+
+
+def wait_counted(qtbot, window, paths) -> None:
+    store = window.session.store
+    qtbot.waitUntil(lambda: all(str(p) in store and store[str(p)].status in ("done", "error", "cancelled")
+                                for p in paths), timeout=WAIT_MS)
+
+
+def drag_on_image(qtbot, window, start, end, steps: int = 8) -> None:
+    """A real left-button drag on the image canvas from ``start`` to ``end`` (image pixels)."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOption("mouseRateLimit", -1)  # deliver every synthetic move
+    view, canvas = window.image_view, window.image_view.canvas
+    viewport = canvas.viewport()
+
+    def widget_point(x, y) -> QPointF:
+        return QPointF(canvas.mapFromScene(view.viewbox.mapViewToScene(QPointF(x, y))))
+
+    def send(kind, point, buttons) -> None:
+        event = QMouseEvent(kind, point, QPointF(viewport.mapToGlobal(point.toPoint())), Qt.MouseButton.LeftButton,
+                            buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QEvent.Type.MouseButtonPress, widget_point(*start), left)
+    for i in range(1, steps + 1):
+        t = i / steps
+        x, y = start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])
+        send(QEvent.Type.MouseMove, widget_point(x, y), left)
+    send(QEvent.Type.MouseButtonRelease, widget_point(*end), none)
+    qtbot.wait(10)
+
+
+def block_worker(window) -> threading.Event:
+    """Queue a job that holds the worker until the returned event is set (makes ordering deterministic)."""
+    gate = threading.Event()
+    started = threading.Event()
+
+    def hold(ctx):
+        started.set()
+        gate.wait(60)
+
+    window.runner.submit("gate", hold, tag="gate", priority=-1)
+    assert started.wait(60), "the worker never picked up the gate job"
+    return gate

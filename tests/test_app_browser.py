@@ -1,0 +1,140 @@
+"""The real window: drop images, counts land in the list, errors show their reason, batches cancel,
+and every job runs on the worker thread, never drawing a result on the wrong image."""
+
+from __future__ import annotations
+
+import math
+
+from app_fixtures import (app_settings, block_worker, corrupt_png, drop_paths, small_images,  # noqa: F401
+                          wait_counted, window)
+from PySide6.QtCore import Qt
+
+from cxdesktop.browser import COUNT_COLUMN, FILE_COLUMN, SIZE_COLUMN
+
+
+def cell(window, path, column, role=Qt.ItemDataRole.DisplayRole):
+    model = window.browser.model
+    return model.index(model.row_of(str(path)), column).data(role)
+
+
+def test_dropped_files_are_listed_and_counted(qtbot, window, small_images):
+    drop_paths(window, small_images[:2])
+    wait_counted(qtbot, window, small_images[:2])
+    store = window.session.store
+    for path in small_images[:2]:
+        entry = store[str(path)]
+        assert entry.status == "done" and math.isfinite(entry.count) and entry.count > 0
+        assert cell(window, path, COUNT_COLUMN) == f"{entry.count:.1f}"
+        assert cell(window, path, SIZE_COLUMN) == f"{entry.width}×{entry.height}"
+        assert cell(window, path, 0, Qt.ItemDataRole.DecorationRole) is not None  # thumbnail
+    assert window.browser.current_path() == str(small_images[0])
+    assert window.status.model_label.text().startswith("Model: tiny test model")
+
+
+def test_a_dropped_folder_is_searched_for_images(qtbot, window, small_images):
+    folder = small_images[0].parent
+    (folder / "notes.txt").write_text("not an image")
+    drop_paths(window, [folder])
+    wait_counted(qtbot, window, small_images)
+    assert sorted(window.session.store.paths()) == sorted(str(p) for p in small_images)
+
+
+def test_a_corrupt_file_shows_its_reason_in_red(qtbot, window, corrupt_png, small_images):
+    drop_paths(window, [corrupt_png, small_images[0]])
+    wait_counted(qtbot, window, [corrupt_png, small_images[0]])
+    entry = window.session.store[str(corrupt_png)]
+    assert entry.status == "error"
+    text = cell(window, corrupt_png, COUNT_COLUMN)
+    assert "not an image file" in text
+    assert "not an image file" in cell(window, corrupt_png, COUNT_COLUMN, Qt.ItemDataRole.ToolTipRole)
+    color = cell(window, corrupt_png, COUNT_COLUMN, Qt.ItemDataRole.ForegroundRole).color()
+    assert color.red() > 150 and color.green() < 80
+    window.browser.select(str(corrupt_png))
+    assert "not an image file" in window.image_view.message.text()
+    assert window.summary.count.text() == "Cannot count"
+    assert window.session.store[str(small_images[0])].status == "done"  # the rest carried on
+
+
+def test_keyboard_up_down_changes_the_current_image(qtbot, window, small_images):
+    drop_paths(window, small_images)
+    wait_counted(qtbot, window, small_images)
+    view = window.browser.view
+    view.setFocus()
+    assert window.session.current == str(small_images[0])
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert window.session.current == str(small_images[1])
+    qtbot.waitUntil(lambda: window.image_view.path == str(small_images[1]), timeout=60_000)
+    assert window.image_view.image_item.image.shape[:2] == (80, 64)
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert window.session.current == str(small_images[0])
+    qtbot.waitUntil(lambda: window.image_view.path == str(small_images[0]), timeout=60_000)
+
+
+def test_the_list_sorts_by_count_and_by_name(qtbot, window, small_images):
+    drop_paths(window, small_images)
+    wait_counted(qtbot, window, small_images)
+    window.browser.view.sortByColumn(COUNT_COLUMN, Qt.SortOrder.DescendingOrder)
+    counts = [window.session.store[p].count for p in window.browser.paths_in_view_order()]
+    assert counts == sorted(counts, reverse=True)
+    window.browser.view.sortByColumn(FILE_COLUMN, Qt.SortOrder.AscendingOrder)
+    assert window.browser.paths_in_view_order() == sorted(str(p) for p in small_images)
+
+
+def test_jobs_never_run_on_the_gui_thread(qtbot, window, small_images):
+    drop_paths(window, small_images)
+    wait_counted(qtbot, window, small_images)
+    window.prototypes.choose(0)
+    qtbot.waitUntil(lambda: window.image_view.prototype_box_count() > 0, timeout=60_000)
+    log = window.runner.thread_log
+    kinds = {kind for _, kind, _, _ in log}
+    assert {"load-model", "count", "prototype"} <= kinds
+    idents = {ident for _, _, _, ident in log}
+    assert window.runner.gui_thread_ident not in idents
+    assert len(idents) == 1  # one worker thread
+
+
+def test_cancel_batch_stops_the_remaining_counts(qtbot, window, small_images):
+    gate = block_worker(window)
+    drop_paths(window, small_images)
+    assert window.status.cancel_button.isVisible() and window.status.progress.isVisible()
+    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    gate.set()
+    wait_counted(qtbot, window, small_images)
+    assert {window.session.store[str(p)].status for p in small_images} == {"cancelled"}
+    assert {cell(window, p, COUNT_COLUMN) for p in small_images} == {"cancelled"}
+    qtbot.waitUntil(lambda: not window.status.progress.isVisible(), timeout=60_000)
+    assert not [kind for _, kind, _, _ in window.runner.thread_log if kind == "count"]
+    window.session.recount([str(small_images[0])])  # F5 counts it again
+    wait_counted(qtbot, window, small_images[:1])
+    qtbot.waitUntil(lambda: window.session.store[str(small_images[0])].status == "done", timeout=60_000)
+
+
+def test_a_late_result_is_stored_but_never_drawn_on_another_image(qtbot, window, small_images):
+    a, b = str(small_images[0]), str(small_images[1])
+    gate = block_worker(window)
+    drop_paths(window, small_images[:2])  # a becomes current; both counts wait behind the gate
+    drawn = []
+    window.session.sigAnalysisReady.connect(lambda path: drawn.append((path, window.image_view.path)))
+    window.browser.select(b)  # the user moves on before a's count lands
+    gate.set()
+    wait_counted(qtbot, window, [a, b])
+    qtbot.waitUntil(lambda: window.image_view.path == b and window.image_view._density is not None, timeout=60_000)
+    assert window.session.store[a].status == "done"  # stored ...
+    assert all(path == shown == b for path, shown in drawn)  # ... but only b's result was drawn
+    result_b = window.session.store[b].analysis.result
+    assert window.image_view.density_item.image.shape == result_b.density.shape
+    assert window.image_view.image_item.image.shape[:2] == (80, 64)
+
+
+def test_a_new_cell_size_supersedes_the_queued_count(qtbot, window, small_images):
+    a = str(small_images[0])
+    gate = block_worker(window)
+    drop_paths(window, small_images[:1])
+    window.session.set_cell_diameter([a], 14.0)
+    window.session.set_cell_diameter([a], 20.0)
+    gate.set()
+    wait_counted(qtbot, window, [a])
+    qtbot.waitUntil(lambda: window.session.store[a].status == "done", timeout=60_000)
+    runs = [tag for _, kind, tag, _ in window.runner.thread_log if kind == "count"]
+    assert runs == [a]  # only the newest request ran
+    assert window.session.store[a].analysis.cell_diameter_px == 20.0

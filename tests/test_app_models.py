@@ -1,0 +1,117 @@
+"""Models and devices in the window: a refused model file shows its reason, the model card,
+the device picker, and the Help dialogs."""
+
+from __future__ import annotations
+
+from app_fixtures import app_settings, drop_paths, small_images, wait_counted, window  # noqa: F401
+from PySide6.QtWidgets import QMessageBox
+
+
+def visible_error_boxes(window) -> list[QMessageBox]:
+    return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+
+def test_a_bad_model_file_is_refused_with_its_reason(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.cxm"
+    bad.write_bytes(b"not a model at all")
+    window.open_model(bad)
+    qtbot.waitUntil(lambda: bool(visible_error_boxes(window)), timeout=60_000)
+    box = visible_error_boxes(window)[0]
+    assert "not a CountXplain model file" in box.text() and str(bad) in box.text()
+    assert window.session.model.name == "tiny test model"  # the previous model stays in use
+    assert window.status.model_label.text().startswith("Model: tiny test model")
+    box.close()
+
+
+def test_opening_a_model_recounts_the_listed_images(qtbot, window, small_images, tiny_model_file):
+    drop_paths(window, small_images[:1])
+    wait_counted(qtbot, window, small_images[:1])
+    runs_before = sum(1 for _, kind, _, _ in window.runner.thread_log if kind == "count")
+    window.open_model(tiny_model_file)
+    qtbot.waitUntil(lambda: sum(1 for _, kind, _, _ in window.runner.thread_log if kind == "count") > runs_before,
+                    timeout=60_000)
+    wait_counted(qtbot, window, small_images[:1])
+    qtbot.waitUntil(lambda: window.session.store[str(small_images[0])].status == "done", timeout=60_000)
+
+
+def test_model_card_shows_provenance_and_architecture(window):
+    dialog = window.show_model_card()
+    text = dialog.browser.toPlainText()
+    assert "tiny test model" in text and "k_cell" in text and "cell_diameter_px" in text
+    dialog.close()
+
+
+def test_device_picker_offers_only_usable_devices(qtbot, window):
+    from countxplain.device import usable_devices
+
+    picker = window.status.device_picker
+    devices = usable_devices()
+    qtbot.waitUntil(lambda: picker.model().item(picker.findData("cuda")).toolTip() != "checking…", timeout=60_000)
+    assert picker.is_enabled("cpu") and picker.is_enabled("auto")
+    for name in ("cuda", "mps"):
+        assert picker.is_enabled(name) == (devices[name] is None)
+        if devices[name] is not None:
+            assert picker.model().item(picker.findData(name)).toolTip() == devices[name]
+    picker.setCurrentIndex(picker.findData("cpu"))
+    picker.activated.emit(picker.findData("cpu"))
+    qtbot.waitUntil(lambda: window.session.model.device_reason == "CPU chosen", timeout=60_000)
+    assert window.settings.device == "cpu"
+    assert window.status.model_label.text() == "Model: tiny test model · CPU"
+
+
+def test_status_bar_gives_the_reason_a_gpu_is_not_used(window):
+    from cxdesktop.status_bar import device_text
+
+    info = window.session.model
+    if info.device.startswith("cpu") and info.device_reason.startswith("using the CPU: "):
+        assert info.device_reason[len("using the CPU: "):] in window.status.model_label.text()
+    info.device_reason = "using the CPU: no NVIDIA GPU or driver found"
+    assert device_text(info) == "CPU (no NVIDIA GPU or driver found)"
+
+
+def test_help_dialogs_list_shortcuts_and_versions(window):
+    from importlib import metadata
+
+    shortcuts = window.show_shortcuts().browser.toPlainText()
+    assert "Ctrl+O" in shortcuts and "Open images" in shortcuts and "Up / Down" in shortcuts
+    about = window.show_about().browser.toPlainText()
+    assert metadata.version("torch") in about and metadata.version("pyqtgraph") in about and "Qt" in about
+
+
+def test_window_geometry_and_device_persist(qtbot, tiny_model_file, app_settings):
+    from cxdesktop.main_window import MainWindow
+
+    first = MainWindow(model_path=tiny_model_file, settings=app_settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(first.width(), 503)  # the offscreen screen is small; its height is what we can vary
+    app_settings.device = "cpu"
+    first.close()
+    second = MainWindow(model_path=tiny_model_file, settings=app_settings)
+    qtbot.addWidget(second)
+    assert second.size().height() == 503 and second.session.device_pref == "cpu"
+    qtbot.waitUntil(lambda: second.session.model is not None, timeout=60_000)
+    assert second.session.model.device == "cpu"
+    second.close()
+
+
+def test_without_a_model_images_fail_and_count_once_one_is_opened(
+        qtbot, tmp_path, tiny_model_file, app_settings, small_images):
+    from cxdesktop.main_window import MainWindow
+
+    missing = tmp_path / "missing.cxm"
+    win = MainWindow(model_path=missing, settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: "No model" in win.status.model_label.text(), timeout=60_000)
+    assert "file does not exist" in win.status.model_label.text()
+    for box in visible_error_boxes(win):
+        box.close()
+    drop_paths(win, small_images[:1])
+    wait_counted(qtbot, win, small_images[:1])
+    entry = win.session.store[str(small_images[0])]
+    assert entry.status == "error" and "no model" in entry.error
+    win.open_model(tiny_model_file)
+    qtbot.waitUntil(lambda: entry.status == "done", timeout=60_000)
+    assert entry.count > 0
+    win.close()

@@ -1,0 +1,213 @@
+"""Reviewing one image: density overlay, boxes drawn with the mouse, cell size (typed and measured),
+prototype similarity with its boxes, contributions and the gallery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from app_fixtures import app_settings, drag_on_image, drop_paths, small_images, wait_counted, window  # noqa: F401
+from PySide6.QtCore import QPointF, Qt
+
+from countxplain.explain import count_in_rect, similarity_boxes
+from cxdesktop.palette import prototype_color
+from cxdesktop.views.tool_viewbox import BOX, MEASURE, PAN
+
+
+@pytest.fixture
+def counted(qtbot, window, small_images):
+    """The window with the first small image counted and on screen."""
+    drop_paths(window, small_images[:1])
+    wait_counted(qtbot, window, small_images[:1])
+    path = str(small_images[0])
+    qtbot.waitUntil(lambda: window.image_view.path == path and window.image_view._density is not None,
+                    timeout=60_000)
+    return window, window.session.store[path]
+
+
+def test_density_overlay_is_in_cells_per_pixel_over_the_image(counted):
+    window, entry = counted
+    result = entry.analysis.result
+    shown = window.image_view.density_item.image
+    np.testing.assert_allclose(shown, result.density / result.pixels_per_cell ** 2, rtol=1e-6)
+    rect = window.image_view.density_item.mapRectToParent(window.image_view.density_item.boundingRect())
+    assert rect.width() == pytest.approx(result.density.shape[1] * result.pixels_per_cell)
+    assert window.image_view.colorbar.getAxis("left").labelText == "cells / pixel"
+    low, high = window.image_view.colorbar.levels()
+    assert low == 0 and high > 0
+
+
+def test_overlay_levels_stay_fixed_across_images(qtbot, counted, small_images):
+    window, _ = counted
+    window.image_view.colorbar.setLevels((0.0, 0.123))
+    drop_paths(window, small_images[1:2])
+    wait_counted(qtbot, window, small_images[1:2])
+    window.browser.select(str(small_images[1]))
+    qtbot.waitUntil(lambda: window.image_view.path == str(small_images[1]) and window.image_view._density is not None,
+                    timeout=60_000)
+    assert window.image_view.colorbar.levels() == pytest.approx((0.0, 0.123))
+    assert tuple(window.image_view.density_item.getLevels()) == pytest.approx((0.0, 0.123))
+
+
+def test_opacity_and_colormap_persist_in_settings(counted, app_settings):
+    window, _ = counted
+    window.image_view.overlay.opacity.setValue(35)
+    window.image_view.overlay.colormap.setCurrentText("viridis")
+    assert window.image_view.density_item.opacity() == pytest.approx(0.35)
+    from cxdesktop.settings import Settings
+
+    again = Settings(app_settings._qs.fileName())
+    assert again.overlay_opacity == pytest.approx(0.35) and again.colormap == "viridis"
+
+
+def test_contrast_slider_sets_image_levels(counted):
+    window, _ = counted
+    lo, hi = window.image_view.contrast.slider.minimum(), window.image_view.contrast.slider.maximum()
+    window.image_view.contrast.slider.setValue((lo + 0.1 * (hi - lo), lo + 0.5 * (hi - lo)))
+    levels = window.image_view.image_item.getLevels()
+    assert levels[0] == pytest.approx(lo + 0.1 * (hi - lo), abs=1e-3)
+    assert levels[1] == pytest.approx(lo + 0.5 * (hi - lo), abs=1e-3)
+
+
+def test_a_box_drawn_with_the_mouse_counts_what_is_inside(qtbot, counted):
+    window, entry = counted
+    window.menu_actions["tool_box"].trigger()
+    assert window.image_view.viewbox.tool == BOX
+    drag_on_image(qtbot, window, (8, 6), (60, 50))
+    assert len(entry.boxes) == 1
+    box = entry.boxes[0].normalised()
+    assert box.x0 == pytest.approx(8, abs=1.5) and box.y1 == pytest.approx(50, abs=1.5)
+    expected = count_in_rect(entry.analysis.result, box.x0, box.y0, box.x1, box.y1)
+    assert window.box_tool.count(entry.boxes[0]) == pytest.approx(expected)
+    assert window.box_list.table.rowCount() == 1
+    assert window.box_list.table.item(0, 2).text() == f"{expected:.2f}"
+
+
+def test_moving_a_box_updates_its_count_and_delete_removes_it(qtbot, counted):
+    window, entry = counted
+    box = window.box_tool.add_box(0, 0, 30, 30)
+    roi, label = window.box_tool._rois[box.box_id]
+    roi.setPos(QPointF(20, 10))
+    expected = count_in_rect(entry.analysis.result, 20, 10, 50, 40)
+    assert window.box_tool.count(box) == pytest.approx(expected)
+    assert label.toPlainText().endswith(f"{expected:.1f}")
+    window.box_tool.select(box.box_id)
+    window.menu_actions["delete_box"].trigger()
+    assert entry.boxes == [] and window.box_list.table.rowCount() == 0
+
+
+def test_the_whole_image_box_holds_the_whole_count(counted):
+    window, entry = counted
+    box = window.box_tool.add_box(-10, -10, entry.width + 10, entry.height + 10)  # clipped to the image
+    assert window.box_tool.count(box) == pytest.approx(entry.count, rel=1e-5)
+
+
+def test_boxes_stay_with_their_image(qtbot, counted, small_images):
+    window, entry = counted
+    window.box_tool.add_box(5, 5, 25, 25)
+    drop_paths(window, small_images[1:2])
+    wait_counted(qtbot, window, small_images[1:2])
+    window.browser.select(str(small_images[1]))
+    assert window.box_tool.boxes() == [] and window.box_list.table.rowCount() == 0
+    window.browser.select(entry.path)
+    assert len(window.box_tool.boxes()) == 1 and window.box_list.table.rowCount() == 1
+
+
+def test_typing_a_cell_diameter_recounts_at_that_scale(qtbot, counted):
+    window, entry = counted
+    window.cell_size.spin.setValue(20.0)
+    qtbot.waitUntil(lambda: entry.analysis is not None and entry.analysis.cell_diameter_px == 20.0, timeout=60_000)
+    assert entry.analysis.result.scale == pytest.approx(10.0 / 20.0)
+    assert entry.cell_diameter_px == 20.0
+
+
+def test_measuring_a_cell_sets_the_diameter(qtbot, counted):
+    window, entry = counted
+    window.menu_actions["tool_measure"].trigger()
+    assert window.image_view.viewbox.tool == MEASURE and window.cell_size.measure_button.isChecked()
+    drag_on_image(qtbot, window, (10, 10), (34, 42))  # 24 × 32 → 40 px
+    assert window.measure_tool.line_roi is not None
+    assert window.cell_size.value() == pytest.approx(40.0, abs=1.0)
+    qtbot.waitUntil(lambda: entry.analysis is not None and entry.analysis.cell_diameter_px is not None
+                    and abs(entry.analysis.cell_diameter_px - 40.0) < 1.0, timeout=60_000)
+    window.menu_actions["tool_pan"].trigger()
+    assert window.image_view.viewbox.tool == PAN and not window.cell_size.measure_button.isChecked()
+
+
+def test_apply_to_folder_sets_every_image_of_the_folder(qtbot, counted, small_images):
+    window, _ = counted
+    drop_paths(window, small_images[1:])
+    wait_counted(qtbot, window, small_images)
+    window.cell_size.set_value(12.0)
+    qtbot.mouseClick(window.cell_size.folder_button, Qt.MouseButton.LeftButton)
+    store = window.session.store
+    qtbot.waitUntil(lambda: all(store[str(p)].analysis is not None and store[str(p)].analysis.cell_diameter_px == 12.0
+                                for p in small_images), timeout=120_000)
+
+
+def test_choosing_a_prototype_shows_its_similarity_and_boxes(qtbot, counted):
+    window, entry = counted
+    for prototype in (0, 3):  # a cell prototype, then a background one
+        window.prototypes.choose(prototype)
+        expected = similarity_boxes(entry.analysis.result, prototype, percentile=99.0)
+        qtbot.waitUntil(lambda: window.image_view.prototype == prototype, timeout=60_000)
+        assert window.image_view.similarity_item.isVisible()
+        assert window.image_view.prototype_box_count() == len(expected)
+        pens = {rect.pen().color().name() for rect in window.image_view._prototype_boxes}
+        assert pens == {prototype_color(prototype, 2).name()}
+        assert not window.image_view.density_item.isVisible()
+    assert prototype_color(0, 2).name() != prototype_color(3, 2).name()
+    window.prototypes.choose(-1)
+    assert not window.image_view.similarity_item.isVisible() and window.image_view.density_item.isVisible()
+    assert window.image_view.prototype_box_count() == 0
+
+
+def test_contributions_chart_matches_the_library(counted):
+    window, entry = counted
+    parts = entry.analysis.contributions
+    bars = window.contributions.contribution_bars
+    np.testing.assert_allclose(bars.opts["height"], parts.values)
+    np.testing.assert_allclose(window.contributions.weight_bars.opts["height"], parts.weights)
+    assert parts.values.sum() + parts.bias_term == pytest.approx(entry.count, rel=1e-4)
+    assert f"Count {entry.count:.2f}" in window.contributions.summary.text()
+    brushes = [b.color().name() if hasattr(b, "color") else b.name() for b in bars.opts["brushes"]]
+    assert brushes[0] == prototype_color(0, 2).name() and brushes[3] == prototype_color(3, 2).name()
+
+
+def test_gallery_groups_cell_and_background_prototypes(window):
+    groups = window.gallery.groups
+    assert set(groups) == {"Cell prototypes", "Background prototypes"}
+    from PySide6.QtWidgets import QLabel
+
+    labels = groups["Cell prototypes"].findChildren(QLabel)
+    captions = [label.text() for label in labels if label.text().startswith("sim")]
+    assert len(captions) == 2 * 3  # two cell prototypes, three patches each
+
+
+def test_gallery_without_patches_says_so(qtbot):
+    from cxdesktop.engine import ModelInfo
+    from cxdesktop.views.gallery import NO_GALLERY, GalleryView
+
+    view = GalleryView()
+    qtbot.addWidget(view)
+    view.set_model(ModelInfo("m", "m.cxm", 2, 2, 10.0, {}, {}, {}, "cpu", "CPU", ""))
+    assert view.message.text() == NO_GALLERY and view.groups == {}
+
+
+def test_a_dim_16_bit_image_gets_usable_contrast(qtbot, window, tmp_path):
+    import tifffile
+
+    yy, xx = np.mgrid[0:64, 0:80]
+    dim = (1000 + 2000 * np.exp(-((yy - 30) ** 2 + (xx - 40) ** 2) / 30.0)).astype(np.uint16)
+    path = tmp_path / "dim16.tif"
+    tifffile.imwrite(path, dim)
+    drop_paths(window, [path])
+    wait_counted(qtbot, window, [path])
+    qtbot.waitUntil(lambda: window.image_view.path == str(path), timeout=60_000)
+    assert window.session.store[str(path)].status == "done"
+    slider = window.image_view.contrast.slider
+    pixels = window.image_view.image_item.image
+    assert slider.minimum() == pytest.approx(float(pixels.min()), abs=1e-3)
+    assert slider.maximum() == pytest.approx(float(pixels.max()), abs=1e-3)
+    assert slider.maximum() - slider.minimum() > 0.5  # the stretch uses the range, not 1000/65535 of it
+    low, high = window.image_view.image_item.getLevels()
+    assert (low, high) == pytest.approx((slider.minimum(), slider.maximum()), abs=1e-3)
