@@ -98,6 +98,7 @@ class Engine:
         self.bundle = None
         self.counter = None
         self.info: ModelInfo | None = None
+        self.trained: tuple | None = None  # (bundle, counter) of the last training run
 
     # ---- devices and models ----
     def probe_devices(self) -> dict[str, str | None]:
@@ -113,7 +114,7 @@ class Engine:
         bundle = load_model(path, device="cpu")
         counter = Counter(bundle, device=device)
         self.bundle, self.counter = bundle, counter
-        self.info = self._snapshot()
+        self.info = self._snapshot(bundle, counter)
         return self.info
 
     def set_device(self, device: str) -> ModelInfo:
@@ -122,11 +123,11 @@ class Engine:
         if self.bundle is None:
             raise NoModelError("no model is loaded")
         self.counter = Counter(self.bundle, device=device)
-        self.info = self._snapshot()
+        self.info = self._snapshot(self.bundle, self.counter)
         return self.info
 
-    def _snapshot(self) -> ModelInfo:
-        bundle, counter = self.bundle, self.counter
+    @staticmethod
+    def _snapshot(bundle, counter) -> ModelInfo:
         gallery = bundle.gallery
         label = counter.device.type.upper()
         if counter.device.type == "cuda":
@@ -141,6 +142,41 @@ class Engine:
             gallery_patches=gallery.patches.cpu().numpy() if gallery is not None else None,
             gallery_similarity=gallery.similarity.float().cpu().numpy() if gallery is not None else None,
             gallery_sources=list(gallery.sources) if gallery is not None else [])
+
+    # ---- training (the "train", "save-trained" and "use-trained" jobs) ----
+    def train(self, request, report: Callable, cancel: Callable[[], bool]):
+        """Run ``training_job.run_training``; the result is kept here and described by the outcome."""
+        from .training_job import START_CURRENT, run_training
+
+        if request.start == START_CURRENT and self.bundle is None:
+            raise NoModelError("no model is loaded to fine-tune; choose the CSRNet start instead")
+        bundle, counter, outcome = run_training(request, self.bundle, report, cancel)
+        self.trained = (bundle, counter)
+        outcome.info = self._snapshot(bundle, counter)
+        return outcome
+
+    def save_trained(self, path: str | Path) -> tuple[ModelInfo, bool]:
+        """Write the trained model (atomically) under its new name; True if it is the model in use."""
+        from countxplain.modelfile import save_model
+
+        if self.trained is None:
+            raise NoModelError("no trained model to save")
+        bundle, counter = self.trained
+        bundle.provenance["name"] = Path(path).stem
+        save_model(bundle, path)
+        bundle.path = Path(path)
+        info = self._snapshot(bundle, counter)
+        in_use = self.bundle is bundle
+        if in_use:
+            self.info = info
+        return info, in_use
+
+    def use_trained(self) -> ModelInfo:
+        if self.trained is None:
+            raise NoModelError("no trained model to use")
+        self.bundle, self.counter = self.trained
+        self.info = self._snapshot(self.bundle, self.counter)
+        return self.info
 
     # ---- images ----
     def read(self, path: str | Path) -> ImagePreview:

@@ -11,6 +11,8 @@ time). Each job has a request id, a ``kind`` ("count", "load-model", ...) and a 
   whatever a superseded request still returns is dropped (``sigDropped``), never
   delivered as a result. Receivers store a result under its tag and draw it only when
   the tag is the image on screen, so nothing lands on the wrong image.
+* ``ctx.report(payload)`` sends any plain object (no tensors) to ``sigReport``, for jobs
+  whose progress is more than a fraction (training curves); dropped only if superseded.
 * ``cancel_current()`` sets the running job's flag; ``cancel_all(kind)`` also empties the
   queue (batches). Job functions pass ``ctx.cancelled`` to the library as ``cancel=``.
 * The worker records ``(request_id, kind, tag, thread ident)`` of every job it runs in
@@ -76,6 +78,10 @@ class JobContext:
     def progress(self, fraction: float, text: str = "") -> None:
         self._runner._sigProgressFromWorker.emit(self.job, float(fraction), str(text))
 
+    def report(self, payload: Any) -> None:
+        """A structured progress report (a plain snapshot, never a tensor) for ``sigReport``."""
+        self._runner._sigReportFromWorker.emit(self.job, payload)
+
 
 class _Worker(QThread):
     """The worker thread: pops the most urgent job, runs it, reports back."""
@@ -131,6 +137,7 @@ class JobRunner(QObject):
 
     sigStarted = Signal(object)  # Job
     sigProgress = Signal(object, float, str)  # Job, fraction, text
+    sigReport = Signal(object, object)  # Job, payload of ctx.report
     sigResult = Signal(object, object)  # Job, result
     sigError = Signal(object, str)  # Job, message
     sigCancelled = Signal(object)  # Job (cancelled, or removed from the queue unrun)
@@ -139,6 +146,7 @@ class JobRunner(QObject):
 
     _sigStartedFromWorker = Signal(object)
     _sigProgressFromWorker = Signal(object, float, str)
+    _sigReportFromWorker = Signal(object, object)
     _sigDoneFromWorker = Signal(object, str, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -156,6 +164,7 @@ class JobRunner(QObject):
         queued = Qt.ConnectionType.QueuedConnection
         self._sigStartedFromWorker.connect(self._on_started, queued)
         self._sigProgressFromWorker.connect(self._on_progress, queued)
+        self._sigReportFromWorker.connect(self._on_report, queued)
         self._sigDoneFromWorker.connect(self._on_done, queued)
         self._worker = _Worker(self)
         self._worker.start()
@@ -249,6 +258,10 @@ class JobRunner(QObject):
     def _on_progress(self, job: Job, fraction: float, text: str) -> None:
         if not job.superseded and not job.cancel_event.is_set():
             self.sigProgress.emit(job, fraction, text)
+
+    def _on_report(self, job: Job, payload: Any) -> None:
+        if not job.superseded:  # delivered after a cancel too: what it reports (an epoch) did happen
+            self.sigReport.emit(job, payload)
 
     def _on_done(self, job: Job, status: str, payload: Any) -> None:
         wanted = not job.superseded and (not job.supersede or self._latest.get(job.key) == job.request_id)

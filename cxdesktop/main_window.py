@@ -1,9 +1,10 @@
 """The main window: composes the panels, the menus and the status bar, and routes signals.
 
 Layout: image list (left dock), the image with its overlays (centre), and the explanation
-tabs (right dock: Image, Prototypes, Contributions, Gallery). The window owns the one
-``JobRunner``; ``Session`` turns requests into jobs. Per-image results are drawn only
-when their path is ``session.current``.
+tabs (right dock: Image, Annotate, Prototypes, Contributions, Gallery). The window owns the
+one ``JobRunner``; ``Session`` turns requests into jobs. Per-image results are drawn only
+when their path is ``session.current``. Dot annotation is the ``Annotator``'s; training
+runs through the ``TrainingController``, shown in a non-modal ``TrainingDialog``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from countxplain.images import IMAGE_SUFFIXES
 from countxplain.resources import default_model_path
 
 from . import APP_NAME
+from .annotator import Annotator
 from .browser import BrowserPanel
 from .dialogs import TextDialog, about_html, model_card_html, shortcuts_html, show_error
 from .exporter import Exporter
@@ -28,6 +30,8 @@ from .session import Session
 from .settings import Settings
 from .status_bar import StatusBar
 from .store import CANCELLED, DONE, ERROR
+from .training_control import TrainingController
+from .views.annotation_panel import AnnotationPanel
 from .views.boxes import BoxListPanel, BoxTool
 from .views.cell_size import CellSizePanel, MeasureTool
 from .views.contributions import ContributionsView
@@ -35,9 +39,9 @@ from .views.gallery import GalleryView
 from .views.image_view import ImageView
 from .views.prototypes import NONE, PrototypePanel
 from .views.summary import SummaryPanel
-from .views.tool_viewbox import BOX, MEASURE, PAN
+from .views.tool_viewbox import ANNOTATE, BOX, MEASURE, PAN
 
-TOOL_ACTIONS = {PAN: "tool_pan", BOX: "tool_box", MEASURE: "tool_measure"}
+TOOL_ACTIONS = {PAN: "tool_pan", BOX: "tool_box", MEASURE: "tool_measure", ANNOTATE: "tool_annotate"}
 
 
 class MainWindow(QMainWindow):
@@ -50,6 +54,8 @@ class MainWindow(QMainWindow):
         self.session = Session(self.runner, self)
         self.session.device_pref = self.settings.device
         self._dialogs: list[QWidget] = []
+        self.training = TrainingController(self.session, parent=self)
+        self.training_dialog = None
         self._build()
         self.menu_actions = build_menus(self.menuBar(), self._handlers())
         self._build_toolbar()
@@ -74,6 +80,8 @@ class MainWindow(QMainWindow):
         self.gallery = GalleryView()
         self.box_tool = BoxTool(self.image_view, self)
         self.measure_tool = MeasureTool(self.image_view, self)
+        self.annotation_panel = AnnotationPanel()
+        self.annotator = Annotator(self.session, self.image_view, self.annotation_panel, self.settings, self)
         self.exporter = Exporter(self.session, self.settings, self)
         self.status = StatusBar(self.session.device_pref)
         self.setStatusBar(self.status)
@@ -88,7 +96,11 @@ class MainWindow(QMainWindow):
         layout.addStretch(1)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("explainTabs")
-        for widget, title in ((image_tab, "Image"), (self.prototypes, "Prototypes"),
+        annotate_tab = QWidget()
+        annotate_layout = QVBoxLayout(annotate_tab)
+        annotate_layout.addWidget(self.annotation_panel)
+        annotate_layout.addStretch(1)
+        for widget, title in ((image_tab, "Image"), (annotate_tab, "Annotate"), (self.prototypes, "Prototypes"),
                               (self.contributions, "Contributions"), (self.gallery, "Gallery")):
             self.tabs.addTab(widget, title)
         self.docks = [self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 200),
@@ -108,7 +120,8 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Tools", self)
         toolbar.setObjectName("toolsToolbar")
         toolbar.setMovable(False)
-        for name in ("open_images", "open_folder", None, "tool_pan", "tool_box", "tool_measure", None, "export_csv"):
+        for name in ("open_images", "open_folder", None, "tool_pan", "tool_box", "tool_measure", "tool_annotate", None,
+                     "export_csv", "train_model"):
             if name is None:
                 toolbar.addSeparator()
             else:
@@ -126,6 +139,10 @@ class MainWindow(QMainWindow):
             "cancel_batch": self.session.cancel_batch,
             "tool_pan": lambda: self.set_tool(PAN), "tool_box": lambda: self.set_tool(BOX),
             "tool_measure": lambda: self.set_tool(MEASURE), "delete_box": self.box_tool.delete_selected,
+            "tool_annotate": lambda: self.set_tool(ANNOTATE), "undo_dots": self.annotator.undo,
+            "redo_dots": self.annotator.redo, "propose_dots": self.annotator.propose,
+            "import_dots": lambda: self.annotator.import_dots(), "export_dots": lambda: self.annotator.export_dots(),
+            "train_model": self.show_training,
             "toggle_density": self.image_view.toggle_density, "reset_view": self.image_view.reset_view,
             "open_model": self.ask_open_model, "default_model": lambda: self.open_model(default_model_path()),
             "model_card": self.show_model_card, "shortcuts": self.show_shortcuts, "about": self.show_about,
@@ -154,6 +171,8 @@ class MainWindow(QMainWindow):
         self.cell_size.sigApplyToFolder.connect(self._diameter_to_folder)
         self.cell_size.measure_button.toggled.connect(lambda on: self.set_tool(MEASURE if on else PAN))
         self.measure_tool.sigMeasured.connect(self.cell_size.set_from_measure)
+        self.annotation_panel.mode_button.toggled.connect(lambda on: self.set_tool(ANNOTATE if on else PAN))
+        self.annotator.sigDotsChanged.connect(self._dots_changed)
         self.box_tool.sigBoxesChanged.connect(self._boxes_changed)
         self.box_list.sigSelected.connect(self.box_tool.select)
         self.box_list.sigRemove.connect(self.box_tool.remove)
@@ -219,6 +238,7 @@ class MainWindow(QMainWindow):
         entry = self.session.store.get(path) if path else None
         self.summary.show_entry(entry)
         self.box_tool.set_entry(entry)
+        self.annotator.set_entry(entry)
         self.measure_tool.clear()
         self.cell_size.set_value(entry.cell_diameter_px if entry else None)
         self.contributions.clear()
@@ -246,6 +266,7 @@ class MainWindow(QMainWindow):
         self.prototypes.set_contributions(analysis.contributions)
         self.summary.show_entry(entry)
         self.box_tool.refresh_counts()
+        self.annotator.refresh()
         if self.prototypes.current() != NONE:
             self._prototype_chosen(self.prototypes.current())
 
@@ -256,6 +277,7 @@ class MainWindow(QMainWindow):
         entry = self.session.store[path]
         self.summary.show_entry(entry)
         self.box_tool.refresh_counts()
+        self.annotator.refresh()
         if entry.status == ERROR and self.image_view.path != path:
             self.image_view.clear(f"Cannot count this file:\n{entry.error}")
         elif self.image_view.path == path:
@@ -275,18 +297,27 @@ class MainWindow(QMainWindow):
     def _diameter_changed(self, diameter: float) -> None:
         if self.session.current:
             self.session.set_cell_diameter([self.session.current], diameter)
+            self.annotator.refresh()
 
     def _diameter_to_folder(self, diameter: float) -> None:
         entry = self.session.store.get(self.session.current) if self.session.current else None
         if entry is not None:
             self.session.set_cell_diameter([e.path for e in self.session.store.in_folder(entry.folder)], diameter)
+            self.annotator.refresh()
 
     def set_tool(self, tool: str) -> None:
         self.image_view.viewbox.set_tool(tool)
         self.menu_actions[TOOL_ACTIONS[tool]].setChecked(True)
-        self.cell_size.measure_button.blockSignals(True)
-        self.cell_size.measure_button.setChecked(tool == MEASURE)
-        self.cell_size.measure_button.blockSignals(False)
+        for button, own in ((self.cell_size.measure_button, MEASURE), (self.annotation_panel.mode_button, ANNOTATE)):
+            button.blockSignals(True)
+            button.setChecked(tool == own)
+            button.blockSignals(False)
+        if tool == ANNOTATE:
+            self.tabs.setCurrentWidget(self.annotation_panel.parentWidget())
+
+    def _dots_changed(self, path: str) -> None:
+        if self.training_dialog is not None and self.training_dialog.isVisible():
+            self.training_dialog.panel.refresh_images()
 
     # ---- prototypes ----
     def _prototype_chosen(self, prototype: int) -> None:
@@ -312,6 +343,7 @@ class MainWindow(QMainWindow):
         self.gallery.set_model(info)
         self.cell_size.set_native(info.cell_diameter_px)
         self.status.device_picker.set_choice(self.session.device_pref)
+        self.annotator.refresh()
 
     def _model_failed(self, message: str, user: bool) -> None:
         if self.session.model is None:
@@ -340,6 +372,17 @@ class MainWindow(QMainWindow):
         if self.session.model is None:
             return show_error(self, "Model card", "No model is loaded.")
         return self._show_dialog("Model card", model_card_html(self.session.model))
+
+    def show_training(self):
+        """The training window (made at first use; it stays, with its run, when closed)."""
+        if self.training_dialog is None:
+            from .views.training import TrainingDialog
+
+            self.training_dialog = TrainingDialog(self.training, self.session, self.settings, self)
+        self.training_dialog.panel.refresh_images()
+        self.training_dialog.show()
+        self.training_dialog.raise_()
+        return self.training_dialog
 
     def show_shortcuts(self):
         return self._show_dialog("Shortcuts", shortcuts_html(self.menu_actions))

@@ -17,11 +17,15 @@ MENUS = (
                 None, ("delete_box", "Delete selected box", "Del"),
                 ("toggle_density", "Show/hide density overlay", "O"),
                 ("reset_view", "Fit image in view", "Ctrl+0"))),
+    ("&Annotate", (("tool_annotate", "Annotate dots", "A"), None, ("undo_dots", "Undo dot change", "Ctrl+Z"),
+                   ("redo_dots", "Redo dot change", "Ctrl+Shift+Z"), None,
+                   ("propose_dots", "Propose dots from the model", "Ctrl+Shift+P"),
+                   ("import_dots", "Import dots (CSV or dot PNG)…", ""), ("export_dots", "Export dots (CSV)…", ""))),
     ("&Model", (("open_model", "Open model…", "Ctrl+M"), ("default_model", "Use default model", ""), None,
-                ("model_card", "Model card…", ""))),
+                ("train_model", "Train a model…", "Ctrl+T"), None, ("model_card", "Model card…", ""))),
     ("&Help", (("shortcuts", "Shortcuts", "F1"), ("about", "About", ""))),
 )
-TOOLS = ("tool_pan", "tool_box", "tool_measure")
+TOOLS = ("tool_pan", "tool_box", "tool_measure", "tool_annotate")
 
 
 def build_menus(menubar: QMenuBar, handlers: dict[str, Callable[[], None]]) -> dict[str, QAction]:

@@ -57,6 +57,11 @@ class Session(QObject):
         self._callbacks[request_id] = (ok, error, cancelled)
         return request_id
 
+    def submit_job(self, kind: str, fn: Callable, tag: str, priority: int, ok: Callable,
+                   error: Callable | None = None, cancelled: Callable | None = None, supersede: bool = True) -> int:
+        """Queue work on the one runner with its callbacks (for controllers beside the session: training)."""
+        return self._submit(kind, fn, tag, priority, ok, error, cancelled, supersede)
+
     def _on_result(self, job: Job, result: Any) -> None:
         ok, _, _ = self._callbacks.pop(job.request_id, (None, None, None))
         if ok is not None:
@@ -106,6 +111,17 @@ class Session(QObject):
         self._submit("set-device", lambda ctx: self.engine.set_device(device), "model", INTERACTIVE,
                      ok=lambda info: self._model_loaded(info, recount=False),
                      error=lambda message: self.sigModelFailed.emit(message, True))
+
+    def use_trained_model(self) -> None:
+        """Switch to the model of the last training run; every listed image is counted again."""
+        self.sigModelLoading.emit("trained model")
+        self._submit("use-trained", lambda ctx: self.engine.use_trained(), "model", INTERACTIVE,
+                     ok=lambda info: self._model_loaded(info, recount=True),
+                     error=lambda message: self.sigModelFailed.emit(message, True))
+
+    def model_renamed(self, info: ModelInfo) -> None:
+        """The model in use was saved under a new name (no recount: the weights are the same)."""
+        self._model_loaded(info, recount=False)
 
     def _model_loaded(self, info: ModelInfo, recount: bool) -> None:
         self.model = info

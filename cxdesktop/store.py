@@ -45,6 +45,7 @@ class ImageEntry:
     error: str = ""
     cell_diameter_px: float | None = None  # None: the model's native scale
     boxes: list[Box] = field(default_factory=list)
+    dots: object | None = None  # dots.DotAnnotation, read from the sidecar when the image is first shown
 
     @property
     def name(self) -> str:

@@ -88,8 +88,8 @@ def wait_counted(qtbot, window, paths) -> None:
                                 for p in paths), timeout=WAIT_MS)
 
 
-def drag_on_image(qtbot, window, start, end, steps: int = 8) -> None:
-    """A real left-button drag on the image canvas from ``start`` to ``end`` (image pixels)."""
+def drag_on_image(qtbot, window, start, end, steps: int = 8, modifiers=None) -> None:
+    """A real left-button drag on the image canvas from ``start`` to ``end`` (view coordinates: image pixels)."""
     import pyqtgraph as pg
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
@@ -98,13 +98,14 @@ def drag_on_image(qtbot, window, start, end, steps: int = 8) -> None:
     pg.setConfigOption("mouseRateLimit", -1)  # deliver every synthetic move
     view, canvas = window.image_view, window.image_view.canvas
     viewport = canvas.viewport()
+    modifiers = Qt.KeyboardModifier.NoModifier if modifiers is None else modifiers
 
     def widget_point(x, y) -> QPointF:
         return QPointF(canvas.mapFromScene(view.viewbox.mapViewToScene(QPointF(x, y))))
 
     def send(kind, point, buttons) -> None:
         event = QMouseEvent(kind, point, QPointF(viewport.mapToGlobal(point.toPoint())), Qt.MouseButton.LeftButton,
-                            buttons, Qt.KeyboardModifier.NoModifier)
+                            buttons, modifiers)
         QApplication.sendEvent(viewport, event)
 
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
@@ -115,6 +116,23 @@ def drag_on_image(qtbot, window, start, end, steps: int = 8) -> None:
         send(QEvent.Type.MouseMove, widget_point(x, y), left)
     send(QEvent.Type.MouseButtonRelease, widget_point(*end), none)
     qtbot.wait(10)
+
+
+def click_on_image(qtbot, window, x: float, y: float, button=None, modifiers=None) -> None:
+    """A real mouse click (press and release, no move) on the image canvas at view point (x, y)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    button = Qt.MouseButton.LeftButton if button is None else button
+    modifiers = Qt.KeyboardModifier.NoModifier if modifiers is None else modifiers
+    view, canvas = window.image_view, window.image_view.canvas
+    viewport = canvas.viewport()
+    point = QPointF(canvas.mapFromScene(view.viewbox.mapViewToScene(QPointF(x, y))))
+    for kind, buttons in ((QEvent.Type.MouseButtonPress, button), (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):
+        event = QMouseEvent(kind, point, QPointF(viewport.mapToGlobal(point.toPoint())), button, buttons, modifiers)
+        QApplication.sendEvent(viewport, event)
+    qtbot.wait(5)
 
 
 def block_worker(window) -> threading.Event:

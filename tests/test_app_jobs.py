@@ -166,3 +166,23 @@ def test_shutdown_stops_the_worker(qtbot):
     r.submit("work", lambda ctx: 1)
     r.shutdown()
     assert not r._worker.isRunning()
+
+
+def test_structured_reports_reach_the_gui_thread_in_order_even_after_a_cancel(qtbot, runner):
+    reports = []
+    runner.sigReport.connect(lambda job, payload: reports.append((threading.get_ident(), payload)))
+
+    def job(ctx):
+        ctx.report({"epoch": 1})
+        while not ctx.cancelled():
+            threading.Event().wait(0.01)
+        ctx.report({"epoch": 2})  # finished before the job looked at the flag: still shown
+        ctx.check()
+
+    runner.submit("train", job, tag="training", supersede=False)
+    qtbot.waitUntil(lambda: bool(reports), timeout=WAIT_MS)
+    runner.cancel_all("train")
+    qtbot.waitUntil(runner.is_idle, timeout=WAIT_MS)
+    assert [payload for _, payload in reports] == [{"epoch": 1}, {"epoch": 2}]
+    assert {ident for ident, _ in reports} == {runner.gui_thread_ident}
+    assert runner.events["cancelled"] == ["training"]

@@ -1,7 +1,8 @@
 """A ViewBox that pans and zooms, or, while a drawing tool is active, reports left drags.
 
 Tools ("box", "measure") subscribe to ``sigDraw*``; points are in view coordinates,
-which are original image pixels.
+which are original image pixels. The "annotate" tool reports left and right clicks
+(``sigClicked``) and Shift+left drags (the eraser); a plain drag still pans.
 """
 
 from __future__ import annotations
@@ -9,23 +10,36 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
-PAN, BOX, MEASURE = "pan", "box", "measure"
+PAN, BOX, MEASURE, ANNOTATE = "pan", "box", "measure", "annotate"
 
 
 class ToolViewBox(pg.ViewBox):
     sigDrawStarted = Signal(str, object)  # tool, start QPointF
     sigDrawMoved = Signal(str, object, object)  # tool, start, current
     sigDrawFinished = Signal(str, object, object)  # tool, start, end
+    sigClicked = Signal(str, object, object, object)  # tool, QPointF, Qt.MouseButton, Qt.KeyboardModifier
 
     def __init__(self) -> None:
         super().__init__(invertY=True, lockAspect=True, enableMenu=False)
         self.tool = PAN
+        self._drawing = False
 
     def set_tool(self, tool: str) -> None:
         self.tool = tool
 
+    def mouseClickEvent(self, ev) -> None:
+        if self.tool != ANNOTATE or ev.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            super().mouseClickEvent(ev)
+            return
+        ev.accept()
+        self.sigClicked.emit(self.tool, QPointF(self.mapSceneToView(ev.scenePos())), ev.button(), ev.modifiers())
+
     def mouseDragEvent(self, ev, axis=None) -> None:
-        if self.tool == PAN or ev.button() != Qt.MouseButton.LeftButton:
+        if ev.isStart():  # decided once per drag: Shift may be let go while erasing
+            shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self._drawing = (self.tool != PAN and ev.button() == Qt.MouseButton.LeftButton
+                             and (self.tool != ANNOTATE or shift))
+        if not self._drawing:
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()

@@ -1,0 +1,173 @@
+"""One image's dot annotation (Qt-free): the dots, undo/redo, and the sidecar file kept in step.
+
+Dots are (x, y) in the pixel convention of ``countxplain.annotations``: the dot of pixel
+(column c, row r) is (c, r), so the image spans -0.5 .. width - 0.5. Every change is
+written at once to the sidecar ``<stem>.dots.csv`` beside the image
+(``countxplain.datasets.sidecar_path``) with ``write_dots_csv``, which writes a temporary
+file and renames it into place: a crash or a kill at any moment leaves the previous file
+or the new one, never a torn one, and nothing is lost but the change being written.
+
+A write that fails with ``OSError`` (read-only folder, full disk) keeps the change in
+memory, records the reason in ``save_error`` and returns False; the next change tries
+again. An eraser stroke (``begin_stroke`` … ``end_stroke``) is one undo step and one write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from countxplain.annotations import read_dots, write_dots_csv
+from countxplain.datasets import sidecar_path
+from countxplain.errors import CountXplainError
+
+UNDO_DEPTH = 500
+_EMPTY = np.zeros((0, 2), dtype=np.float64)
+
+
+class DotAnnotation:
+    def __init__(self, image_path: str | Path, dots: np.ndarray | None = None) -> None:
+        self.image_path = Path(image_path)
+        self._dots = _as_dots(dots)
+        self._undo: list[np.ndarray] = []
+        self._redo: list[np.ndarray] = []
+        self._stroke_start: np.ndarray | None = None
+        self.save_error: str | None = None
+        self.load_error: str | None = None
+
+    @classmethod
+    def open(cls, image_path: str | Path) -> "DotAnnotation":
+        """The image's annotation from its sidecar (empty if there is none or it cannot be read:
+        then ``load_error`` says why, and the file is left alone until the first change)."""
+        annotation = cls(image_path)
+        if annotation.sidecar.exists():
+            try:
+                annotation._dots = _as_dots(read_dots(annotation.sidecar))
+            except (CountXplainError, OSError) as error:  # a malformed or unreadable file: shown to the user
+                annotation.load_error = str(error)
+        return annotation
+
+    # ---- reading ----
+    @property
+    def sidecar(self) -> Path:
+        return sidecar_path(self.image_path)
+
+    @property
+    def dots(self) -> np.ndarray:
+        """(N, 2) float64 (x, y); a copy, so callers cannot change it behind the undo history."""
+        return self._dots.copy()
+
+    def __len__(self) -> int:
+        return len(self._dots)
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def nearest(self, x: float, y: float, radius: float) -> int | None:
+        """Index of the dot nearest (x, y) within ``radius``, or None."""
+        if not len(self._dots):
+            return None
+        distances = np.hypot(self._dots[:, 0] - x, self._dots[:, 1] - y)
+        index = int(np.argmin(distances))
+        return index if distances[index] <= radius else None
+
+    # ---- changes (each one undoable and saved) ----
+    def add(self, x: float, y: float) -> bool:
+        return self._commit(np.vstack([self._dots, [[float(x), float(y)]]]))
+
+    def remove_near(self, x: float, y: float, radius: float) -> bool:
+        """Remove the dot nearest (x, y) within ``radius``; False (and no undo step) if there is none."""
+        index = self.nearest(x, y, radius)
+        if index is None:
+            return False
+        return self._commit(np.delete(self._dots, index, axis=0))
+
+    def replace(self, dots: np.ndarray) -> bool:
+        """All dots at once (import, proposal, clear): one undo step."""
+        return self._commit(_as_dots(dots))
+
+    def begin_stroke(self) -> None:
+        self._stroke_start = self._dots
+
+    def erase(self, x: float, y: float, radius: float) -> int:
+        """Remove every dot within ``radius`` of (x, y); inside a stroke it is saved at ``end_stroke``."""
+        if not len(self._dots):
+            return 0
+        keep = np.hypot(self._dots[:, 0] - x, self._dots[:, 1] - y) > radius
+        removed = int((~keep).sum())
+        if removed:
+            if self._stroke_start is None:
+                self._commit(self._dots[keep])
+            else:
+                self._dots = self._dots[keep]
+        return removed
+
+    def end_stroke(self) -> bool:
+        start, self._stroke_start = self._stroke_start, None
+        if start is None or len(start) == len(self._dots):
+            return True
+        self._push_undo(start)
+        self._redo.clear()
+        return self.save()
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        self._redo.append(self._dots)
+        self._dots = self._undo.pop()
+        return self.save()
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        self._undo.append(self._dots)
+        self._dots = self._redo.pop()
+        return self.save()
+
+    # ---- the sidecar ----
+    def save(self) -> bool:
+        """Write the sidecar atomically; False (with ``save_error``) if the file system refused."""
+        try:
+            write_dots_csv(self.sidecar, self._dots)
+        except OSError as error:
+            self.save_error = f"{self.sidecar}: {error.strerror or error}"
+            return False
+        self.save_error = None
+        self.load_error = None
+        return True
+
+    def export_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        write_dots_csv(path, self._dots)
+        return path
+
+    def _commit(self, dots: np.ndarray) -> bool:
+        self._push_undo(self._dots)
+        self._redo.clear()
+        self._dots = dots
+        return self.save()
+
+    def _push_undo(self, dots: np.ndarray) -> None:
+        self._undo.append(dots)
+        del self._undo[:-UNDO_DEPTH]
+
+
+def _as_dots(dots) -> np.ndarray:
+    if dots is None:
+        return _EMPTY.copy()
+    return np.asarray(dots, dtype=np.float64).reshape(-1, 2).copy()
+
+
+def count_sidecar_dots(image_path: str | Path) -> int | None:
+    """The number of dots in an image's sidecar, or None if it has none (or it cannot be read)."""
+    sidecar = sidecar_path(image_path)
+    if not sidecar.exists():
+        return None
+    try:
+        return len(read_dots(sidecar))
+    except (CountXplainError, OSError):
+        return None

@@ -1,0 +1,202 @@
+"""Training a model on the user's annotated images (Qt-free; the job runs it on the worker).
+
+``run_training`` reads the images with their sidecar dots, sets a validation share aside
+(at least one image), runs ``countxplain.training.Trainer`` with its checkpoint, builds
+the prototype gallery on the training images and counts every image with the result.
+``EtaEstimator`` turns epoch reports into an estimate of the time left. Nothing here
+imports torch at module level.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+MIN_IMAGES = 2
+START_CURRENT, START_CSRNET = "current", "csrnet"
+
+
+@dataclass
+class TrainingRequest:
+    """What to train on and how; ``config`` is a ``countxplain.training.TrainingConfig``."""
+
+    images: list[str]
+    diameters: list[float | None]  # per image: the user's cell diameter; None: the image is used as it is
+    config: Any
+    start: str = START_CURRENT
+    checkpoint: Path | None = None
+    val_share: float = 0.2
+    device: str = "auto"
+
+
+@dataclass
+class ImageResult:
+    name: str
+    split: str  # "validation" or "training"
+    annotated: int
+    predicted: float
+
+    @property
+    def error(self) -> float:
+        return self.predicted - self.annotated
+
+
+@dataclass
+class TrainingOutcome:
+    """What a finished run sends back to the GUI (no tensors; ``info`` is an ``engine.ModelInfo``)."""
+
+    rows: list[ImageResult]
+    info: Any
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def val_mae(self) -> float:
+        errors = [abs(r.error) for r in self.rows if r.split == "validation"]
+        return float(np.mean(errors)) if errors else float("nan")
+
+
+def n_validation(n_images: int, share: float) -> int:
+    """Images set aside for validation: ``share`` of them, at least one, leaving at least one to train on."""
+    if n_images < MIN_IMAGES:
+        return 0
+    return int(min(n_images - 1, max(1, round(share * n_images))))
+
+
+def split_images(n_images: int, share: float, seed: int) -> tuple[list[int], list[int]]:
+    """Training and validation indices (a seeded random split)."""
+    if n_images < MIN_IMAGES:
+        raise ValueError(f"training needs at least {MIN_IMAGES} annotated images (one is set aside for "
+                         f"validation); {n_images} chosen")
+    n_val = n_validation(n_images, share)
+    order = np.random.default_rng(seed).permutation(n_images)
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
+def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
+                 cancel: Callable[[], bool]) -> tuple[Any, Any, TrainingOutcome]:
+    """Train; returns the ``ModelBundle`` (with gallery), a ``Counter`` for it and the outcome (``info`` unset)."""
+    from countxplain.datasets import Sample, sidecar_path
+    from countxplain.device import choose_device
+    from countxplain.gallery import build_gallery
+    from countxplain.inference import Cancelled, Counter
+    from countxplain.training import Progress, Trainer
+    from countxplain.training_data import prepare_images
+
+    start = time.perf_counter()
+    config = request.config
+    train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
+
+    def prepare(indices: list[int]):
+        images = []
+        for i in indices:
+            if cancel():
+                raise Cancelled()
+            path = Path(request.images[i])
+            diameter = request.diameters[i] or config.cell_diameter_px  # unset: the image as it is (scale 1)
+            images += prepare_images([Sample(path, sidecar_path(path))], [path.parent.name], config.cell_diameter_px,
+                                     [diameter])
+        return images
+
+    report(Progress("prepare", 0, 0, message="reading the annotated images"))
+    train, val = prepare(train_idx), prepare(val_idx)
+    csrnet = None
+    if request.start == START_CSRNET:
+        from countxplain.pretrained import load_csrnet_state
+
+        csrnet = load_csrnet_state()
+    device = choose_device(request.device).device
+    trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init if request.start == START_CURRENT else None,
+                      device=device, progress=report, cancel=cancel, checkpoint=request.checkpoint)
+    bundle = trainer.run()
+    report(Progress("gallery", 0, 0, message="building the prototype gallery"))
+    bundle.gallery = build_gallery(bundle.network, train, k=3, cancel=cancel)
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    bundle.provenance["name"] = f"Trained {stamp} (unsaved)"
+    bundle.provenance["training_data"]["images"] = [Path(p).name for p in request.images]
+    bundle.provenance["training_start"] = request.start
+    report(Progress("evaluate", 0, 0, message="counting the images with the new model"))
+    counter = Counter(bundle, device=str(device))
+    rows = []
+    for split, images in (("validation", val), ("training", train)):
+        for image in images:
+            if cancel():
+                raise Cancelled()
+            predicted = counter.count(image.pixels).count
+            rows.append(ImageResult(image.name, split, image.n_cells, float(predicted)))
+    outcome = TrainingOutcome(rows, None, time.perf_counter() - start, list(trainer.history))
+    return bundle, counter, outcome
+
+
+def remove_checkpoint(checkpoint: Path | None) -> None:
+    """Delete a run's checkpoint files (the checkpoint and the stage-1 extractor beside it)."""
+    if checkpoint is None:
+        return
+    for path in (Path(checkpoint), Path(str(checkpoint) + ".stage1.pt")):
+        path.unlink(missing_ok=True)
+
+
+def weighted_loss(progress, config) -> float | None:
+    """One training-loss number per epoch: stage 1's density loss, stage 2's weighted total."""
+    losses = progress.losses or {}
+    if progress.stage == "stage1":
+        return losses.get("density")
+    if progress.stage == "stage2" and losses:
+        return (config.lambda_density * losses.get("density", 0.0) + config.lambda_proto * losses.get("proto", 0.0)
+                + config.lambda_diversity * losses.get("diversity", 0.0))
+    return None
+
+
+class EtaEstimator:
+    """Seconds left, from epoch reports. Each stage is timed on its own (stage-2 epochs, on cached
+    features, are far cheaper than stage-1 ones); until stage 2 starts only stage 1 is estimated."""
+
+    def __init__(self, stage1_epochs: int, stage2_epochs: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.epochs = {"stage1": stage1_epochs, "stage2": max(1, stage2_epochs)}
+        self.clock = clock
+        self.started = clock()
+        self._stage: str | None = None
+        self._stage_start = self.started
+        self._first_epoch = 0
+        self._last: tuple[str, int, float] | None = None
+
+    def update(self, stage: str, epoch: int) -> None:
+        if stage not in self.epochs:
+            return
+        now = self.clock()
+        if stage != self._stage:
+            self._stage = stage
+            self._stage_start = self._last[2] if self._last else self.started
+            self._first_epoch = epoch - 1  # a resumed run starts after the checkpoint's epoch
+        self._last = (stage, epoch, now)
+
+    def seconds_left(self) -> float | None:
+        """The rest of the current stage, plus stage 2 when in stage 2; None before the first epoch."""
+        if self._last is None:
+            return None
+        stage, epoch, now = self._last
+        done = epoch - self._first_epoch
+        if done <= 0:
+            return None
+        pace = (now - self._stage_start) / done
+        left = max(0, self.epochs[stage] - epoch) * pace
+        return max(0.0, left - (self.clock() - now))
+
+    def in_stage1(self) -> bool:
+        return self._stage == "stage1"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(math.ceil(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -1,0 +1,118 @@
+"""The dots of the image on screen, drawn one cell diameter wide, and the mouse in annotate mode.
+
+Dots use the pixel convention of ``countxplain.annotations``: the dot of pixel (column c,
+row r) is (c, r), drawn at view point (c + 0.5, r + 0.5) since the view's unit square
+[c, c + 1) is that pixel. In the "annotate" tool the layer turns the view box's mouse
+into requests: a left click adds (``sigAddRequested``), a right click or Shift+click
+removes the nearest dot (``sigRemoveRequested``), a Shift+drag is an eraser stroke
+(``sigEraseStarted``, ``sigErase`` per move, ``sigEraseFinished``). The annotator
+applies them to the image's ``DotAnnotation`` and calls ``set_dots``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem
+
+from .tool_viewbox import ANNOTATE
+
+DOT_COLOR = QColor("#00e5ff")
+ERASER_COLOR = QColor("#ff5252")
+MIN_DIAMETER_PX = 3.0
+
+
+class DotMarkers(pg.ScatterPlotItem):
+    """Circles in image pixels that let clicks through to the view box (a click on a dot adds another)."""
+
+    def mouseClickEvent(self, ev) -> None:
+        ev.ignore()
+
+
+class DotLayer(QObject):
+    sigAddRequested = Signal(float, float)  # x, y (dot coordinates)
+    sigRemoveRequested = Signal(float, float)
+    sigEraseStarted = Signal()
+    sigErase = Signal(float, float)
+    sigEraseFinished = Signal()
+
+    def __init__(self, image_view, parent=None) -> None:
+        super().__init__(parent)
+        self.view = image_view
+        self.diameter = 10.0
+        self._dots = np.zeros((0, 2))
+        pen = QPen(DOT_COLOR, 1.5)
+        pen.setCosmetic(True)
+        self.markers = DotMarkers(pxMode=False, symbol="o", pen=pen, brush=pg.mkBrush(0, 229, 255, 50))
+        self.markers.setZValue(25)
+        image_view.viewbox.addItem(self.markers)
+        self.eraser = QGraphicsEllipseItem()
+        eraser_pen = QPen(ERASER_COLOR, 1.5, Qt.PenStyle.DashLine)
+        eraser_pen.setCosmetic(True)
+        self.eraser.setPen(eraser_pen)
+        self.eraser.setZValue(26)
+        self.eraser.hide()
+        image_view.viewbox.addItem(self.eraser)
+        vb = image_view.viewbox
+        vb.sigClicked.connect(self._clicked)
+        vb.sigDrawStarted.connect(self._stroke_started)
+        vb.sigDrawMoved.connect(self._stroke_moved)
+        vb.sigDrawFinished.connect(self._stroke_finished)
+
+    @property
+    def radius(self) -> float:
+        """How near a click must be to a dot to remove it, and the eraser's radius."""
+        return self.diameter / 2
+
+    def set_dots(self, dots: np.ndarray) -> None:
+        self._dots = np.asarray(dots, dtype=float).reshape(-1, 2)
+        self._redraw()
+
+    def shown_dots(self) -> np.ndarray:
+        """The dots drawn now, in dot coordinates."""
+        x, y = self.markers.getData()
+        return np.stack([np.asarray(x) - 0.5, np.asarray(y) - 0.5], axis=1) if len(x) else np.zeros((0, 2))
+
+    def set_diameter(self, diameter: float) -> None:
+        self.diameter = max(MIN_DIAMETER_PX, float(diameter))
+        self._redraw()
+
+    def set_visible(self, visible: bool) -> None:
+        self.markers.setVisible(visible)
+
+    def _redraw(self) -> None:
+        if len(self._dots):
+            self.markers.setData(pos=self._dots + 0.5, size=self.diameter)
+        else:
+            self.markers.clear()
+
+    # ---- the mouse (annotate tool) ----
+    def _clicked(self, tool: str, point: QPointF, button, modifiers) -> None:
+        if tool != ANNOTATE:
+            return
+        x, y = point.x() - 0.5, point.y() - 0.5
+        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        if button == Qt.MouseButton.RightButton or shift:
+            self.sigRemoveRequested.emit(x, y)
+        else:
+            self.sigAddRequested.emit(x, y)
+
+    def _stroke_started(self, tool: str, start: QPointF) -> None:
+        if tool == ANNOTATE:
+            self.sigEraseStarted.emit()
+
+    def _stroke_moved(self, tool: str, start: QPointF, now: QPointF) -> None:
+        if tool != ANNOTATE:
+            return
+        r = self.radius
+        self.eraser.setRect(QRectF(now.x() - r, now.y() - r, 2 * r, 2 * r))
+        self.eraser.show()
+        self.sigErase.emit(now.x() - 0.5, now.y() - 0.5)
+
+    def _stroke_finished(self, tool: str, start: QPointF, end: QPointF) -> None:
+        if tool != ANNOTATE:
+            return
+        self.eraser.hide()
+        self.sigEraseFinished.emit()

@@ -1,0 +1,73 @@
+"""The Qt-free side of training in the app: the validation split, the time-left estimate, the loss shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxdesktop.training_job import EtaEstimator, format_duration, n_validation, split_images, weighted_loss
+
+
+def test_at_least_one_validation_image_and_one_to_train_on():
+    assert n_validation(2, 0.2) == 1
+    assert n_validation(3, 0.9) == 2
+    assert n_validation(20, 0.2) == 4
+    assert n_validation(1, 0.2) == 0
+    train, val = split_images(10, 0.2, seed=0)
+    assert len(val) == 2 and sorted(train + val) == list(range(10))
+    assert split_images(10, 0.2, seed=0) == (train, val)  # seeded: a resume gets the same split
+    with pytest.raises(ValueError, match="at least 2 annotated images"):
+        split_images(1, 0.2, seed=0)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_time_left_is_paced_per_stage():
+    clock = Clock()
+    eta = EtaEstimator(stage1_epochs=10, stage2_epochs=100, clock=clock)
+    assert eta.seconds_left() is None
+    clock.now = 20.0
+    eta.update("stage1", 1)
+    clock.now = 30.0
+    eta.update("stage1", 2)  # 15 s per stage-1 epoch so far
+    assert eta.seconds_left() == pytest.approx(8 * 15)
+    assert eta.in_stage1()
+    clock.now = 130.0
+    eta.update("stage1", 5)  # stage 1 stopped early (patience) at epoch 5
+    clock.now = 131.0
+    eta.update("stage2", 1)
+    clock.now = 132.0
+    eta.update("stage2", 2)  # 1 s per stage-2 epoch
+    assert eta.seconds_left() == pytest.approx(98)
+    clock.now = 140.0  # time passes without a report: the estimate counts down
+    assert eta.seconds_left() == pytest.approx(90)
+
+
+def test_a_resumed_run_is_paced_from_its_own_first_epoch():
+    clock = Clock()
+    eta = EtaEstimator(stage1_epochs=10, stage2_epochs=50, clock=clock)
+    clock.now = 4.0
+    eta.update("stage2", 41)  # resumed after epoch 40
+    assert eta.seconds_left() == pytest.approx(9 * 4)
+
+
+def test_durations_read_naturally():
+    assert format_duration(0.2) == "1 s"
+    assert format_duration(59) == "59 s"
+    assert format_duration(180) == "3 min"
+    assert format_duration(3 * 3600 + 5 * 60) == "3 h 05 min"
+
+
+def test_the_loss_curve_shows_stage_2_as_the_weighted_total():
+    from countxplain.training import Progress, TrainingConfig
+
+    config = TrainingConfig(lambda_density=1.0, lambda_proto=0.5, lambda_diversity=100.0)
+    stage2 = Progress("stage2", 3, 10, {"density": 2.0, "proto": 4.0, "diversity": 0.01})
+    assert weighted_loss(stage2, config) == pytest.approx(2.0 + 2.0 + 1.0)
+    assert weighted_loss(Progress("stage1", 1, 5, {"density": 0.3}), config) == pytest.approx(0.3)
+    assert weighted_loss(Progress("cache", 1, 5), config) is None
