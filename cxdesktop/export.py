@@ -57,7 +57,8 @@ def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: 
         a = entry.analysis if entry.status == DONE else None
         diameter = entry.cell_diameter_px
         if a is not None:
-            diameter = a.cell_diameter_px or (native_diameter / a.result.scale if native_diameter else None)
+            diameter = (a.cell_diameter_px or getattr(a.result, "cell_diameter_px", None)
+                        or (native_diameter / a.result.scale if native_diameter else None))
         base = {"image": entry.name, "path": entry.path, "width": entry.width or "", "height": entry.height or "",
                 "cell_diameter_px": _fmt(diameter, 2), "scale": _fmt(a.result.scale if a else None),
                 "status": entry.status, "error": entry.error,

@@ -38,8 +38,10 @@ class SummaryPanel(QWidget):
             result = a.result
             self.count.setText(f"{entry.count:.1f} cells")
             size = f"{entry.width}×{entry.height} px · " if entry.width else ""
-            scale = ("model's scale" if not a.cell_diameter_px
-                     else f"cells of {a.cell_diameter_px:g} px (×{result.scale:.2f})")
+            estimated = getattr(result, "cell_diameter_estimated", False)
+            diameter = a.cell_diameter_px or getattr(result, "cell_diameter_px", None)
+            scale = ("image as it is (×1)" if not diameter
+                     else f"cells of {diameter:.3g} px{' (estimated)' if estimated else ''} (×{result.scale:.2f})")
             self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()} in {result.seconds:.2f} s")
         elif entry.status == ERROR:
             self.count.setText("Cannot count")

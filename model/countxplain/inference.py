@@ -75,6 +75,8 @@ class CountResult:
     seconds: float
     device: str
     similarity: np.ndarray | None = None  # (K, h, w)
+    cell_diameter_px: float | None = None  # the diameter the image was counted at (None: scale 1)
+    cell_diameter_estimated: bool = False
 
     @property
     def pixels_per_cell(self) -> float:
@@ -113,16 +115,33 @@ class Counter:
             return 1.0
         return float(self.bundle.cell_diameter_px) / float(cell_diameter_px)
 
+    def estimate_cell_diameter(self, pixels: np.ndarray) -> float | None:
+        """The image's typical cell diameter from the model's size estimator, or None without one."""
+        size_model = self.bundle.preprocessing.get("size_model")
+        if not size_model:
+            return None
+        from .cell_size import estimate_cell_diameter
+
+        return estimate_cell_diameter(self.network.extractor.frontend, size_model, pixels)
+
     def count(self, pixels: np.ndarray, cell_diameter_px: float | None = None, with_similarity: bool = False,
-              cancel: Callable[[], bool] | None = None) -> CountResult:
+              cancel: Callable[[], bool] | None = None, estimate_cell_size: bool = True) -> CountResult:
+        """Count one image. Without ``cell_diameter_px`` the diameter is estimated when the
+        model carries a size estimator (and ``estimate_cell_size``), else scale 1 is used."""
         start = time.perf_counter()
+        estimated = False
+        if not cell_diameter_px and estimate_cell_size:
+            cell_diameter_px = self.estimate_cell_diameter(pixels)
+            estimated = cell_diameter_px is not None
         scale = self.scale_for(cell_diameter_px)
         scaled = resize_pixels(pixels, scale) if scale != 1.0 else pixels
         density, similarity = self._run_tiled(scaled, with_similarity, cancel)
         return CountResult(
             count=float(density.sum(dtype=np.float64)), density=density, scale=scale,
             image_shape=(int(pixels.shape[0]), int(pixels.shape[1])), seconds=time.perf_counter() - start,
-            device=str(self.device), similarity=similarity)
+            device=str(self.device), similarity=similarity,
+            cell_diameter_px=float(cell_diameter_px) if cell_diameter_px else None,
+            cell_diameter_estimated=estimated)
 
     def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = pixels.shape[:2]

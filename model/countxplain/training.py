@@ -101,6 +101,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.model = CountXplain(config.model_config())
+        # the frontend is never trained, so a starting model's cell-size estimator stays valid
+        self.size_model = init.preprocessing.get("size_model") if init is not None else None
         if init is not None:
             self.model.extractor.load_state_dict(init.network.extractor.state_dict())
             if init.config == self.model.config:
@@ -306,6 +308,8 @@ class Trainer:
         }
         preprocessing = {"intensity": "uint8/255, else 0.1-99.9 percentile stretch; ImageNet mean/std",
                          "cell_diameter_px": float(c.cell_diameter_px), "sigma_px": float(c.sigma_px)}
+        if self.size_model:
+            preprocessing["size_model"] = self.size_model
         self.model.to("cpu").eval()
         return ModelBundle(self.model, preprocessing, provenance)
 

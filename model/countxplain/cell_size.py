@@ -1,0 +1,73 @@
+"""Estimating the typical cell diameter of an image, so it can be counted at the model's scale.
+
+The estimator is a ridge regression from pooled features of the frozen VGG-16 frontend
+(per channel: mean, standard deviation and mean of log(1 + activation), computed on the
+image shrunk to at most ``MAX_SIDE`` pixels) to the log of the cell spacing (the median
+nearest-neighbour distance of annotated dots, the same measure the training scale uses).
+It is fitted on training images shown at several random scales and stored in the model
+file under ``preprocessing["size_model"]`` as plain lists of numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .images import resize_pixels
+
+MAX_SIDE = 384
+MIN_DIAMETER_PX, MAX_DIAMETER_PX = 3.0, 300.0
+
+
+def size_features(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pooled frontend features of the image shrunk to ``MAX_SIDE``; and the shrink factor."""
+    from .training_data import padded_batch
+
+    factor = min(1.0, MAX_SIDE / max(pixels.shape[:2]))
+    shrunk = resize_pixels(pixels, factor) if factor < 1.0 else pixels
+    device = next(frontend.parameters()).device
+    with torch.inference_mode():
+        activations = frontend(padded_batch(shrunk).to(device))[0].flatten(1).float().cpu()
+    features = torch.cat([activations.mean(1), activations.std(1), torch.log1p(activations).mean(1)])
+    return features.numpy().astype(np.float64), factor
+
+
+def fit_size_model(features: np.ndarray, log_spacing: np.ndarray, ridge: float = 10.0) -> dict:
+    """Ridge regression on standardised features; returns a plain dict for the model file."""
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    design = (features - mean) / scale
+    offset = float(log_spacing.mean())
+    weights = np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ (log_spacing - offset))
+    return {"kind": "ridge-on-frontend-pooling", "max_side": MAX_SIDE, "mean": mean.tolist(),
+            "scale": scale.tolist(), "weights": weights.tolist(), "bias": offset}
+
+
+def predict_log_spacing(size_model: dict, features: np.ndarray) -> float:
+    design = (features - np.asarray(size_model["mean"])) / np.asarray(size_model["scale"])
+    return float(design @ np.asarray(size_model["weights"]) + size_model["bias"])
+
+
+def estimate_cell_diameter(frontend: torch.nn.Module, size_model: dict, pixels: np.ndarray) -> float:
+    """The estimated typical cell diameter (dot spacing) of the image, in its own pixels."""
+    features, factor = size_features(frontend, pixels)
+    diameter = float(np.exp(predict_log_spacing(size_model, features))) / factor
+    return float(np.clip(diameter, MIN_DIAMETER_PX, MAX_DIAMETER_PX))
+
+
+def training_examples(frontend: torch.nn.Module, images: Sequence[tuple[np.ndarray, float]], views_per_image: int = 2,
+                      seed: int = 0, scale_range: tuple[float, float] = (0.35, 2.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Features and log spacings of (pixels, spacing) pairs shown at random scales."""
+    rng = np.random.default_rng(seed)
+    features, targets = [], []
+    for pixels, spacing in images:
+        if not np.isfinite(spacing):
+            continue
+        for _ in range(views_per_image):
+            factor = float(np.exp(rng.uniform(*np.log(scale_range))))
+            factor = min(factor, MAX_SIDE / max(pixels.shape[:2]))
+            feats, shrink = size_features(frontend, resize_pixels(pixels, factor))
+            features.append(feats)
+            targets.append(np.log(spacing * factor * shrink))
+    return np.array(features), np.array(targets)

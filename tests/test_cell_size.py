@@ -1,0 +1,56 @@
+"""The cell-size estimator: fitting, storing in the model file, and automatic rescaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from countxplain.cell_size import estimate_cell_diameter, fit_size_model, predict_log_spacing, training_examples
+from countxplain.inference import Counter
+from countxplain.modelfile import load_model, save_model
+
+
+def lattice_image(spacing: float, size: int = 160) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    radius = spacing * 0.35
+    image = np.zeros((size, size), dtype=np.float32)
+    for cy in np.arange(spacing / 2, size, spacing):
+        for cx in np.arange(spacing / 2, size, spacing):
+            image += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius ** 2))
+    return np.repeat(np.clip(image, 0, 1)[:, :, None], 3, axis=2)
+
+
+def test_ridge_fit_recovers_a_linear_law():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 5))
+    targets = features @ np.array([0.5, -0.2, 0.0, 0.1, 0.3]) + 2.0
+    model = fit_size_model(features, targets, ridge=1e-6)
+    assert predict_log_spacing(model, features[0]) == pytest.approx(targets[0], abs=1e-3)
+
+
+def test_estimator_orders_sizes_and_rescales_counts(tiny_model_file, tmp_path):
+    torch.set_num_threads(1)
+    bundle = load_model(tiny_model_file)
+    frontend = bundle.network.extractor.frontend
+    pairs = [(lattice_image(s), s) for s in (6.0, 9.0, 14.0, 20.0, 28.0)]
+    features, targets = training_examples(frontend, pairs, views_per_image=2, seed=1)
+    assert features.shape[0] == 10 and np.isfinite(targets).all()
+    size_model = fit_size_model(features, targets, ridge=1.0)
+    small = estimate_cell_diameter(frontend, size_model, lattice_image(8.0))
+    large = estimate_cell_diameter(frontend, size_model, lattice_image(24.0))
+    assert large > small
+    # stored in the model file as plain numbers and used when no diameter is given
+    bundle.preprocessing["size_model"] = size_model
+    path = save_model(bundle, tmp_path / "with-size.cxm")
+    counter = Counter(load_model(path), device="cpu")
+    result = counter.count(lattice_image(24.0))
+    assert result.cell_diameter_estimated and result.cell_diameter_px == pytest.approx(large, rel=1e-4)
+    assert result.scale == pytest.approx(bundle.cell_diameter_px / large, rel=1e-4)
+    given = counter.count(lattice_image(24.0), cell_diameter_px=12.0)
+    assert not given.cell_diameter_estimated and given.scale == pytest.approx(bundle.cell_diameter_px / 12.0)
+
+
+def test_models_without_an_estimator_count_the_image_as_it_is(tiny_model_file):
+    result = Counter(load_model(tiny_model_file), device="cpu").count(lattice_image(10.0, 64))
+    assert result.scale == 1.0 and result.cell_diameter_px is None and not result.cell_diameter_estimated
