@@ -30,12 +30,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def create_window(args: argparse.Namespace):
     """The application object and the shown main window, with ``args.paths`` queued to open."""
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from countxplain.resources import resources_dir
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANISATION)
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("cxdesktop")  # ties the window to the installed cxdesktop.desktop entry (Wayland)
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "cxdesktop.png")))
     from .main_window import MainWindow
 
     window = MainWindow(model_path=args.model)

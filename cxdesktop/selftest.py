@@ -1,6 +1,9 @@
 """``cxdesktop --self-test``: load the model, count one sample image, print the count (no window).
 
-Exit status 0 only when the count is finite and positive. Used to check an installed or
+Exit status 0 only when the count is finite and positive and, when the shipped default model
+counts an image with a ``<stem>.dots.csv`` annotation (the bundled samples have one), within
+``ANNOTATION_TOLERANCE`` of the annotated count; another model (``--model``,
+``$COUNTXPLAIN_MODEL``) need only give a finite positive count. Used to check an installed or
 frozen build end to end; it also imports the GUI modules (without showing anything) so a
 bundle missing Qt or pyqtgraph pieces fails here.
 """
@@ -11,6 +14,8 @@ import math
 import sys
 import time
 from pathlib import Path
+
+ANNOTATION_TOLERANCE = 0.5  # the shipped model's count must lie within 50 % of the annotated count
 
 
 def sample_images() -> list[Path]:
@@ -23,7 +28,7 @@ def sample_images() -> list[Path]:
 
 def run_self_test(images: list[str] | None = None, model_path: str | None = None, device: str = "auto") -> int:
     from countxplain.errors import CountXplainError
-    from countxplain.resources import default_model_path, sample_images_dir
+    from countxplain.resources import DEFAULT_MODEL_NAME, default_model_path, resources_dir, sample_images_dir
 
     out = sys.stdout
     candidates = [Path(p) for p in images or []] or sample_images()
@@ -53,5 +58,25 @@ def run_self_test(images: list[str] | None = None, model_path: str | None = None
     if not (math.isfinite(result.count) and result.count > 0):
         print("self-test FAILED: the count is not a finite positive number", file=out)
         return 1
+    shipped = model_path.resolve() == (resources_dir() / "models" / DEFAULT_MODEL_NAME).resolve()
+    expected = annotated_count(candidates[0]) if shipped else None
+    if expected:
+        print(f"self-test: annotated {expected} cells, tolerance {ANNOTATION_TOLERANCE:.0%}", file=out)
+        if abs(result.count - expected) > ANNOTATION_TOLERANCE * expected:
+            print("self-test FAILED: the count is too far from the annotated count", file=out)
+            return 1
     print("self-test OK", file=out)
     return 0
+
+
+def annotated_count(image: Path) -> int | None:
+    """The number of dots in the image's ``<stem>.dots.csv``, or None without a readable one."""
+    from countxplain.annotations import read_dots
+    from countxplain.datasets import sidecar_path
+    from countxplain.errors import CountXplainError
+
+    sidecar = sidecar_path(image)
+    try:
+        return len(read_dots(sidecar)) if sidecar.exists() else None
+    except CountXplainError:
+        return None

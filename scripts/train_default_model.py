@@ -86,13 +86,14 @@ def main(argv=None) -> int:
         log(f"{name}: {len(tr)} train, {len(va)} validation, {len(te)} test")
 
     training_seconds = None
+    for name, (tr, va, _) in splits.items():
+        d = diameters[name]
+        train += prepare_images(tr, [name] * len(tr), config.cell_diameter_px, None if d is None else [d] * len(tr))
+        val += prepare_images(va, [name] * len(va), config.cell_diameter_px, None if d is None else [d] * len(va))
     if args.from_model:
         bundle = load_model(args.from_model)
+        bundle.gallery = build_gallery(bundle.network, train, k=3)
     else:
-        for name, (tr, va, _) in splits.items():
-            d = diameters[name]
-            train += prepare_images(tr, [name] * len(tr), config.cell_diameter_px, None if d is None else [d] * len(tr))
-            val += prepare_images(va, [name] * len(va), config.cell_diameter_px, None if d is None else [d] * len(va))
 
         def report(p):
             if p.stage == "cache":

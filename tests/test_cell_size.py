@@ -44,7 +44,8 @@ def test_estimator_orders_sizes_and_rescales_counts(tiny_model_file, tmp_path):
     bundle.preprocessing["size_model"] = size_model
     path = save_model(bundle, tmp_path / "with-size.cxm")
     counter = Counter(load_model(path), device="cpu")
-    result = counter.count(lattice_image(24.0))
+    assert counter.count(lattice_image(24.0)).scale == 1.0  # estimation is opt-in
+    result = counter.count(lattice_image(24.0), estimate_cell_size=True)
     assert result.cell_diameter_estimated and result.cell_diameter_px == pytest.approx(large, rel=1e-4)
     assert result.scale == pytest.approx(bundle.cell_diameter_px / large, rel=1e-4)
     given = counter.count(lattice_image(24.0), cell_diameter_px=12.0)
@@ -52,5 +53,5 @@ def test_estimator_orders_sizes_and_rescales_counts(tiny_model_file, tmp_path):
 
 
 def test_models_without_an_estimator_count_the_image_as_it_is(tiny_model_file):
-    result = Counter(load_model(tiny_model_file), device="cpu").count(lattice_image(10.0, 64))
+    result = Counter(load_model(tiny_model_file), device="cpu").count(lattice_image(10.0, 64), estimate_cell_size=True)
     assert result.scale == 1.0 and result.cell_diameter_px is None and not result.cell_diameter_estimated

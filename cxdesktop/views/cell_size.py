@@ -22,7 +22,7 @@ DEBOUNCE_MS = 400
 
 
 class CellSizePanel(QWidget):
-    sigDiameterChanged = Signal(float)  # 0.0: estimate (or the image as it is)
+    sigDiameterChanged = Signal(float)  # 0.0: the image as it is
     sigApplyToFolder = Signal(float)
 
     def __init__(self, parent=None) -> None:
@@ -33,10 +33,9 @@ class CellSizePanel(QWidget):
         self.spin.setDecimals(1)
         self.spin.setSingleStep(0.5)
         self.spin.setSuffix(" px")
-        self.spin.setSpecialValueText("estimate")
+        self.spin.setSpecialValueText("image as it is")
         self.spin.setToolTip("Typical cell diameter in this image, in pixels; the image is rescaled so that\n"
-                             "its cells match the model's training size. 0 = estimate it from the image\n"
-                             "(models without a size estimator then use the image as it is).")
+                             "its cells match the model's training size. 0 = use the image as it is.")
         self.measure_button = QToolButton()
         self.measure_button.setText("Measure")
         self.measure_button.setCheckable(True)

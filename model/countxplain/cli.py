@@ -67,7 +67,9 @@ def cmd_count(args) -> int:
         start = time.perf_counter()
         try:
             image = read_image(path, page=args.page, channel=args.channel)
-            result = counter.count(image.pixels, cell_diameter_px=args.cell_diameter)
+            auto = args.cell_diameter == "auto"
+            result = counter.count(image.pixels, cell_diameter_px=None if auto else args.cell_diameter,
+                                   estimate_cell_size=auto)
         except CountXplainError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
@@ -87,7 +89,13 @@ def cmd_count(args) -> int:
     return EXIT_INPUT_ERROR if failed else 0
 
 
+def refuse_auto_diameter(args) -> None:
+    if args.cell_diameter == "auto":
+        raise CountXplainError("--cell-diameter auto is available for count and evaluate only; give pixels")
+
+
 def cmd_train(args) -> int:
+    refuse_auto_diameter(args)
     from .datasets import load_dataset
     from .modelfile import load_model, save_model
     from .training import Trainer, TrainingConfig
@@ -138,13 +146,16 @@ def cmd_evaluate(args) -> int:
 
     model = load_model_or_explain(args.model)
     dataset = load_dataset(args.data)
-    result = evaluate_samples(model, dataset.samples, args.cell_diameter, device=args.device)
+    auto = args.cell_diameter == "auto"
+    result = evaluate_samples(model, dataset.samples, None if auto else args.cell_diameter, device=args.device,
+                              estimate_cell_size=auto)
     print(f"{args.data}: n={result['n']} MAE {result['mae']:.3f} RMSE {result['rmse']:.3f} "
           f"relative MAE {result['relative_mae']:.3%}")
     return 0
 
 
 def cmd_explain(args) -> int:
+    refuse_auto_diameter(args)
     from .explain_report import write_explanation
 
     model = load_model_or_explain(args.model)
@@ -152,6 +163,15 @@ def cmd_explain(args) -> int:
                                      device=args.device)
     print(f"wrote {figure} and {data}")
     return 0
+
+
+def cell_diameter_arg(text: str):
+    if text.lower() == "auto":
+        return "auto"
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("the cell diameter must be a positive number of pixels or 'auto'")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         if model:
             p.add_argument("--model", type=Path, default=None, help="model file (.cxm); default: the bundled model")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-        p.add_argument("--cell-diameter", type=float, default=None,
-                       help="typical cell diameter in pixels; images are rescaled to the model's")
+        p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
+                       help="typical cell diameter in pixels (images are rescaled to the model's), "
+                            "or 'auto' to estimate it per image (count only)")
 
     count = sub.add_parser("count", help="count cells in images and folders")
     count.add_argument("paths", nargs="+", type=Path)

@@ -1,9 +1,10 @@
 """The global prototype gallery: for each prototype, its most similar training patches.
 
 The search runs over every training image after training, keeps at most one patch per
-image (its most similar location), and stores the top ``k`` as small uint8 RGB images.
-A patch is the ``patch_px``×``patch_px`` square (at the training scale) centred on the
-centre of the most similar output cell: wide enough to show a cell and its surroundings.
+image (its most similar location away from the image border), and stores the top ``k`` as
+small uint8 RGB images.
+A patch is the ``patch_px``×``patch_px`` square (at the training scale) around the centre
+of the most similar output cell (shifted inward at image edges): wide enough to show a cell and its surroundings.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ DEFAULT_PATCH_PX = 48
 
 
 def cut_patch(pixels: np.ndarray, row: int, col: int, patch_px: int) -> np.ndarray:
-    """uint8 (P, P, 3) square centred on output cell (row, col); zero outside the image."""
+    """uint8 (P, P, 3) square around output cell (row, col), shifted to lie inside the image
+    where it fits; zero outside the image."""
     cy, cx = row * OUTPUT_STRIDE + OUTPUT_STRIDE // 2, col * OUTPUT_STRIDE + OUTPUT_STRIDE // 2
     half = patch_px // 2
     patch = np.zeros((patch_px, patch_px, 3), dtype=np.float32)
-    y0, x0 = cy - half, cx - half
+    # keep the window inside the image where the image is large enough (no black margins)
+    y0 = int(np.clip(cy - half, 0, max(0, pixels.shape[0] - patch_px)))
+    x0 = int(np.clip(cx - half, 0, max(0, pixels.shape[1] - patch_px)))
     sy0, sx0 = max(0, y0), max(0, x0)
     sy1, sx1 = min(pixels.shape[0], y0 + patch_px), min(pixels.shape[1], x0 + patch_px)
     if sy1 > sy0 and sx1 > sx0:
@@ -49,7 +53,12 @@ def build_gallery(network: CountXplain, images: Sequence[TrainingImage], k: int 
             similarity = network(padded_batch(image.pixels).to(device)).similarity[0].cpu()
             h = -(-image.pixels.shape[0] // OUTPUT_STRIDE)
             w = -(-image.pixels.shape[1] // OUTPUT_STRIDE)
-            similarity = similarity[:, :h, :w]
+            similarity = similarity[:, :h, :w].clone()
+            inner_h, inner_w = image.pixels.shape[0] // OUTPUT_STRIDE - 1, image.pixels.shape[1] // OUTPUT_STRIDE - 1
+            if inner_h > 1 and inner_w > 1:  # cells at the border see the zero padding, not the tissue
+                border = torch.ones(h, w, dtype=torch.bool)
+                border[1:inner_h, 1:inner_w] = False
+                similarity[:, border] = -torch.inf
             values, flat = similarity.flatten(1).max(dim=1)
             for proto in range(n_protos):
                 row, col = divmod(int(flat[proto]), w)
