@@ -65,3 +65,14 @@ def rgb_image(tmp_path) -> Path:
     path = tmp_path / "blobs.png"
     Image.fromarray(rgb).save(path)
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread (the suite shares two cores with the app's worker)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -17,14 +17,7 @@ from countxplain import __version__
 from countxplain.cli import main
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run_cli(*args, env_extra=None):

@@ -18,12 +18,7 @@ from countxplain.inference import Counter
 from countxplain.modelfile import FORMAT_NAME, FORMAT_VERSION, load_model, read_payload, save_model
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

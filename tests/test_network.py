@@ -26,12 +26,7 @@ def csrnet_state():
     return load_csrnet_state()
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- pre-trained CSRNet weights --------------------------------------------------------------------
