@@ -12,6 +12,7 @@ start=$(date +%s)
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
     build_spec/cxdesktop.spec
 end=$(date +%s)
+chmod -R a+rX dist/cxdesktop  # readable by every user whatever the source files' modes (default.cxm may be 0600)
 echo "built dist/cxdesktop in $((end - start)) s, $(du -sh dist/cxdesktop | cut -f1)"
 [ "${1:-}" = "--no-self-test" ] && exit 0
 case "$(uname -s)" in

@@ -54,7 +54,7 @@ def bundle() -> Path:
     start = time.perf_counter()
     try:
         done = subprocess.run([bash, "build_spec/build.sh", "--no-self-test"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=BUILD_TIMEOUT_S)
+                              text=True, timeout=BUILD_TIMEOUT_S, env={**os.environ, "PYTHON": sys.executable})
     except subprocess.TimeoutExpired:
         pytest.fail(f"build_spec/build.sh ran over {BUILD_TIMEOUT_S} s")
     elapsed = time.perf_counter() - start
