@@ -57,6 +57,12 @@ def main() -> int:
     protocols = load(RESULTS / "protocols.json")
     lines += ["## Protocols of PROTOCOLS.md (`benchmarks/run_protocols.py`)", ""]
     lines += protocol_table(protocols) if protocols else ["Not run yet."]
+    if protocols and protocols.get("runs"):
+        cfg = protocols["runs"][0].get("config", {})
+        lines += ["", f"Runs so far used {cfg.get('stage1_epochs')} stage-1 and {cfg.get('stage2_epochs')} stage-2 epochs "
+                  "(the default-model recipe uses 30 and 100) and shared the two cores with other jobs; seeds that are "
+                  "not listed have not been run yet. Rerun `python benchmarks/run_protocols.py` to fill the grid "
+                  "(finished runs are kept)."]
     if protocols and protocols.get("ablation"):
         lines += ["", "## Loss ablation (the paper's Table 2), `run_protocols.py --ablation`", "",
                   "| variant | test MAE | cell min dist | cell mean dist | bg min dist | bg mean dist |", "|---|---|---|---|---|---|"]
