@@ -33,7 +33,7 @@ def protocol_table(data: dict) -> list[str]:
     for name in ("vgg32", "vgg64", "mbm", "adi"):
         runs = rows.get(name)
         if not runs:
-            lines.append(f"| {name} | | 0 | | not run | not run | {TARGETS.get(name, '')} | {PROTOCOLS[name].published} | |")
+            lines.append(f"| {name} | | none | | not run | not run | {TARGETS.get(name, '')} | {PROTOCOLS[name].published} | |")
             continue
         csr = np.array([r["csrnet_mae"] for r in runs])
         cx = np.array([r["countxplain_mae"] for r in runs])
