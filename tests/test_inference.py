@@ -133,6 +133,16 @@ def test_bf16_precision_counts_close_to_fp32(tiny, rgb_image):
     assert bf16 == pytest.approx(fp32, rel=0.05)
 
 
+def test_auto_precision_resolves_to_fp32_or_bf16_with_a_reason(tiny, rgb_image):
+    pixels = read_image(rgb_image).pixels
+    counter = Counter(tiny, device="cpu", precision="auto")
+    assert counter.requested_precision == "auto"
+    assert counter.precision in ("fp32", "bf16")
+    assert counter.precision_reason.startswith(counter.precision)
+    fp32 = Counter(tiny, device="cpu").count(pixels).count
+    assert counter.count(pixels).count == pytest.approx(fp32, rel=0.05)
+
+
 # --- devices -----------------------------------------------------------------------------------
 
 def test_cuda_request_falls_back_to_cpu_with_a_reason():

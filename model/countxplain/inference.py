@@ -7,14 +7,13 @@ tile size and the stitched density equals the untiled one up to the context lost
 beyond the margin.
 
 Speed (measured in ``benchmarks/perf.py``, written up in ``benchmarks/PERF.md``): every
-pass runs under ``torch.inference_mode`` on channels-last tensors. On the CPU each 3×3
-convolution and the ReLU after it run as one oneDNN call (``mkldnn._convolution_pointwise``,
-the fused kernel ``torch.compile`` itself emits), which saves one read and write of every
-activation; any error there falls back to the plain modules for good. ``precision="bf16"``
-runs the extractor on a bfloat16 copy of its weights on the CPU (autocast would cast every
-weight on every call); other devices use autocast. ``precision="auto"`` picks bf16 only
-where the hardware computes it natively *and* the bf16 count of the model's own gallery
-patches is within ``AUTO_TOLERANCE`` of the fp32 one; otherwise fp32.
+pass runs under ``torch.inference_mode`` on channels-last tensors, which on the CPU
+already reaches the machine's fp32 matmul rate. ``precision="bf16"`` runs the extractor
+on a bfloat16 copy of its weights on the CPU (made at the first bf16 count; autocast
+would cast every weight again on every call); other devices use autocast.
+``precision="auto"`` picks bf16 only where the hardware computes it natively *and* the
+bf16 count of the model's own gallery patches is within ``AUTO_TOLERANCE`` of the fp32
+one; otherwise fp32.
 """
 
 from __future__ import annotations
@@ -104,7 +103,6 @@ class Counter:
         self.requested_precision = precision
         self.precision = precision  # the precision used: 'auto' resolves to 'fp32' or 'bf16' below
         self.precision_reason = ""
-        self.fused = self.device.type == "cpu" and torch.backends.mkldnn.is_available()
         self._low_extractor: tuple[torch.dtype, nn.Module] | None = None
         if precision == "auto":
             self.precision, self.precision_reason = self._choose_precision()
@@ -191,19 +189,12 @@ class Counter:
         """(1, 3, H, W) channels-last fp32 input -> (1, 64, H/8, W/8) features (fp32 or the low dtype)."""
         dtype = LOW_PRECISION.get(precision)
         if dtype is None:
-            return self._extract(self.network.extractor, batch)
+            return self.network.features(batch)
         if self.device.type == "cpu" and dtype is torch.bfloat16:
-            return self._extract(self._low_precision_extractor(dtype), batch.to(dtype))
+            extractor = self._low_precision_extractor(dtype)
+            return extractor.backend(extractor.frontend(batch.to(dtype)))
         with torch.autocast(device_type=self.device.type, dtype=dtype):
             return self.network.features(batch)
-
-    def _extract(self, extractor: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        if self.fused:
-            try:
-                return fused_features(extractor, batch)
-            except (RuntimeError, AttributeError, TypeError, NotImplementedError):
-                self.fused = False  # this build or CPU lacks the fused kernel: plain modules from now on
-        return extractor.backend(extractor.frontend(batch))
 
     def _low_precision_extractor(self, dtype: torch.dtype) -> nn.Module:
         """A copy of the extractor's frontend and backend in ``dtype`` (made at first use)."""
@@ -234,32 +225,6 @@ class Counter:
         if np.isfinite(difference) and difference <= AUTO_TOLERANCE:
             return "bf16", f"bf16: native, and its count of the gallery patches is within {difference:.2%} of fp32"
         return "fp32", f"fp32: the bf16 count of the gallery patches is {difference:.2%} off fp32"
-
-
-def fused_features(extractor: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-    """The extractor's frontend and backend with each convolution and its ReLU fused (oneDNN, CPU).
-
-    The same arithmetic as the modules (the output is identical in fp32); ``batch`` is
-    channels-last and the result is too.
-    """
-    pointwise = torch.ops.mkldnn._convolution_pointwise
-    modules = list(extractor.frontend) + list(extractor.backend)
-    x = batch
-    i = 0
-    while i < len(modules):
-        module = modules[i]
-        if isinstance(module, nn.Conv2d):
-            relu = i + 1 < len(modules) and isinstance(modules[i + 1], nn.ReLU)
-            x = pointwise(x, module.weight, module.bias, module.padding, module.stride, module.dilation,
-                          module.groups, "relu" if relu else "none", [], "")
-            i += 2 if relu else 1
-        elif isinstance(module, nn.MaxPool2d):
-            x = module(x)
-            i += 1
-        else:
-            x = module(x)
-            i += 1
-    return x
 
 
 def gallery_mosaic(bundle: ModelBundle, limit: int = 4) -> np.ndarray | None:
