@@ -115,3 +115,67 @@ def test_dihedral_views_keep_dots_on_their_pixels():
             out, moved = dihedral(pixels, dots, rotations, flip)
             x, y = moved[0]
             assert out[int(round(y)), int(round(x)), 0] == 1.0
+
+
+def test_scale_jitter_views_keep_the_count_and_stay_in_range():
+    image = blob_image(5, size=96)
+    views = make_views([image], 4, 4.0, seed=1, scale_jitter=0.25)
+    assert len(views) == 4
+    identity_view, identity_pixels = views[0]
+    assert np.array_equal(identity_pixels, image.pixels)
+    sides = []
+    for view, pixels in views:
+        assert float(view.target.sum()) == pytest.approx(image.n_cells, rel=1e-4)
+        assert view.target.shape[-2:] == (-(-pixels.shape[0] // 8), -(-pixels.shape[1] // 8))
+        sides.append(pixels.shape[0])
+    assert all(0.75 * 96 - 1 <= side <= 1.25 * 96 + 1 for side in sides)
+    assert len(set(sides[1:])) > 1  # the other views are rescaled, each by its own factor
+
+
+def test_small_groups_get_more_views_and_balanced_shares():
+    from countxplain.training_data import sampling_weights
+
+    big = [blob_image(i) for i in range(6)]
+    small = [blob_image(20)]
+    small[0].group = "small"
+    views = make_views(big + small, 2, 4.0, seed=0, min_group_views=8)
+    per_image = np.bincount([view.image_index for view, _ in views])
+    assert list(per_image[:6]) == [2] * 6 and per_image[6] == 8
+    groups = [(big + small)[view.image_index].group for view, _ in views]
+    equal = sampling_weights(groups, power=0.0)
+    assert equal[np.array(groups) == "small"].sum() == pytest.approx(0.5)
+    by_size = sampling_weights(groups, power=1.0)
+    assert np.allclose(by_size, 1 / len(groups))
+    # validation items weighted by the training shares of their sets
+    val = sampling_weights(["synthetic", "small", "small"], {"synthetic": 9, "small": 1}, power=1.0)
+    assert val.tolist() == pytest.approx([0.9, 0.05, 0.05])
+
+
+def test_projection_keeps_prototypes_of_a_group_apart():
+    from countxplain.network import ModelConfig, PrototypeHead
+    from countxplain.training_data import View
+
+    head = PrototypeHead(ModelConfig(2, 2, 4), in_channels=4)
+    with torch.no_grad():
+        head.feature_processing.weight.copy_(torch.eye(4).view(4, 4, 1, 1))
+        head.feature_processing.bias.zero_()
+    cells = [(2, 2), (2, 5), (5, 2), (5, 5)]
+    features = torch.zeros(4, 8, 8)
+    features[:, 2, 2] = torch.tensor([2.0, 0, 0, 0])
+    features[:, 2, 5] = torch.tensor([2.0, 0.01, 0, 0])  # nearly the same feature as (2, 2)
+    features[:, 5, 2] = torch.tensor([0, 2.0, 0, 0])
+    features[:, 5, 5] = torch.tensor([0, 0, 2.0, 0])
+    dots = np.array([[8 * c + 3.5, 8 * r + 3.5] for r, c in cells])
+    image = TrainingImage("grid.png", "synthetic", np.zeros((64, 64, 3), np.float32), dots, 1.0, 4)
+    view = View(0, torch.zeros(1, 8, 8), features)
+    target = torch.sigmoid(torch.tensor([2.0, 0, 0, 0]))
+
+    def project(separation):
+        with torch.no_grad():
+            head.prototypes[:2] = target
+        sources = project_prototypes(head, [view], [image], tiny_config(projection_separation=separation), "cpu")
+        return [(s["row"], s["col"]) for s in sources[:2]]
+
+    assert project(0.0) == [(2, 2), (2, 5)]  # the nearest free locations: two near-copies
+    assert project(0.3) == [(2, 2), (5, 2)]  # the second skips the near-copy
+    assert float(torch.dist(head.prototypes[0], head.prototypes[1]).detach()) >= 0.3

@@ -14,6 +14,7 @@ validation MAE is kept. Every choice is made on validation images only.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 import datetime as _dt
 import io
 import math
@@ -32,7 +33,7 @@ from .inference import Cancelled
 from .losses import density_loss, diversity_loss, intra_group_distances, prototype_to_feature_loss
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
-from .training_data import TrainingImage, View, cache_features, make_views, random_crops
+from .training_data import TrainingImage, View, cache_features, make_views, random_crops, sampling_weights
 
 
 @dataclass
@@ -43,6 +44,9 @@ class TrainingConfig:
     cell_diameter_px: float = 10.0
     sigma_px: float = 4.0
     n_views: int = 2
+    scale_jitter: float = 0.25  # non-identity views rescaled by up to ±25 % (log-uniform)
+    min_group_views: int = 96  # small data sets get up to 8 views per image
+    group_share_power: float = 0.5  # each set's share of the batches ∝ (its images)**power; 1 = by size
     crop_cells: int = 32
     train_backend_layers: int = 3
     stage1_epochs: int = 30
@@ -58,6 +62,7 @@ class TrainingConfig:
     lambda_proto: float = 1.0
     lambda_diversity: float = 100.0
     background_distance_px: float = 20.0
+    projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     seed: int = 0
 
     def model_config(self) -> ModelConfig:
@@ -127,8 +132,12 @@ class Trainer:
         resume = self._load_checkpoint()
         c = self.config
         sigma = c.sigma_px
-        train_views = make_views(self.train_images, c.n_views, sigma, c.seed)
+        train_views = make_views(self.train_images, c.n_views, sigma, c.seed, c.scale_jitter, c.min_group_views)
         val_views = make_views(self.val_images, 1, sigma, c.seed)
+        train_groups = [self.train_images[view.image_index].group for view, _ in train_views]
+        self.train_weights = sampling_weights(train_groups, power=c.group_share_power)
+        self.val_weights = sampling_weights([self.val_images[view.image_index].group for view, _ in val_views],
+                                            Counter(image.group for image in self.train_images), c.group_share_power)
         frozen, trainable = self._split()
         frozen.eval()
         for p in self.model.parameters():
@@ -163,7 +172,7 @@ class Trainer:
             best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage1_batch))
         for epoch in range(first_epoch, c.stage1_epochs):
-            order = self.rng.permutation(len(train))
+            order = self._epoch_order(len(train))
             total = 0.0
             trainable.train()
             for step in range(steps):
@@ -219,7 +228,7 @@ class Trainer:
         steps = max(1, math.ceil(len(train) / c.stage2_batch))
         epochs = max(1, c.stage2_epochs)
         for epoch in range(first_epoch, epochs):
-            order = self.rng.permutation(len(train))
+            order = self._epoch_order(len(train))
             sums = {"density": 0.0, "proto": 0.0, "diversity": 0.0}
             head.train()
             for step in range(steps):
@@ -262,13 +271,20 @@ class Trainer:
             p.requires_grad_(False)
         head.eval()
 
+    def _epoch_order(self, n: int) -> np.ndarray:
+        """The views of one epoch: a permutation, or a weighted draw when sets are balanced."""
+        if self.config.group_share_power == 1.0:
+            return self.rng.permutation(n)
+        return self.rng.choice(n, size=n, replace=True, p=self.train_weights)
+
     def _val_mae(self, predict: Callable[[torch.Tensor], torch.Tensor], val: list[View]) -> float:
+        """Validation MAE, each set weighted by its share of the training batches."""
         errors = []
         with torch.inference_mode():
             for view in val:
                 predicted = predict(view.features[None].float().to(self.device))
                 errors.append(abs(float(predicted.sum()) - float(view.target.sum())))
-        return float(np.mean(errors))
+        return float(np.dot(errors, self.val_weights))
 
     # ----- checkpoints
     def _save_checkpoint(self, payload: dict) -> None:
@@ -342,11 +358,12 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
     """Replace each prototype by the nearest processed training feature of its own group.
 
     Only identity views are searched, so every prototype is a patch of a training image
-    as it was given. Two prototypes never take the same location. Returns the source of
+    as it was given. Two prototypes never take the same location, and each takes the
+    nearest location at least ``projection_separation`` away from the prototypes of its
+    group projected before it (the nearest one at all if none is). Returns the source of
     each prototype: image name, output-cell row and column, and distance moved.
     """
     k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
-    best = [(math.inf, None, None) for _ in range(k_total)]
     candidates: list[list[tuple[float, int, int]]] = [[] for _ in range(k_total)]
     seen = set()
     with torch.inference_mode():
@@ -368,22 +385,35 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
                     candidates[k].append((value, view.image_index, index))
     used, sources = set(), []
     new = head.prototypes.detach().clone()
+    first_view = {}
+    for view in views:
+        first_view.setdefault(view.image_index, view)
     for k in range(k_total):
+        group = range(0, k_cell) if k < k_cell else range(k_cell, k)
+        chosen = [new[j] for j in group if j < k]
+        fallback = None
         for value, image_index, flat in sorted(candidates[k]):
             if (image_index, flat) in used:
                 continue
-            used.add((image_index, flat))
-            view = next(v for v in views if v.image_index == image_index)
-            w = view.target.shape[-1]
-            row, col = divmod(flat, w)
+            view = first_view[image_index]
+            row, col = divmod(flat, view.target.shape[-1])
             with torch.inference_mode():
                 processed = head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))
-            new[k] = processed[0, :, 0, 0]
-            sources.append({"prototype": k, "image": images[image_index].name, "row": int(row), "col": int(col),
-                            "distance": float(value)})
-            break
+            feature = processed[0, :, 0, 0].to(new.dtype)
+            found = (feature, image_index, flat, row, col, value)
+            fallback = fallback or found
+            if all(float(torch.dist(feature, other)) >= config.projection_separation for other in chosen):
+                break
         else:
+            found = fallback  # no candidate far enough from the group's others: the nearest unused one
+        if found is None:
             sources.append({"prototype": k, "image": None, "row": -1, "col": -1, "distance": float("nan")})
+            continue
+        feature, image_index, flat, row, col, value = found
+        used.add((image_index, flat))
+        new[k] = feature
+        sources.append({"prototype": k, "image": images[image_index].name, "row": int(row), "col": int(col),
+                        "distance": float(value)})
     with torch.no_grad():
         head.prototypes.copy_(new)
     return sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -76,18 +77,48 @@ def dihedral(pixels: np.ndarray, dots: np.ndarray, rotations: int, flip: bool) -
     return np.ascontiguousarray(pixels), dots
 
 
-def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed: int) -> list[tuple[View, np.ndarray]]:
-    """``n_views`` dihedral views per image (the first is the identity) with pooled targets."""
+def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed: int,
+               scale_jitter: float = 0.0, min_group_views: int = 0) -> list[tuple[View, np.ndarray]]:
+    """Dihedral views of every image with pooled targets; the first view of each is the identity.
+
+    Every other view is also rescaled by a factor drawn log-uniformly from
+    [1 - ``scale_jitter``, 1 + ``scale_jitter``], so the model sees cells a little smaller
+    and larger than the training diameter. Groups with few images get more views per
+    image (up to the 8 dihedral ones) until they have ``min_group_views`` views.
+    """
     rng = np.random.default_rng(seed)
+    group_sizes = Counter(image.group for image in images)
+    low, high = np.log(1.0 - scale_jitter), np.log(1.0 + scale_jitter)
     views = []
     for index, image in enumerate(images):
-        transforms = [(0, False)] + [(int(r), bool(f)) for r, f in
-                                      (divmod(int(c), 2) for c in rng.choice(np.arange(1, 8), size=max(0, n_views - 1), replace=False))]
-        for rotations, flip in transforms:
-            pixels, dots = dihedral(image.pixels, image.dots, rotations, flip)
+        count = min(8, max(n_views, -(-min_group_views // group_sizes[image.group])))
+        others = rng.choice(np.arange(1, 8), size=max(0, count - 1), replace=False)
+        transforms = [(0, False, 1.0)] + [(*divmod(int(c), 2), float(np.exp(rng.uniform(low, high))) if scale_jitter else 1.0)
+                                           for c in others]
+        for rotations, flip, scale in transforms:
+            pixels, dots = dihedral(image.pixels, image.dots, rotations, bool(flip))
+            if scale != 1.0:
+                resized = resize_pixels(pixels, scale)
+                dots = scale_dots(dots, resized.shape[1] / pixels.shape[1], resized.shape[0] / pixels.shape[0])
+                pixels = resized
             target = torch.from_numpy(pooled_density_map(dots, pixels.shape[:2], sigma))[None]
             views.append((View(index, target), pixels))
     return views
+
+
+def sampling_weights(groups: Sequence[str], reference_sizes: dict[str, int] | None = None,
+                     power: float = 1.0) -> np.ndarray:
+    """Probabilities over items so each group's total share is proportional to its size**``power``.
+
+    ``power`` 1 weighs every item alike; 0 gives every group the same share. Group sizes
+    come from ``reference_sizes`` when given (e.g. the training shares, for validation items).
+    """
+    present = Counter(groups)
+    sizes = reference_sizes or present
+    share = {g: float(sizes.get(g, present[g])) ** power for g in present}
+    total = sum(share.values())
+    weights = np.array([share[g] / total / present[g] for g in groups])
+    return weights / weights.sum()
 
 
 def cache_features(extractor: Callable[[torch.Tensor], torch.Tensor], views: list[tuple[View, np.ndarray]],
