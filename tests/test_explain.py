@@ -100,3 +100,16 @@ def test_explain_writes_a_figure_and_json_with_every_number(counted, tmp_path, d
     total = sum(p["contribution"] for p in data["prototypes"]) + data["bias_term"]
     assert total == pytest.approx(data["count"], rel=1e-5, abs=1e-4)
     assert all(p["group"] in ("cell", "background") for p in data["prototypes"])
+
+
+def test_boxes_are_at_least_one_map_cell_and_grow_about_their_region(counted):
+    _, image, result = counted
+    side = int(np.ceil(result.pixels_per_cell))
+    raw = similarity_boxes(result, 1, min_side=0)
+    grown = similarity_boxes(result, 1)
+    assert len(raw) == len(grown)
+    for (a0, b0, a1, b1), (x0, y0, x1, y1) in zip(raw, grown):
+        assert x1 - x0 >= min(side, image.width) and y1 - y0 >= min(side, image.height)
+        assert 0 <= x0 <= a0 and a1 <= x1 <= image.width and 0 <= y0 <= b0 and b1 <= y1 <= image.height
+        if a1 - a0 >= side:
+            assert (x0, x1) == (a0, a1)  # wide enough already: unchanged

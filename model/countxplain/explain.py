@@ -65,9 +65,15 @@ def similarity_on_image(result: CountResult, prototype: int) -> np.ndarray:
 
 
 def similarity_boxes(result: CountResult, prototype: int, percentile: float = DEFAULT_PERCENTILE,
-                     connectivity: int = 8) -> list[tuple[int, int, int, int]]:
+                     connectivity: int = 8, min_side: float | None = None) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1), end-exclusive, around the connected regions of the upsampled
-    similarity map at or above its ``percentile`` (the paper's Appendix C)."""
+    similarity map at or above its ``percentile`` (the paper's Appendix C).
+
+    The map has one value per ``result.pixels_per_cell`` pixels, so a region narrower than
+    that is a sliver of the interpolation, not a located structure: a box narrower or
+    shorter than ``min_side`` (default: one map cell) grows to it around its centre,
+    staying inside the image. ``min_side=0`` keeps the regions' own extents.
+    """
     from scipy import ndimage
 
     upsampled = similarity_on_image(result, prototype)
@@ -75,13 +81,27 @@ def similarity_boxes(result: CountResult, prototype: int, percentile: float = DE
     mask = upsampled >= threshold
     structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
     labels, n = ndimage.label(mask, structure=structure)
+    side = float(result.pixels_per_cell) if min_side is None else float(min_side)
+    height, width = upsampled.shape
     boxes = []
     for found in ndimage.find_objects(labels):
         if found is None:
             continue
         ys, xs = found
-        boxes.append((int(xs.start), int(ys.start), int(xs.stop), int(ys.stop)))
+        x0, x1 = _at_least(int(xs.start), int(xs.stop), side, width)
+        y0, y1 = _at_least(int(ys.start), int(ys.stop), side, height)
+        boxes.append((x0, y0, x1, y1))
     return boxes
+
+
+def _at_least(start: int, stop: int, side: float, size: int) -> tuple[int, int]:
+    """Widen [start, stop) about its centre to at least ``side`` pixels (whole pixels, inside [0, size))."""
+    need = min(int(np.ceil(side)), size)
+    if stop - start >= need:
+        return start, stop
+    start = int(np.floor((start + stop - need) / 2))
+    start = min(max(start, 0), size - need)
+    return start, start + need
 
 
 def count_in_rect(result: CountResult, x0: float, y0: float, x1: float, y1: float) -> float:
