@@ -41,6 +41,8 @@ class ModelInfo:
     device: str
     device_label: str
     device_reason: str
+    precision: str = "fp32"  # what counting uses: 'fp32' or 'bf16'
+    precision_reason: str = ""
     gallery_patches: np.ndarray | None = None  # uint8 (K, k, P, P, 3)
     gallery_similarity: np.ndarray | None = None  # float (K, k)
     gallery_sources: list = field(default_factory=list)
@@ -106,23 +108,23 @@ class Engine:
 
         return usable_devices()
 
-    def load_model(self, path: str | Path, device: str = "auto") -> ModelInfo:
+    def load_model(self, path: str | Path, device: str = "auto", precision: str = "auto") -> ModelInfo:
         """Load and validate a model file; the previous model stays if this one is refused."""
         from countxplain.inference import Counter
         from countxplain.modelfile import load_model
 
         bundle = load_model(path, device="cpu")
-        counter = Counter(bundle, device=device)
+        counter = Counter(bundle, device=device, precision=precision)
         self.bundle, self.counter = bundle, counter
         self.info = self._snapshot(bundle, counter)
         return self.info
 
-    def set_device(self, device: str) -> ModelInfo:
+    def set_device(self, device: str, precision: str = "auto") -> ModelInfo:
         from countxplain.inference import Counter
 
         if self.bundle is None:
             raise NoModelError("no model is loaded")
-        self.counter = Counter(self.bundle, device=device)
+        self.counter = Counter(self.bundle, device=device, precision=precision)
         self.info = self._snapshot(self.bundle, self.counter)
         return self.info
 
@@ -139,6 +141,7 @@ class Engine:
             cell_diameter_px=bundle.cell_diameter_px, provenance=dict(bundle.provenance),
             preprocessing=dict(bundle.preprocessing), config=bundle.config.to_dict(), device=str(counter.device),
             device_label=label, device_reason=counter.device_reason,
+            precision=counter.precision, precision_reason=counter.precision_reason,
             gallery_patches=gallery.patches.cpu().numpy() if gallery is not None else None,
             gallery_similarity=gallery.similarity.float().cpu().numpy() if gallery is not None else None,
             gallery_sources=list(gallery.sources) if gallery is not None else [])

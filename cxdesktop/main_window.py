@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(self)
         self.session = Session(self.runner, self)
         self.session.device_pref = self.settings.device
+        self.session.precision_pref = self.settings.precision
         self._dialogs: list[QWidget] = []
         self.training = TrainingController(self.session, parent=self)
         self.training_dialog = None
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         self.annotation_panel = AnnotationPanel()
         self.annotator = Annotator(self.session, self.image_view, self.annotation_panel, self.settings, self)
         self.exporter = Exporter(self.session, self.settings, self)
-        self.status = StatusBar(self.session.device_pref)
+        self.status = StatusBar(self.session.device_pref, self.session.precision_pref)
         self.setStatusBar(self.status)
 
         image_tab = QWidget()
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         s.sigJobFailed.connect(lambda title, message: show_error(self, title, message))
         self.status.sigCancelBatch.connect(s.cancel_batch)
         self.status.device_picker.sigDeviceChosen.connect(self._device_chosen)
+        self.status.precision_picker.sigPrecisionChosen.connect(self._precision_chosen)
         self.image_view.overlay.sigOpacityChanged.connect(lambda v: setattr(self.settings, "overlay_opacity", v))
         self.image_view.overlay.sigColormapChanged.connect(lambda name: setattr(self.settings, "colormap", name))
         self.cell_size.sigDiameterChanged.connect(self._diameter_changed)
@@ -359,6 +361,10 @@ class MainWindow(QMainWindow):
     def _device_chosen(self, device: str) -> None:
         self.settings.device = device
         self.session.set_device(device)
+
+    def _precision_chosen(self, precision: str) -> None:
+        self.settings.precision = precision
+        self.session.set_precision(precision)
 
     # ---- dialogs ----
     def _show_dialog(self, title: str, body: str) -> TextDialog:

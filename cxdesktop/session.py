@@ -41,6 +41,7 @@ class Session(QObject):
         self.model: ModelInfo | None = None
         self.devices: dict[str, str | None] = {"cpu": None}
         self.device_pref = "auto"
+        self.precision_pref = "auto"
         self.current: str | None = None
         self._callbacks: dict[int, tuple[Callable, Callable | None, Callable | None]] = {}
         self._batch: set[str] = set()
@@ -98,17 +99,26 @@ class Session(QObject):
 
     def load_model(self, path: str | Path, user: bool = False) -> None:
         """Load a model in the worker; on success every listed image is counted again."""
-        path, device = str(path), self.device_pref
+        path, device, precision = str(path), self.device_pref, self.precision_pref
         self.sigModelLoading.emit(path)
-        self._submit("load-model", lambda ctx: self.engine.load_model(path, device), "model", INTERACTIVE,
+        self._submit("load-model", lambda ctx: self.engine.load_model(path, device, precision), "model", INTERACTIVE,
                      ok=lambda info: self._model_loaded(info, recount=True),
                      error=lambda message: self.sigModelFailed.emit(message, user))
 
     def set_device(self, device: str) -> None:
         self.device_pref = device
+        self._reload_counter()
+
+    def set_precision(self, precision: str) -> None:
+        """'auto' (bf16 where native and accurate for this model), 'fp32' or 'bf16'."""
+        self.precision_pref = precision
+        self._reload_counter()
+
+    def _reload_counter(self) -> None:
         if self.model is None:
             return
-        self._submit("set-device", lambda ctx: self.engine.set_device(device), "model", INTERACTIVE,
+        device, precision = self.device_pref, self.precision_pref
+        self._submit("set-device", lambda ctx: self.engine.set_device(device, precision), "model", INTERACTIVE,
                      ok=lambda info: self._model_loaded(info, recount=False),
                      error=lambda message: self.sigModelFailed.emit(message, True))
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from . import APP_NAME, ORGANISATION
 
-DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "overlay_opacity": 0.6, "colormap": "inferno"}
+DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "precision": "auto", "overlay_opacity": 0.6, "colormap": "inferno"}
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
 
 
@@ -45,6 +45,15 @@ class Settings:
     @device.setter
     def device(self, device: str) -> None:
         self._qs.setValue("device", device)
+
+    @property
+    def precision(self) -> str:
+        precision = self._get("precision")
+        return precision if precision in ("auto", "fp32", "bf16") else "auto"
+
+    @precision.setter
+    def precision(self, precision: str) -> None:
+        self._qs.setValue("precision", precision)
 
     @property
     def overlay_opacity(self) -> float:

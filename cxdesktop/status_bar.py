@@ -1,4 +1,4 @@
-"""The status bar: batch progress with Cancel, the model and device (with the reason a GPU is not used)."""
+"""The status bar: batch progress with Cancel, the model, device (with the reason a GPU is not used) and precision."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from .views.device_picker import DevicePicker
+from .views.precision_picker import PrecisionPicker
 
 
 def device_text(info) -> str:
@@ -19,7 +20,7 @@ def device_text(info) -> str:
 class StatusBar(QStatusBar):
     sigCancelBatch = Signal()
 
-    def __init__(self, device_preference: str = "auto", parent=None) -> None:
+    def __init__(self, device_preference: str = "auto", precision_preference: str = "auto", parent=None) -> None:
         super().__init__(parent)
         self.progress = QProgressBar()
         self.progress.setObjectName("batchProgress")
@@ -31,11 +32,14 @@ class StatusBar(QStatusBar):
         self.model_label = QLabel("Loading model…")
         self.model_label.setObjectName("modelLabel")
         self.device_picker = DevicePicker(device_preference)
+        self.precision_picker = PrecisionPicker(precision_preference)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.cancel_button)
         self.addPermanentWidget(self.model_label, 1)
         self.addPermanentWidget(QLabel("Device:"))
         self.addPermanentWidget(self.device_picker)
+        self.addPermanentWidget(QLabel("Precision:"))
+        self.addPermanentWidget(self.precision_picker)
         self.set_batch(0, 0)
         self.cancel_button.clicked.connect(self.sigCancelBatch)
 
@@ -48,9 +52,9 @@ class StatusBar(QStatusBar):
             self.progress.setValue(done)
 
     def set_model(self, info) -> None:
-        text = f"Model: {info.name} · {device_text(info)}"
+        text = f"Model: {info.name} · {device_text(info)} · {info.precision}"
         self.model_label.setText(text)
-        self.model_label.setToolTip(f"{info.path}\n{info.device_reason}")
+        self.model_label.setToolTip("\n".join(t for t in (info.path, info.device_reason, info.precision_reason) if t))
 
     def set_model_error(self, message: str) -> None:
         self.model_label.setText(f"No model: {message}")

@@ -56,7 +56,19 @@ def test_device_picker_offers_only_usable_devices(qtbot, window):
     picker.activated.emit(picker.findData("cpu"))
     qtbot.waitUntil(lambda: window.session.model.device_reason == "CPU chosen", timeout=60_000)
     assert window.settings.device == "cpu"
-    assert window.status.model_label.text() == "Model: tiny test model · CPU"
+    assert window.status.model_label.text() == f"Model: tiny test model · CPU · {window.session.model.precision}"
+
+
+def test_precision_picker_switches_the_counter_and_is_remembered(qtbot, window):
+    picker = window.status.precision_picker
+    assert window.session.model.precision in ("fp32", "bf16")  # 'auto' resolved by the worker
+    assert window.session.model.precision_reason.startswith(window.session.model.precision)
+    for choice in ("fp32", "bf16", "fp32"):
+        picker.setCurrentIndex(picker.findData(choice))
+        picker.activated.emit(picker.findData(choice))
+        qtbot.waitUntil(lambda: window.session.model.precision == choice, timeout=60_000)
+        assert window.settings.precision == choice
+        assert window.status.model_label.text().endswith(f"· {choice}")
 
 
 def test_status_bar_gives_the_reason_a_gpu_is_not_used(window):
