@@ -76,6 +76,7 @@ class ImageView(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0.0, 0.01), colorMap=overlay_colormap(colormap), label=DENSITY_UNITS,
                                         interactive=True, width=14, rounding=1e-6, colorMapMenu=False)
         self.colorbar.setImageItem(self.density_item)
+        self.colorbar.axis.setWidth(60)  # room for labels such as 0.0125 in wide fonts
         self.canvas.addItem(self.colorbar, row=0, col=1)
 
         self.message = QLabel(self.canvas)
