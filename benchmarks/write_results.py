@@ -27,28 +27,40 @@ def load(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def recipe_label(config: dict) -> str:
+    """A short name for the training recipe of a run, so runs of different recipes are never averaged."""
+    epochs = f"{config.get('stage1_epochs')}+{config.get('stage2_epochs')} epochs"
+    jitter = config.get("scale_jitter", 0.0)
+    return f"{epochs}, scale jitter ±{jitter:.0%}" if jitter else f"{epochs}, no scale jitter"
+
+
 def protocol_table(data: dict) -> list[str]:
     from countxplain.protocols import PROTOCOLS
 
     rows = defaultdict(list)
     for run in data.get("runs", []):
-        rows[run["protocol"]].append(run)
-    lines = ["| protocol | train + val / test | seeds | input side (px, median) | CSRNet (stage 1) MAE | CountXplain MAE | target | published | train time / split |",
-             "|---|---|---|---|---|---|---|---|---|"]
+        rows[(run["protocol"], recipe_label(run.get("config", {})))].append(run)
+    recipes = sorted({recipe for _, recipe in rows}) or [""]
+    lines = ["| protocol | recipe | train + val / test | seeds | input side (px, median) | CSRNet (stage 1) MAE | "
+             "CountXplain MAE | target | published | train time / split |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in ("vgg32", "vgg64", "mbm", "adi"):
-        runs = rows.get(name)
-        if not runs:
-            lines.append(f"| {name} | | none | | not run | not run | {TARGETS.get(name, '')} | {PROTOCOLS[name].published} | |")
+        ran = [recipe for recipe in recipes if (name, recipe) in rows]
+        if not ran:
+            lines.append(f"| {name} | | | none | | not run | not run | {TARGETS.get(name, '')} | {PROTOCOLS[name].published} | |")
             continue
-        csr = np.array([r["csrnet_mae"] for r in runs])
-        cx = np.array([r["countxplain_mae"] for r in runs])
-        target = TARGETS.get(name)
-        verdict = "" if target is None else (" (met)" if cx.mean() <= target else f" (missed by {cx.mean() - target:.2f})")
-        p = PROTOCOLS[name]
-        lines.append(f"| {name} | {p.n_train} + {p.n_val} / {runs[0]['n_test']} | {','.join(str(r['seed']) for r in runs)} | "
-                     f"{int(np.median([r['input_side_px'] for r in runs]))} | {csr.mean():.2f} ± {csr.std():.2f} | "
-                     f"{cx.mean():.2f} ± {cx.std():.2f}{verdict} | {target or ''} | {p.published} | "
-                     f"{np.mean([r['train_seconds'] for r in runs]):.0f} s |")
+        for recipe in ran:
+            runs = rows[(name, recipe)]
+            csr = np.array([r["csrnet_mae"] for r in runs])
+            cx = np.array([r["countxplain_mae"] for r in runs])
+            target = TARGETS.get(name)
+            verdict = "" if target is None else (" (met)" if cx.mean() <= target else f" (missed by {cx.mean() - target:.2f})")
+            p = PROTOCOLS[name]
+            lines.append(f"| {name} | {recipe} | {p.n_train} + {p.n_val} / {runs[0]['n_test']} | "
+                         f"{','.join(str(r['seed']) for r in runs)} | "
+                         f"{int(np.median([r['input_side_px'] for r in runs]))} | {csr.mean():.2f} ± {csr.std():.2f} | "
+                         f"{cx.mean():.2f} ± {cx.std():.2f}{verdict} | {target or ''} | {p.published} | "
+                         f"{np.mean([r['train_seconds'] for r in runs]):.0f} s |")
     return lines
 
 
@@ -63,11 +75,10 @@ def main() -> int:
     lines += ["## Protocols of PROTOCOLS.md (`benchmarks/run_protocols.py`)", ""]
     lines += protocol_table(protocols) if protocols else ["Not run yet."]
     if protocols and protocols.get("runs"):
-        cfg = protocols["runs"][0].get("config", {})
-        lines += ["", f"Runs so far used {cfg.get('stage1_epochs')} stage-1 and {cfg.get('stage2_epochs')} stage-2 epochs "
-                  "(the default-model recipe uses 30 and 100) and shared the two cores with other jobs; seeds that are "
-                  "not listed have not been run yet. Rerun `python benchmarks/run_protocols.py` to fill the grid "
-                  "(finished runs are kept)."]
+        lines += ["", "Recipe: stage-1 + stage-2 epochs (the default-model recipe uses 30 + 100) and whether training "
+                  "views were rescaled at random (scale jitter). Runs shared the two cores with other jobs; seeds "
+                  "that are not listed have not been run yet. Rerun `python benchmarks/run_protocols.py` to fill the "
+                  "grid (finished runs are kept)."]
     if protocols and protocols.get("ablation"):
         lines += ["", "## Loss ablation (the paper's Table 2), `run_protocols.py --ablation`", "",
                   "| variant | test MAE | cell min dist | cell mean dist | bg min dist | bg mean dist |", "|---|---|---|---|---|---|"]
