@@ -1,7 +1,9 @@
 """Recipe for the shipped default model (2-core CPU; wall time recorded in the model card).
 
 1. Train both stages on the training shares of vgg (SAU-Net split, seed 0), mbm, adi (seed 0)
-   and dsb2018 (fixed split), every image brought to a 10 px cell spacing.
+   and dsb2018 (fixed split), every image brought to a 10 px cell spacing; training views are
+   flipped, rotated and rescaled by up to ±25 %, and each set's share of the batches grows
+   with the square root of its size (``TrainingConfig`` defaults).
 2. Build the prototype gallery and fit the cell-size estimator on the training images.
 3. Write ``resources/models/default.cxm`` (float16) and ``default-metrics.json`` with the test
    MAE per set, counted (a) at the set's training spacing and (b) with the estimated size.

@@ -27,6 +27,10 @@ def gallery_picture(model, path: Path) -> None:
     canvas.save(path)
 
 
+def minutes(seconds) -> str:
+    return "?" if seconds is None else f"{seconds / 60:.1f} min"
+
+
 def augmentation_text(config: dict) -> str:
     jitter = config.get("scale_jitter", 0.0)
     text = "Views: the image itself plus flipped / rotated copies"
@@ -99,8 +103,9 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {row['n']} | {row['mae']:.2f} | {row['rmse']:.2f} | {row['relative_mae']:.1%} | {row['cell_size']} |")
     lines += ["", f"Validation MAE (each set weighted by its share of the training batches): stage 1 {metrics.get('stage1_val_mae', float('nan')):.2f}, "
               f"CountXplain {metrics.get('val_mae', float('nan')):.2f}. "
-              f"Training took {prov.get('training_seconds', '?')} s, the whole recipe "
-              f"{prov.get('recipe_seconds', '?')} s on a 2-core CPU ({prov.get('recipe_runs', 'one run')}).", "",
+              f"Training took {minutes(prov.get('training_seconds'))}, the whole recipe (training, gallery, "
+              f"size estimator, test evaluation) {minutes(prov.get('recipe_seconds'))} on a 2-core CPU "
+              f"({prov.get('recipe_runs', 'one run')}).", "",
               "## Prototype gallery", "", f"![gallery]({picture.name})", "",
               "Orange: cell prototypes; blue: background prototypes. Each row shows the training patches "
               "most similar to one prototype (at most one per image).", "",
@@ -109,8 +114,10 @@ def main(argv=None) -> int:
               "diameter of your images (app: cell size; command line: `--cell-diameter`).",
               scale_text(model, args.data),
               "- Rows 'set spacing given' count at the set's typical spacing measured on training dots; rows "
-              "without it use the model's per-image size estimate (`--cell-diameter auto`, off by default), whose "
-              "per-image error makes those counts poor; 'oracle spacing' uses each test image's own dots.",
+              "'image as it is' count with no diameter given (mbm cells are ~27 px and dsb2018 nuclei vary from "
+              "image to image, so those counts are far off); 'oracle spacing' uses each test image's own dots. "
+              "The per-image size estimate (`--cell-diameter auto`, off by default) is too rough to rely on. "
+              "How the error grows when the stated diameter is off by up to 25 % is in `benchmarks/RESULTS.md`.",
               "- Trained on 2D nuclei/cell images of four public sets; other stains, 3D stacks and very "
               "sparse or clumped cells are outside what it has seen.", ""]
     args.model.with_name("MODEL_CARD.md").write_text("\n".join(lines))
