@@ -1043,7 +1043,10 @@ def write_report(results: dict, path: Path = REPORT) -> None:
     busy = [s for s in states if not s.get("quiet", True)]
     lines = ["# Performance of CountXplain Desktop", "",
              f"Measured by `python benchmarks/perf.py` on {results['finished']} (UTC); every number is in "
-             f"`benchmarks/results/perf.json`. Run options: `{' '.join(results.get('argv', [])) or '(none)'}`.", "",
+             f"`benchmarks/results/perf.json`. Run options: `{' '.join(results.get('argv', [])) or '(none)'}`."
+             + "".join(f" Measured again on {m['started']} with `{' '.join(m['argv'])}`: "
+                       f"{', '.join(m['sections'])} (these sections' numbers are from then)."
+                       for m in results.get("merged", [])), "",
              f"Machine: {info['cpu']}, {info['cores']} cores ({info['torch_threads']} torch threads), "
              f"{info['memory_gb']} GB, torch {info['torch']} ({info['cpu_capability']}, "
              f"AVX-512 BF16: {'yes' if info['avx512_bf16'] else 'no'}), GPU: {info['cuda'] or 'none'}.", ""]
@@ -1285,6 +1288,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="before each section wait up to this long for other processes to leave the CPU")
     parser.add_argument("--report-only", action="store_true", help="rewrite PERF.md from results/perf.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="measure only the --only sections and replace them in the existing results JSON")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default benchmarks/results/perf.json)")
     parser.add_argument("--report", type=Path, default=REPORT, help="report (default benchmarks/PERF.md)")
     args = parser.parse_args(argv)
@@ -1295,6 +1300,11 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device("cpu")
     results: dict = {"started": now(), "argv": argv, "machine": machine_info(), "states": []}
+    if args.merge and args.out.exists():
+        previous = json.loads(args.out.read_text())
+        merged = previous.get("merged", []) + [{"started": results["started"], "argv": argv or [],
+                                                "sections": list(args.only)}]
+        results = {**previous, "merged": merged}
     bundle, model_file, model_note, trained = benchmark_model(args.model)
     results["model"] = model_note
     print(f"model: {model_note}", flush=True)

@@ -87,7 +87,7 @@ def run_ablation(data: Path, name: str, config: TrainingConfig) -> list[dict]:
         variant = replace(config, stage1_epochs=0, **change)
         _, model, test_s, diameter, seconds, _ = train_protocol(data, name, 0, variant, extractor)
         result = evaluate_samples(model, test_s, diameter)
-        rows.append({"protocol": name, "variant": label, "test_mae": result["mae"],
+        rows.append({"protocol": name, "variant": label, "test_mae": result["mae"], "config": asdict(config),
                      "distances": intra_group_distances(model.network.head.prototypes.detach(), config.k_cell)})
         print(rows[-1], flush=True)
     return rows

@@ -102,7 +102,10 @@ def main() -> int:
                   "that are not listed have not been run yet. Rerun `python benchmarks/run_protocols.py` to fill the "
                   "grid (finished runs are kept)."]
     if protocols and protocols.get("ablation"):
+        recipe = recipe_label(protocols["ablation"][0].get("config", {}))
         lines += ["", "## Loss ablation (the paper's Table 2), `run_protocols.py --ablation`", "",
+                  f"Seed 0; stage 1 trained once and shared; each variant trains stage 2 from it (recipe of the shared run: {recipe}). "
+                  "Distances: L2 between prototypes within a group.", "",
                   "| variant | test MAE | cell min dist | cell mean dist | bg min dist | bg mean dist |", "|---|---|---|---|---|---|"]
         for row in protocols["ablation"]:
             d = row["distances"]
