@@ -133,6 +133,17 @@ def test_bf16_precision_counts_close_to_fp32(tiny, rgb_image):
     assert bf16 == pytest.approx(fp32, rel=0.05)
 
 
+def test_bf16_path_keeps_the_input_convolution_in_fp32(tiny, rgb_image):
+    import torch
+
+    counter = Counter(tiny, device="cpu", precision="bf16")
+    counter.count(read_image(rgb_image).pixels)
+    low = counter._low_precision_extractor(torch.bfloat16)
+    assert low.input[0].weight.dtype == torch.float32
+    assert low.input[0].weight.data_ptr() == tiny.network.extractor.frontend[0].weight.data_ptr()  # shared
+    assert all(p.dtype == torch.bfloat16 for p in list(low.frontend.parameters()) + list(low.backend.parameters()))
+
+
 def test_auto_precision_resolves_to_fp32_or_bf16_with_a_reason(tiny, rgb_image):
     pixels = read_image(rgb_image).pixels
     counter = Counter(tiny, device="cpu", precision="auto")
