@@ -7,7 +7,9 @@ and count the test images rescaled by that diameter, with the stage-1 output lay
 ``benchmarks/results/protocols.json`` (finished runs are skipped on a rerun) and the table
 in ``benchmarks/RESULTS.md`` is rewritten by ``benchmarks/write_results.py``.
 
-Usage: python benchmarks/run_protocols.py [--protocols vgg32 mbm adi vgg64] [--seeds 0 1 2 3 4]
+Usage: python benchmarks/run_protocols.py [--protocols vgg32 mbm adi vgg64 dsb2018] [--seeds 0 1 2 3 4]
+       (dsb2018 has one fixed split, so only seed 0 is run for it; its images are counted at
+       each image's own dot spacing)
        python benchmarks/run_protocols.py --ablation adi   (Table 2 of the paper, seed 0)
 """
 
@@ -53,9 +55,13 @@ def save_results(results: dict) -> None:
 def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, extractor_state=None):
     protocol, dataset = load_protocol_data(data, name)
     train_s, val_s, test_s = protocol.split(dataset, seed)
-    diameter = set_diameter(train_s)
-    train = prepare_images(train_s, [protocol.dataset] * len(train_s), config.cell_diameter_px, [diameter] * len(train_s))
-    val = prepare_images(val_s, [protocol.dataset] * len(val_s), config.cell_diameter_px, [diameter] * len(val_s))
+    if protocol.dataset == "dsb2018":  # cell sizes vary from image to image: each image's own dot spacing
+        diameter, train_d, val_d = None, None, None
+    else:
+        diameter = set_diameter(train_s)
+        train_d, val_d = [diameter] * len(train_s), [diameter] * len(val_s)
+    train = prepare_images(train_s, [protocol.dataset] * len(train_s), config.cell_diameter_px, train_d)
+    val = prepare_images(val_s, [protocol.dataset] * len(val_s), config.cell_diameter_px, val_d)
     trainer = Trainer(config, train, val, csrnet_state=extractor_state or load_csrnet_state())
     start = time.perf_counter()
     bundle = trainer.run()
@@ -65,8 +71,9 @@ def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, ext
 
 def run_one(data: Path, name: str, seed: int, config: TrainingConfig) -> dict:
     protocol, bundle, test_s, diameter, seconds, train = train_protocol(data, name, seed, config)
-    csrnet = evaluate_samples(bundle, test_s, diameter, branch="csrnet")
-    countxplain = evaluate_samples(bundle, test_s, diameter)
+    oracle = diameter is None  # dsb2018: each test image counted at its own dot spacing
+    csrnet = evaluate_samples(bundle, test_s, diameter, branch="csrnet", oracle_cell_size=oracle)
+    countxplain = evaluate_samples(bundle, test_s, diameter, oracle_cell_size=oracle)
     side = int(np.median([max(t.pixels.shape[:2]) for t in train]))
     return {"protocol": name, "seed": seed, "n_train": protocol.n_train, "n_val": protocol.n_val,
             "n_test": len(test_s), "cell_diameter_px": diameter, "train_diameter_px": config.cell_diameter_px,
@@ -111,7 +118,7 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         for name in args.protocols:
             done = {(r["protocol"], r["seed"]) for r in results["runs"] if r.get("config") == asdict(config)}
-            if (name, seed) in done:
+            if (name, seed) in done or (name == "dsb2018" and seed != 0):
                 continue
             row = run_one(args.data, name, seed, config)
             row["config"] = asdict(config)
