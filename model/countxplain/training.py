@@ -365,12 +365,11 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
     """
     k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
     candidates: list[list[tuple[float, int, int]]] = [[] for _ in range(k_total)]
-    seen = set()
+    first_view: dict[int, View] = {}
+    for view in views:
+        first_view.setdefault(view.image_index, view)
     with torch.inference_mode():
-        for view in views:
-            if view.image_index in seen:
-                continue
-            seen.add(view.image_index)
+        for view in first_view.values():
             image = images[view.image_index]
             cell_mask, bg_mask = location_masks(image, view, config.background_distance_px)
             processed = head.processed_features(view.features[None].float().to(device))[0]
@@ -385,12 +384,8 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
                     candidates[k].append((value, view.image_index, index))
     used, sources = set(), []
     new = head.prototypes.detach().clone()
-    first_view = {}
-    for view in views:
-        first_view.setdefault(view.image_index, view)
     for k in range(k_total):
-        group = range(0, k_cell) if k < k_cell else range(k_cell, k)
-        chosen = [new[j] for j in group if j < k]
+        chosen = [new[j] for j in range(0 if k < k_cell else k_cell, k)]  # this group's, already projected
         fallback = None
         for value, image_index, flat in sorted(candidates[k]):
             if (image_index, flat) in used:
