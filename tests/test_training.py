@@ -8,7 +8,8 @@ import torch
 
 from countxplain.inference import Cancelled
 from countxplain.modelfile import load_model, save_model
-from countxplain.training import Trainer, TrainingConfig, location_masks, project_prototypes
+from countxplain.projection import location_masks, project_prototypes
+from countxplain.training import Trainer, TrainingConfig
 from countxplain.training_data import TrainingImage, dihedral, make_views
 
 
