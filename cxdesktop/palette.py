@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
+from countxplain.explain import prototype_name
+
 CELL_COLORS = ("#f28e2b", "#d62728", "#ffbe7d", "#b3470f", "#ff9896", "#e15759", "#f7b500", "#8c2d04")
 BACKGROUND_COLORS = ("#1f77b4", "#76b7f2", "#08519c", "#4e9ed8", "#9ecae1", "#2c5f8a", "#6baed6", "#17395c")
 CELL_GROUP_COLOR = CELL_COLORS[0]
@@ -24,8 +26,8 @@ def prototype_color(prototype: int, k_cell: int) -> QColor:
 
 
 def short_name(prototype: int, k_cell: int) -> str:
-    """'C1', 'C2', ... for cell prototypes; 'B1', ... for background ones."""
-    return f"C{prototype + 1}" if is_cell(prototype, k_cell) else f"B{prototype - k_cell + 1}"
+    """'C1', 'C2', ... for cell prototypes; 'B1', ... for background ones (as in the explanation figure)."""
+    return prototype_name(prototype, k_cell)
 
 
 def long_name(prototype: int, k_cell: int) -> str:

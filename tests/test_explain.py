@@ -100,6 +100,9 @@ def test_explain_writes_a_figure_and_json_with_every_number(counted, tmp_path, d
     total = sum(p["contribution"] for p in data["prototypes"]) + data["bias_term"]
     assert total == pytest.approx(data["count"], rel=1e-5, abs=1e-4)
     assert all(p["group"] in ("cell", "background") for p in data["prototypes"])
+    k_cell = bundle.config.k_cell
+    assert [p["name"] for p in data["prototypes"]] == [f"C{k + 1}" for k in range(k_cell)] + \
+        [f"B{k + 1}" for k in range(bundle.config.k_total - k_cell)]
 
 
 def test_boxes_are_at_least_one_map_cell_and_grow_about_their_region(counted):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import atomic_write_bytes
-from .explain import contributions, similarity_boxes, similarity_on_image
+from .explain import contributions, prototype_name, similarity_boxes, similarity_on_image
 from .images import read_image
 from .inference import Counter
 from .modelfile import ModelBundle
@@ -46,7 +46,7 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
     prototypes = []
     for k in range(bundle.config.k_total):
         prototypes.append({
-            "index": k, "group": "cell" if parts.is_cell[k] else "background",
+            "index": k, "name": prototype_name(k, bundle.config.k_cell), "group": "cell" if parts.is_cell[k] else "background",
             "weight": float(parts.weights[k]), "contribution": float(parts.values[k]),
             "boxes_99th_percentile": [list(b) for b in similarity_boxes(result, k)],
             "gallery_sources": bundle.gallery.sources[k] if bundle.gallery is not None and bundle.gallery.sources else [],
@@ -131,7 +131,7 @@ def render_figure(bundle: ModelBundle, pixels: np.ndarray, result, data: dict):
         canvas.paste(tile, (x0, y0))
         draw.rectangle([x0 - 2, y0 - 2, x0 + tile.width + 1, y0 + tile.height + 1], outline=colour, width=2)
         p = data["prototypes"][k]
-        draw.text((x0, y0 + tile.height + 4), f"P{k} {p['group']}  c={p['contribution']:+.1f}", fill="black", font=small)
+        draw.text((x0, y0 + tile.height + 4), f"{p['name']} {p['group']}  c={p['contribution']:+.1f}", fill="black", font=small)
     y += rows_protos * (proto_size + 40) + 10
     if gallery_k:
         _draw_gallery(canvas, draw, bundle, (MARGIN, y), small)
@@ -154,7 +154,7 @@ def _draw_contributions(draw, data, origin, width, height, font) -> None:
         length = int(half * p["contribution"] / extent)
         colour = group_colour(p["group"] == "cell")
         draw.rectangle([min(mid, mid + length), y, max(mid, mid + length), y + bar_h], fill=colour)
-        draw.text((x0, y), f"P{i} w={p['weight']:+.3g}", fill="black", font=font)
+        draw.text((x0, y), f"{p['name']} w={p['weight']:+.3g}", fill="black", font=font)
         draw.text((x0 + width - 66, y), f"{p['contribution']:+.1f}", fill="black", font=font)
     draw.line([mid, y0 + 20, mid, y0 + 22 + len(protos) * (bar_h + 4)], fill="black")
     draw.text((x0, y0 + 26 + len(protos) * (bar_h + 4)), f"bias term {data['bias_term']:+.2f}; "
@@ -176,7 +176,7 @@ def _draw_gallery(canvas, draw, bundle, origin, font) -> None:
         x = x0 + column * (patches.shape[1] * (size + 4) + 120)
         y = y0 + row * (size + 6)
         colour = group_colour(k < bundle.config.k_cell)
-        draw.text((x, y + size // 2 - 6), f"P{k} {'cell' if k < bundle.config.k_cell else 'bg'}", fill=colour, font=font)
+        draw.text((x, y + size // 2 - 6), prototype_name(k, bundle.config.k_cell), fill=colour, font=font)
         for j in range(patches.shape[1]):
             tile = Image.fromarray(patches[k, j]).resize((size, size), Image.NEAREST)
             px = x + 60 + j * (size + 4)
