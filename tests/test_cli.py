@@ -183,6 +183,20 @@ def test_unknown_device_is_one_line(tiny_model_file, rgb_image, capsys):
     assert len(_lines(captured.err)) == 1 and "tpu" in captured.err
 
 
+def test_device_fallback_is_reported_only_for_a_gpu_asked_for_by_name(tiny_model_file, rgb_image, capsys):
+    from countxplain.device import cuda_problem
+
+    assert main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "auto"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cuda"]) == 0
+    err = capsys.readouterr().err
+    if cuda_problem() is None:
+        assert err == ""
+    else:
+        assert _lines(err) == [line for line in _lines(err) if line.startswith("device: cpu (using the CPU:")]
+        assert len(_lines(err)) == 1
+
+
 @pytest.mark.skipif(shutil.which("countxplain") is None, reason="console script not installed")
 def test_console_script_entry_point():
     result = subprocess.run(["countxplain", "--version"], capture_output=True, text=True, timeout=120)

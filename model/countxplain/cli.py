@@ -60,7 +60,7 @@ def cmd_count(args) -> int:
         return EXIT_INPUT_ERROR
     model = load_model_or_explain(args.model)
     counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile)
-    if counter.device_reason and args.device != "cpu":
+    if args.device not in ("auto", "cpu") and counter.device.type != args.device:  # a GPU asked for by name
         print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
     rows, failed = [], len(problems)
     for path in images:
