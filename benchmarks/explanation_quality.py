@@ -10,7 +10,7 @@
 * Diversity: minimum and mean pairwise prototype distance within each group.
 
 Usage: python benchmarks/explanation_quality.py [--model resources/models/default.cxm] [--per-set 30]
-Writes benchmarks/results/explanations.json.
+       [--protocols vgg64 mbm adi dsb2018] [--seed 0] [--out benchmarks/results/explanations.json]
 """
 
 from __future__ import annotations
@@ -59,15 +59,19 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=Path("resources/models/default.cxm"))
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--per-set", type=int, default=30, help="test images per set (first N of the held-back split)")
+    parser.add_argument("--protocols", nargs="+", default=list(DEFAULT_MODEL_PROTOCOLS),
+                        help="whose test splits to use (a protocol model: its own protocol)")
+    parser.add_argument("--seed", type=int, default=0, help="split seed")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     model = load_model(args.model)
     counter = Counter(model, device="cpu")
     k_cell = model.config.k_cell
     rng = np.random.default_rng(0)
     report = {"model": str(args.model), "sets": {}}
-    for name in DEFAULT_MODEL_PROTOCOLS:
+    for name in args.protocols:
         protocol, dataset = load_protocol_data(args.data, name)
-        train, _, test = protocol.split(dataset, seed=0)
+        train, _, test = protocol.split(dataset, seed=args.seed)
         set_diameter = None
         if protocol.dataset != "dsb2018":
             set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
@@ -115,8 +119,8 @@ def main(argv=None) -> int:
         }
         print(protocol.dataset, report["sets"][protocol.dataset], flush=True)
     report["diversity"] = intra_group_distances(model.network.head.prototypes.detach(), k_cell)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
     return 0
 
 

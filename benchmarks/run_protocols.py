@@ -1,7 +1,8 @@
 """Benchmark protocols of shared/data/PROTOCOLS.md: stage 1 (CSRNet) and CountXplain test MAE.
 
 For each protocol and seed: split (validation from the training share), measure the set's
-cell diameter on the training annotations, train both stages at the common 10 px diameter,
+cell diameter on the training annotations, train both stages at the common diameter
+(``--cell-diameter``, 10 px by default),
 and count the test images rescaled by that diameter, with the stage-1 output layer
 (CSRNet) and with the prototype head (CountXplain). Results accumulate in
 ``benchmarks/results/protocols.json`` (finished runs are skipped on a rerun) and the table
@@ -29,6 +30,7 @@ from countxplain.annotations import read_dots
 from countxplain.density import typical_cell_spacing
 from countxplain.evaluation import evaluate_samples
 from countxplain.losses import intra_group_distances
+from countxplain.modelfile import save_model
 from countxplain.pretrained import load_csrnet_state
 from countxplain.protocols import PROTOCOLS, load_protocol_data
 from countxplain.training import Trainer, TrainingConfig
@@ -69,8 +71,11 @@ def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, ext
     return protocol, bundle, test_s, diameter, seconds, train
 
 
-def run_one(data: Path, name: str, seed: int, config: TrainingConfig) -> dict:
+def run_one(data: Path, name: str, seed: int, config: TrainingConfig, save_to: Path | None = None) -> dict:
     protocol, bundle, test_s, diameter, seconds, train = train_protocol(data, name, seed, config)
+    if save_to is not None:
+        save_to.mkdir(parents=True, exist_ok=True)
+        save_model(bundle, save_to / f"{name}-seed{seed}-d{config.cell_diameter_px:g}.cxm")
     oracle = diameter is None  # dsb2018: each test image counted at its own dot spacing
     csrnet = evaluate_samples(bundle, test_s, diameter, branch="csrnet", oracle_cell_size=oracle)
     countxplain = evaluate_samples(bundle, test_s, diameter, oracle_cell_size=oracle)
@@ -107,9 +112,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--stage1-epochs", type=int, default=30)
     parser.add_argument("--stage2-epochs", type=int, default=100)
+    parser.add_argument("--cell-diameter", type=float, default=TrainingConfig.cell_diameter_px,
+                        help="common cell diameter (px) every image is brought to; sigma scales with it")
+    parser.add_argument("--backend-layers", type=int, default=TrainingConfig.train_backend_layers,
+                        help="CSRNet backend layers fine-tuned in stage 1 (0-6)")
+    parser.add_argument("--stage1-lr", type=float, default=TrainingConfig.stage1_lr)
+    parser.add_argument("--save-models", type=Path, default=None, help="also write each run's model file here")
     parser.add_argument("--ablation", default=None, help="run the loss ablation on this protocol instead")
     args = parser.parse_args(argv)
-    config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
+    sigma = TrainingConfig.sigma_px * args.cell_diameter / TrainingConfig.cell_diameter_px
+    config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
+                            cell_diameter_px=args.cell_diameter, sigma_px=sigma,
+                            train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr)
     results = load_results()
     if args.ablation:
         results["ablation"] = run_ablation(args.data, args.ablation, config)
@@ -120,7 +134,7 @@ def main(argv=None) -> int:
             done = {(r["protocol"], r["seed"]) for r in results["runs"] if r.get("config") == asdict(config)}
             if (name, seed) in done or (name == "dsb2018" and seed != 0):
                 continue
-            row = run_one(args.data, name, seed, config)
+            row = run_one(args.data, name, seed, config, args.save_models)
             row["config"] = asdict(config)
             results["runs"].append(row)
             save_results(results)

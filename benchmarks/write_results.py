@@ -53,7 +53,14 @@ def recipe_label(config: dict) -> str:
     """A short name for the training recipe of a run, so runs of different recipes are never averaged."""
     epochs = f"{config.get('stage1_epochs')}+{config.get('stage2_epochs')} epochs"
     jitter = config.get("scale_jitter", 0.0)
-    return f"{epochs}, scale jitter ±{jitter:.0%}" if jitter else f"{epochs}, no scale jitter"
+    parts = [epochs, f"scale jitter ±{jitter:.0%}" if jitter else "no scale jitter"]
+    if config.get("cell_diameter_px", 10.0) != 10.0:
+        parts.append(f"cells at {config['cell_diameter_px']:g} px")
+    if config.get("train_backend_layers", 3) != 3:
+        parts.append(f"{config['train_backend_layers']} backend layers trained")
+    if config.get("stage1_lr", 1e-4) != 1e-4:
+        parts.append(f"stage-1 lr {config['stage1_lr']:g}")
+    return ", ".join(parts)
 
 
 def protocol_table(data: dict) -> list[str]:
