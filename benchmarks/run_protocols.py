@@ -12,6 +12,7 @@ Usage: python benchmarks/run_protocols.py [--protocols vgg32 mbm adi vgg64 dsb20
        (dsb2018 has one fixed split, so only seed 0 is run for it; its images are counted at
        each image's own dot spacing)
        python benchmarks/run_protocols.py --ablation adi   (Table 2 of the paper, seed 0)
+       python benchmarks/run_protocols.py --ablation vgg32 --variants "full loss" "with separation (beyond the paper)"
 """
 
 from __future__ import annotations
@@ -89,17 +90,29 @@ def run_one(data: Path, name: str, seed: int, config: TrainingConfig, save_to: P
             "prototype_distances": bundle.provenance["metrics"]["prototype_distances"]}
 
 
-def run_ablation(data: Path, name: str, config: TrainingConfig) -> list[dict]:
-    """Full loss, no diversity loss, no prototype-to-feature loss; stage 1 shared."""
+ABLATION_VARIANTS = {
+    "full loss": {},
+    "without diversity": {"lambda_diversity": 0.0},
+    "without prototype-to-feature": {"lambda_proto": 0.0},
+    "with separation (beyond the paper)": {"lambda_separation": 1.0},
+}
+
+
+def run_ablation(data: Path, name: str, config: TrainingConfig, variants: list[str],
+                 save_to: Path | None = None) -> list[dict]:
+    """Stage 2 trained with each loss variant from one shared stage 1 (seed 0)."""
     protocol, bundle, test_s, diameter, _, _ = train_protocol(data, name, 0, config)
     extractor = bundle.network.extractor.state_dict()
     rows = []
-    for label, change in (("full loss", {}), ("without diversity", {"lambda_diversity": 0.0}),
-                          ("without prototype-to-feature", {"lambda_proto": 0.0})):
-        variant = replace(config, stage1_epochs=0, **change)
+    for label in variants:
+        variant = replace(config, stage1_epochs=0, **ABLATION_VARIANTS[label])
         _, model, test_s, diameter, seconds, _ = train_protocol(data, name, 0, variant, extractor)
+        if save_to is not None:
+            save_to.mkdir(parents=True, exist_ok=True)
+            save_model(model, save_to / f"{name}-ablation-{label.split(' (')[0].replace(' ', '-')}.cxm")
         result = evaluate_samples(model, test_s, diameter)
         rows.append({"protocol": name, "variant": label, "test_mae": result["mae"], "config": asdict(config),
+                     "val_mae": model.provenance["metrics"]["val_mae"],
                      "distances": intra_group_distances(model.network.head.prototypes.detach(), config.k_cell)})
         print(rows[-1], flush=True)
     return rows
@@ -117,26 +130,35 @@ def main(argv=None) -> int:
     parser.add_argument("--backend-layers", type=int, default=TrainingConfig.train_backend_layers,
                         help="CSRNet backend layers fine-tuned in stage 1 (0-6)")
     parser.add_argument("--stage1-lr", type=float, default=TrainingConfig.stage1_lr)
+    parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default=TrainingConfig.stage1_schedule)
+    parser.add_argument("--rerun", action="store_true", help="run again and replace finished runs of this recipe")
     parser.add_argument("--save-models", type=Path, default=None, help="also write each run's model file here")
     parser.add_argument("--ablation", default=None, help="run the loss ablation on this protocol instead")
+    parser.add_argument("--variants", nargs="+", default=list(ABLATION_VARIANTS)[:3], choices=list(ABLATION_VARIANTS),
+                        help="loss variants of the ablation")
     args = parser.parse_args(argv)
     sigma = TrainingConfig.sigma_px * args.cell_diameter / TrainingConfig.cell_diameter_px
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
                             cell_diameter_px=args.cell_diameter, sigma_px=sigma,
-                            train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr)
+                            train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr,
+                            stage1_schedule=args.stage1_schedule)
     results = load_results()
     if args.ablation:
-        results["ablation"] = run_ablation(args.data, args.ablation, config)
+        rows = run_ablation(args.data, args.ablation, config, args.variants, args.save_models)
+        results = load_results()
+        done = {(r["protocol"], r["variant"]) for r in rows}
+        results["ablation"] = [r for r in results.get("ablation", []) if (r["protocol"], r["variant"]) not in done] + rows
         save_results(results)
         return 0
     for seed in args.seeds:
         for name in args.protocols:
-            done = {(r["protocol"], r["seed"]) for r in results["runs"] if r.get("config") == asdict(config)}
-            if (name, seed) in done or (name == "dsb2018" and seed != 0):
+            same = lambda r: r["protocol"] == name and r["seed"] == seed and r.get("config") == asdict(config)
+            if (any(map(same, results["runs"])) and not args.rerun) or (name == "dsb2018" and seed != 0):
                 continue
             row = run_one(args.data, name, seed, config, args.save_models)
             row["config"] = asdict(config)
-            results["runs"].append(row)
+            results = load_results()  # another run may have finished meanwhile
+            results["runs"] = [r for r in results["runs"] if not same(r)] + [row]
             save_results(results)
             print(f"{name} seed {seed}: CSRNet {row['csrnet_mae']:.2f}  CountXplain {row['countxplain_mae']:.2f}  "
                   f"({row['train_seconds']:.0f} s)", flush=True)

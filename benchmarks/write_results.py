@@ -60,6 +60,8 @@ def recipe_label(config: dict) -> str:
         parts.append(f"{config['train_backend_layers']} backend layers trained")
     if config.get("stage1_lr", 1e-4) != 1e-4:
         parts.append(f"stage-1 lr {config['stage1_lr']:g}")
+    if config.get("stage1_schedule", "constant") != "constant":
+        parts.append(f"{config['stage1_schedule']} stage-1 lr")
     return ", ".join(parts)
 
 

@@ -180,3 +180,37 @@ def test_projection_keeps_prototypes_of_a_group_apart():
     assert project(0.0) == [(2, 2), (2, 5)]  # the nearest free locations: two near-copies
     assert project(0.3) == [(2, 2), (5, 2)]  # the second skips the near-copy
     assert float(torch.dist(head.prototypes[0], head.prototypes[1]).detach()) >= 0.3
+
+
+def test_stage1_cosine_schedule_starts_at_the_rate_and_decays_towards_zero():
+    from countxplain.training import stage1_learning_rate
+
+    cosine = TrainingConfig(stage1_lr=1e-3, stage1_epochs=10, stage1_schedule="cosine")
+    rates = [stage1_learning_rate(cosine, epoch) for epoch in range(10)]
+    assert rates[0] == pytest.approx(1e-3)
+    assert all(a > b for a, b in zip(rates, rates[1:])) and 0 < rates[-1] < 0.03e-3
+    constant = TrainingConfig(stage1_lr=1e-3, stage1_epochs=10)
+    assert {stage1_learning_rate(constant, epoch) for epoch in range(10)} == {1e-3}
+    with pytest.raises(ValueError):
+        stage1_learning_rate(TrainingConfig(stage1_schedule="steps"), 0)
+
+
+def test_dot_cells_mark_the_output_cells_holding_dots_in_every_view(images):
+    from countxplain.training_data import make_views
+
+    train, _ = images
+    for view, pixels in make_views(train, 4, sigma=2.0, seed=1, scale_jitter=0.2):
+        assert view.dot_cells.shape == view.target.shape
+        image = train[view.image_index]
+        assert 0 < int(view.dot_cells.sum()) <= len(image.dots)
+        # the density mass sits around the dot cells: their neighbourhoods hold most of it
+        near = torch.nn.functional.max_pool2d(view.dot_cells[None], 3, 1, 1)[0] > 0
+        assert float(view.target[near].sum()) > 0.8 * float(view.target.sum())
+
+
+def test_training_with_the_separation_loss_reports_it(images):
+    train, val = images
+    events = []
+    Trainer(tiny_config(lambda_separation=1.0, stage1_epochs=0), train, val, progress=events.append).run()
+    stage2 = [e for e in events if e.stage == "stage2"]
+    assert stage2 and all("separation" in e.losses and e.losses["separation"] >= 0 for e in stage2)

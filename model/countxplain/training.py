@@ -29,7 +29,7 @@ from torch import nn
 
 from .annotations import atomic_write_bytes
 from .inference import Cancelled
-from .losses import density_loss, diversity_loss, intra_group_distances, prototype_to_feature_loss
+from .losses import density_loss, diversity_loss, intra_group_distances, prototype_to_feature_loss, separation_loss
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
 from .projection import project_prototypes, refit_density_layer
@@ -51,6 +51,7 @@ class TrainingConfig:
     train_backend_layers: int = 3
     stage1_epochs: int = 30
     stage1_lr: float = 1e-4
+    stage1_schedule: str = "constant"  # or "cosine": the learning rate decays to zero over stage1_epochs
     stage1_batch: int = 8
     stage1_patience: int = 8
     stage2_epochs: int = 100
@@ -61,12 +62,23 @@ class TrainingConfig:
     lambda_density: float = 1.0
     lambda_proto: float = 1.0
     lambda_diversity: float = 100.0
+    lambda_separation: float = 0.0  # beyond the paper: see losses.separation_loss
+    separation_margin: float = 1.0
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     seed: int = 0
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim)
+
+
+def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
+    """Stage-1 learning rate of an epoch (0-based): constant, or a cosine decay towards zero."""
+    if config.stage1_schedule == "cosine":
+        return config.stage1_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, config.stage1_epochs)))
+    if config.stage1_schedule != "constant":
+        raise ValueError(f"unknown stage-1 schedule '{config.stage1_schedule}' (constant or cosine)")
+    return config.stage1_lr
 
 
 @dataclass
@@ -172,6 +184,8 @@ class Trainer:
             best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage1_batch))
         for epoch in range(first_epoch, c.stage1_epochs):
+            for group in optimiser.param_groups:
+                group["lr"] = stage1_learning_rate(c, epoch)
             order = self._epoch_order(len(train))
             total = 0.0
             trainable.train()
@@ -181,9 +195,9 @@ class Trainer:
                 batch = order[step * c.stage1_batch:(step + 1) * c.stage1_batch]
                 if len(batch) == 0:
                     continue
-                features, targets, mask = random_crops(train, batch, c.crop_cells, self.rng)
-                predicted = trainable(features.to(self.device)) * mask.to(self.device)
-                loss = density_loss(predicted, targets.to(self.device))
+                crops = random_crops(train, batch, c.crop_cells, self.rng)
+                predicted = trainable(crops.features.to(self.device)) * crops.mask.to(self.device)
+                loss = density_loss(predicted, crops.targets.to(self.device))
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -237,13 +251,18 @@ class Trainer:
                 batch = order[step * c.stage2_batch:(step + 1) * c.stage2_batch]
                 if len(batch) == 0:
                     continue
-                features, targets, mask = random_crops(train, batch, c.crop_cells, self.rng)
-                features, targets, mask = features.to(self.device), targets.to(self.device), mask.to(self.device)
-                output = head(features)
+                crops = random_crops(train, batch, c.crop_cells, self.rng)
+                targets, mask = crops.targets.to(self.device), crops.mask.to(self.device)
+                output = head(crops.features.to(self.device))
                 l_density = density_loss(output.density * mask, targets)
                 l_proto = prototype_to_feature_loss(output.distances, targets, c.k_cell, mask)
                 l_div = diversity_loss(head.prototypes, c.k_cell, c.tau)
                 loss = c.lambda_density * l_density + c.lambda_proto * l_proto + c.lambda_diversity * l_div
+                if c.lambda_separation:
+                    l_sep = separation_loss(output.similarity, crops.dot_cells.to(self.device), mask, c.k_cell,
+                                            c.separation_margin)
+                    loss = loss + c.lambda_separation * l_sep
+                    sums["separation"] = sums.get("separation", 0.0) + float(l_sep.detach())
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()

@@ -10,12 +10,14 @@ import numpy as np
 import torch
 
 from .datasets import Sample, load_sample
-from .density import pooled_density_map, scale_dots, typical_cell_spacing
+from .density import OUTPUT_STRIDE, padded_size, pooled_density_map, scale_dots, typical_cell_spacing
 from .images import resize_pixels
 from .inference import Cancelled
 from .network import normalise_batch
 
-MIN_SCALE, MAX_SCALE = 0.25, 2.0
+# a guard against absurd dot spacings only: counting applies the same factor unclipped, so a
+# clip inside the range of real data would train on cells of another size than it counts
+MIN_SCALE, MAX_SCALE = 0.125, 4.0
 
 
 @dataclass
@@ -37,6 +39,28 @@ class View:
     image_index: int
     target: torch.Tensor  # (1, h, w) pooled density
     features: torch.Tensor | None = None  # (C, h, w) cached frozen features
+    dot_cells: torch.Tensor | None = None  # (1, h, w) 1 where an output cell holds a dot
+
+
+@dataclass
+class Crops:
+    """A batch of random windows of views: features, density targets, validity and dot cells."""
+
+    features: torch.Tensor  # (B, C, crop, crop)
+    targets: torch.Tensor  # (B, 1, crop, crop)
+    mask: torch.Tensor  # (B, 1, crop, crop), 0 on padding
+    dot_cells: torch.Tensor  # (B, 1, crop, crop)
+
+
+def dot_cell_map(dots: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
+    """(1, h, w) map of the output cells (``OUTPUT_STRIDE`` pixels) that hold at least one dot."""
+    h, w = padded_size(shape[0]) // OUTPUT_STRIDE, padded_size(shape[1]) // OUTPUT_STRIDE
+    cells = torch.zeros(1, h, w)
+    if len(dots):
+        cols = np.clip((np.asarray(dots)[:, 0] + 0.5) // OUTPUT_STRIDE, 0, w - 1).astype(int)
+        rows = np.clip((np.asarray(dots)[:, 1] + 0.5) // OUTPUT_STRIDE, 0, h - 1).astype(int)
+        cells[0, rows, cols] = 1.0
+    return cells
 
 
 def scale_for_diameter(diameter_px: float | None, target_diameter_px: float) -> float:
@@ -102,7 +126,7 @@ def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed
                 dots = scale_dots(dots, resized.shape[1] / pixels.shape[1], resized.shape[0] / pixels.shape[0])
                 pixels = resized
             target = torch.from_numpy(pooled_density_map(dots, pixels.shape[:2], sigma))[None]
-            views.append((View(index, target), pixels))
+            views.append((View(index, target, dot_cells=dot_cell_map(dots, pixels.shape[:2])), pixels))
     return views
 
 
@@ -145,16 +169,14 @@ def padded_batch(pixels: np.ndarray) -> torch.Tensor:
     """(1, 3, H', W') normalised input, zero-padded (in normalised units) to multiples of 8."""
     import torch.nn.functional as F
 
-    from .density import padded_size
-
     tensor = normalise_batch(torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float())
     h, w = tensor.shape[-2:]
     return F.pad(tensor, (0, padded_size(w) - w, 0, padded_size(h) - h))
 
 
 def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: np.random.Generator,
-                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A batch of random ``crop``×``crop`` windows: features, targets and a validity mask.
+                 dtype: torch.dtype = torch.float32) -> Crops:
+    """A batch of random ``crop``×``crop`` windows of the given views.
 
     Views smaller than the crop are zero-padded and the padding is masked out.
     """
@@ -162,6 +184,7 @@ def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: 
     features = torch.zeros(len(indices), channels, crop, crop, dtype=dtype)
     targets = torch.zeros(len(indices), 1, crop, crop)
     mask = torch.zeros(len(indices), 1, crop, crop)
+    dot_cells = torch.zeros(len(indices), 1, crop, crop)
     for row, index in enumerate(indices):
         view = views[index]
         h, w = view.target.shape[-2:]
@@ -171,4 +194,6 @@ def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: 
         features[row, :, :ch, :cw] = view.features[:, y0:y0 + ch, x0:x0 + cw].to(dtype)
         targets[row, :, :ch, :cw] = view.target[:, y0:y0 + ch, x0:x0 + cw]
         mask[row, :, :ch, :cw] = 1.0
-    return features, targets, mask
+        if view.dot_cells is not None:
+            dot_cells[row, :, :ch, :cw] = view.dot_cells[:, y0:y0 + ch, x0:x0 + cw]
+    return Crops(features, targets, mask, dot_cells)
