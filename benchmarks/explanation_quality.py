@@ -54,6 +54,59 @@ def random_boxes(boxes, shape, rng) -> list:
     return moved
 
 
+def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
+    """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
+    model = counter.bundle
+    k_cell = model.config.k_cell
+    protocol, dataset = load_protocol_data(data, name)
+    train, _, test = protocol.split(dataset, seed=seed)
+    set_diameter = None
+    if protocol.dataset != "dsb2018":
+        set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
+    cell_hits = cell_total = bg_clean = bg_total = 0
+    raw = {"cell_hits": 0, "cell_total": 0, "bg_clean": 0, "bg_total": 0}
+    drops_proto, drops_random = [], []
+    for sample in test[:per_set]:
+        image = read_image(sample.image_path)
+        dots = read_dots(sample.dots_path)
+        diameter = set_diameter or typical_cell_spacing(dots)
+        diameter = diameter if np.isfinite(diameter) else None
+        result = counter.count(image.pixels, cell_diameter_px=diameter, with_similarity=True)
+        cell_boxes = []
+        for k in range(model.config.k_total):
+            boxes = similarity_boxes(result, k)
+            inside = cells_in_boxes(dots, boxes)
+            if k < k_cell:
+                cell_hits += int(inside.sum())
+                cell_total += len(boxes)
+                cell_boxes += boxes
+            else:
+                bg_clean += int((~inside).sum())
+                bg_total += len(boxes)
+            raw_inside = cells_in_boxes(dots, similarity_boxes(result, k, min_side=0))
+            group = "cell" if k < k_cell else "bg"
+            raw[f"{group}_total"] += len(raw_inside)
+            raw["cell_hits" if k < k_cell else "bg_clean"] += int(raw_inside.sum() if k < k_cell else (~raw_inside).sum())
+        if cell_boxes:
+            erased = counter.count(erase(image.pixels, cell_boxes), cell_diameter_px=diameter).count
+            randomised = counter.count(erase(image.pixels, random_boxes(cell_boxes, image.pixels.shape[:2], rng)),
+                                       cell_diameter_px=diameter).count
+            drops_proto.append(result.count - erased)
+            drops_random.append(result.count - randomised)
+    stat = wilcoxon(drops_proto, drops_random, alternative="greater") if len(drops_proto) > 1 else None
+    return protocol.dataset, {
+        "n_images": min(per_set, len(test)),
+        "cell_box_purity": cell_hits / max(cell_total, 1), "cell_boxes": cell_total,
+        "background_box_purity": bg_clean / max(bg_total, 1), "background_boxes": bg_total,
+        "region_purity": {"cell": raw["cell_hits"] / max(raw["cell_total"], 1), "cell_boxes": raw["cell_total"],
+                          "background": raw["bg_clean"] / max(raw["bg_total"], 1),
+                          "background_boxes": raw["bg_total"]},
+        "mean_drop_prototype_boxes": float(np.mean(drops_proto)) if drops_proto else None,
+        "mean_drop_random_boxes": float(np.mean(drops_random)) if drops_random else None,
+        "wilcoxon_p": float(stat.pvalue) if stat is not None else None,
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=Path("resources/models/default.cxm"))
@@ -66,59 +119,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     model = load_model(args.model)
     counter = Counter(model, device="cpu")
-    k_cell = model.config.k_cell
     rng = np.random.default_rng(0)
     report = {"model": str(args.model), "sets": {}}
     for name in args.protocols:
-        protocol, dataset = load_protocol_data(args.data, name)
-        train, _, test = protocol.split(dataset, seed=args.seed)
-        set_diameter = None
-        if protocol.dataset != "dsb2018":
-            set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
-        cell_hits = cell_total = bg_clean = bg_total = 0
-        raw = {"cell_hits": 0, "cell_total": 0, "bg_clean": 0, "bg_total": 0}
-        drops_proto, drops_random = [], []
-        for sample in test[: args.per_set]:
-            image = read_image(sample.image_path)
-            dots = read_dots(sample.dots_path)
-            diameter = set_diameter or typical_cell_spacing(dots)
-            diameter = diameter if np.isfinite(diameter) else None
-            result = counter.count(image.pixels, cell_diameter_px=diameter, with_similarity=True)
-            cell_boxes = []
-            for k in range(model.config.k_total):
-                boxes = similarity_boxes(result, k)
-                inside = cells_in_boxes(dots, boxes)
-                if k < k_cell:
-                    cell_hits += int(inside.sum())
-                    cell_total += len(boxes)
-                    cell_boxes += boxes
-                else:
-                    bg_clean += int((~inside).sum())
-                    bg_total += len(boxes)
-                raw_inside = cells_in_boxes(dots, similarity_boxes(result, k, min_side=0))
-                group = "cell" if k < k_cell else "bg"
-                raw[f"{group}_total"] += len(raw_inside)
-                raw["cell_hits" if k < k_cell else "bg_clean"] += int(raw_inside.sum() if k < k_cell else (~raw_inside).sum())
-            if cell_boxes:
-                erased = counter.count(erase(image.pixels, cell_boxes), cell_diameter_px=diameter).count
-                randomised = counter.count(erase(image.pixels, random_boxes(cell_boxes, image.pixels.shape[:2], rng)),
-                                           cell_diameter_px=diameter).count
-                drops_proto.append(result.count - erased)
-                drops_random.append(result.count - randomised)
-        stat = wilcoxon(drops_proto, drops_random, alternative="greater") if len(drops_proto) > 1 else None
-        report["sets"][protocol.dataset] = {
-            "n_images": min(args.per_set, len(test)),
-            "cell_box_purity": cell_hits / max(cell_total, 1), "cell_boxes": cell_total,
-            "background_box_purity": bg_clean / max(bg_total, 1), "background_boxes": bg_total,
-            "region_purity": {"cell": raw["cell_hits"] / max(raw["cell_total"], 1), "cell_boxes": raw["cell_total"],
-                              "background": raw["bg_clean"] / max(raw["bg_total"], 1),
-                              "background_boxes": raw["bg_total"]},
-            "mean_drop_prototype_boxes": float(np.mean(drops_proto)) if drops_proto else None,
-            "mean_drop_random_boxes": float(np.mean(drops_random)) if drops_random else None,
-            "wilcoxon_p": float(stat.pvalue) if stat is not None else None,
-        }
-        print(protocol.dataset, report["sets"][protocol.dataset], flush=True)
-    report["diversity"] = intra_group_distances(model.network.head.prototypes.detach(), k_cell)
+        dataset_name, quality = set_quality(counter, args.data, name, args.seed, args.per_set, rng)
+        report["sets"][dataset_name] = quality
+        print(dataset_name, quality, flush=True)
+    report["diversity"] = intra_group_distances(model.network.head.prototypes.detach(), model.config.k_cell)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     return 0

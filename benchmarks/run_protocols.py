@@ -30,10 +30,11 @@ import torch
 from countxplain.annotations import read_dots
 from countxplain.density import typical_cell_spacing
 from countxplain.evaluation import evaluate_samples
+from countxplain.inference import Counter
 from countxplain.losses import intra_group_distances
 from countxplain.modelfile import save_model
 from countxplain.pretrained import load_csrnet_state
-from countxplain.protocols import PROTOCOLS, load_protocol_data
+from countxplain.protocols import load_protocol_data
 from countxplain.training import Trainer, TrainingConfig
 from countxplain.training_data import prepare_images
 
@@ -99,8 +100,9 @@ ABLATION_VARIANTS = {
 
 
 def run_ablation(data: Path, name: str, config: TrainingConfig, variants: list[str],
-                 save_to: Path | None = None) -> list[dict]:
-    """Stage 2 trained with each loss variant from one shared stage 1 (seed 0)."""
+                 save_to: Path | None = None, purity_images: int = 0) -> list[dict]:
+    """Stage 2 trained with each loss variant from one shared stage 1 (seed 0); with
+    ``purity_images``, also the explanation purity on that many test images."""
     protocol, bundle, test_s, diameter, _, _ = train_protocol(data, name, 0, config)
     extractor = bundle.network.extractor.state_dict()
     rows = []
@@ -114,6 +116,14 @@ def run_ablation(data: Path, name: str, config: TrainingConfig, variants: list[s
         rows.append({"protocol": name, "variant": label, "test_mae": result["mae"], "config": asdict(config),
                      "val_mae": model.provenance["metrics"]["val_mae"],
                      "distances": intra_group_distances(model.network.head.prototypes.detach(), config.k_cell)})
+        if purity_images:
+            from explanation_quality import set_quality
+
+            _, quality = set_quality(Counter(model, device="cpu"), data, name, 0, purity_images, np.random.default_rng(0))
+            rows[-1]["purity"] = {"images": quality["n_images"], "cell": quality["cell_box_purity"],
+                                  "background": quality["background_box_purity"],
+                                  "cell_regions": quality["region_purity"]["cell"],
+                                  "background_regions": quality["region_purity"]["background"]}
         print(rows[-1], flush=True)
     return rows
 
@@ -136,6 +146,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ablation", default=None, help="run the loss ablation on this protocol instead")
     parser.add_argument("--variants", nargs="+", default=list(ABLATION_VARIANTS)[:3], choices=list(ABLATION_VARIANTS),
                         help="loss variants of the ablation")
+    parser.add_argument("--purity-images", type=int, default=20,
+                        help="ablation: test images for the explanation purity of each variant (0: skip)")
     args = parser.parse_args(argv)
     sigma = TrainingConfig.sigma_px * args.cell_diameter / TrainingConfig.cell_diameter_px
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
@@ -144,7 +156,7 @@ def main(argv=None) -> int:
                             stage1_schedule=args.stage1_schedule)
     results = load_results()
     if args.ablation:
-        rows = run_ablation(args.data, args.ablation, config, args.variants, args.save_models)
+        rows = run_ablation(args.data, args.ablation, config, args.variants, args.save_models, args.purity_images)
         results = load_results()
         done = {(r["protocol"], r["variant"]) for r in rows}
         results["ablation"] = [r for r in results.get("ablation", []) if (r["protocol"], r["variant"]) not in done] + rows

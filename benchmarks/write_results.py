@@ -101,26 +101,34 @@ def main() -> int:
              "All numbers are produced by the committed harnesses on this project's 2-core CPU machine; "
              "MAE = mean over test images of |predicted count − annotated dots|, mean ± std over splits. "
              "Validation images come out of each training share; no choice is made on test images. "
-             "Every image is rescaled so its cells are 10 px apart (set diameter measured on the training "
-             "dots), so inputs are smaller or larger than the published ones: the input side is given.", ""]
+             "Every image is rescaled so its cells are 10 px apart, or as far apart as its recipe says (set "
+             "diameter measured on the training dots), so inputs are smaller or larger than the published ones: the input side is given.", ""]
     protocols = load(RESULTS / "protocols.json")
     lines += ["## Protocols of PROTOCOLS.md (`benchmarks/run_protocols.py`)", ""]
     lines += protocol_table(protocols) if protocols else ["Not run yet."]
     if protocols and protocols.get("runs"):
-        lines += ["", "Recipe: stage-1 + stage-2 epochs (the default-model recipe uses 30 + 100) and whether training "
-                  "views were rescaled at random (scale jitter). Runs shared the two cores with other jobs; seeds "
+        lines += ["", "Recipe: stage-1 + stage-2 epochs (the default-model recipe uses 30 + 100), whether training "
+                  "views were rescaled at random (scale jitter), and where it differs from the defaults the common cell "
+                  "spacing (10 px), the CSRNet backend layers fine-tuned in stage 1 (3), the stage-1 learning rate "
+                  "(1e-4) and its schedule (constant). Runs shared the two cores with other jobs; seeds "
                   "that are not listed have not been run yet. Rerun `python benchmarks/run_protocols.py` to fill the "
                   "grid (finished runs are kept)."]
     if protocols and protocols.get("ablation"):
-        recipe = recipe_label(protocols["ablation"][0].get("config", {}))
         lines += ["", "## Loss ablation (the paper's Table 2), `run_protocols.py --ablation`", "",
-                  f"Seed 0; stage 1 trained once and shared; each variant trains stage 2 from it (recipe of the shared run: {recipe}). "
-                  "Distances: L2 between prototypes within a group.", "",
-                  "| variant | test MAE | cell min dist | cell mean dist | bg min dist | bg mean dist |", "|---|---|---|---|---|---|"]
+                  "Seed 0; per protocol, stage 1 is trained once and shared and each variant trains stage 2 from it. "
+                  "Distances: L2 between prototypes within a group. Purity: as in the explanation-quality section "
+                  "(drawn boxes), on the first test images of the split; the separation loss goes beyond the paper "
+                  "(each prototype's best match in a crop must lie on its own kind of location: an output cell "
+                  "holding a dot for cell prototypes, one holding none for background prototypes).", "",
+                  "| variant | recipe of the shared run | val MAE | test MAE | cell min dist | cell mean dist | bg min dist | "
+                  "bg mean dist | cell-box purity | background-box purity |", "|---|---|---|---|---|---|---|---|---|---|"]
         for row in protocols["ablation"]:
-            d = row["distances"]
-            lines.append(f"| {row['protocol']}: {row['variant']} | {row['test_mae']:.2f} | {d['cell']['min']:.3f} | "
-                         f"{d['cell']['mean']:.3f} | {d['background']['min']:.3f} | {d['background']['mean']:.3f} |")
+            d, purity = row["distances"], row.get("purity")
+            val = f"{row['val_mae']:.2f}" if row.get("val_mae") is not None else ""
+            cells = (f"{purity['cell']:.1%} | {purity['background']:.1%}" if purity else "not measured | not measured")
+            lines.append(f"| {row['protocol']}: {row['variant']} | {recipe_label(row.get('config', {}))} | {val} | "
+                         f"{row['test_mae']:.2f} | {d['cell']['min']:.3f} | {d['cell']['mean']:.3f} | "
+                         f"{d['background']['min']:.3f} | {d['background']['mean']:.3f} | {cells} |")
     default = load(ROOT / "resources" / "models" / "default-metrics.json")
     lines += ["", "## The shipped default model (`scripts/train_default_model.py`)", ""]
     if default:
