@@ -95,7 +95,7 @@ ABLATION_VARIANTS = {
     "full loss": {},
     "without diversity": {"lambda_diversity": 0.0},
     "without prototype-to-feature": {"lambda_proto": 0.0},
-    "with separation (beyond the paper)": {"lambda_separation": 1.0},
+    "with separation (beyond the paper)": {"lambda_separation": 5.0},
 }
 
 
@@ -114,7 +114,7 @@ def run_ablation(data: Path, name: str, config: TrainingConfig, variants: list[s
             save_model(model, save_to / f"{name}-ablation-{label.split(' (')[0].replace(' ', '-')}.cxm")
         result = evaluate_samples(model, test_s, diameter)
         rows.append({"protocol": name, "variant": label, "test_mae": result["mae"], "config": asdict(config),
-                     "val_mae": model.provenance["metrics"]["val_mae"],
+                     "variant_change": ABLATION_VARIANTS[label], "val_mae": model.provenance["metrics"]["val_mae"],
                      "distances": intra_group_distances(model.network.head.prototypes.detach(), config.k_cell)})
         if purity_images:
             from explanation_quality import set_quality

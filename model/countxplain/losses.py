@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -33,26 +35,27 @@ def prototype_to_feature_loss(distances: torch.Tensor, target: torch.Tensor, k_c
     return cell_term + at_min.mean(dim=1).mean()
 
 
-def separation_loss(similarity: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int,
-                    margin: float = 1.0) -> torch.Tensor:
-    """Beyond the paper: each prototype's best match in a crop lies in its own kind of location.
+def separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int,
+                    ratio: float = 2.0, offset: float = 1e-3) -> torch.Tensor:
+    """Beyond the paper: each prototype's nearest feature in a crop lies on its own kind of location.
 
-    A cell prototype's highest similarity over output cells holding a dot should exceed its
-    highest similarity over cells holding none by ``margin`` (log-similarity units); for a
-    background prototype the other way round. Hinge, averaged over prototypes and over the
-    crops that have both kinds of location. ``similarity`` (B, K, h, w); ``dot_cells`` and
-    ``mask`` (B, 1, h, w).
+    A cell prototype's nearest output cell holding a dot should be ``ratio`` times nearer
+    than its nearest cell holding none; for a background prototype the other way round.
+    Hinge on log distances (scale-free), averaged over prototypes and over the crops that
+    have both kinds of location. ``distances`` (B, K, h, w); ``dot_cells``, ``mask`` (B, 1, h, w).
     """
     valid = mask > 0
     dots = valid & (dot_cells > 0)
     empty = valid & (dot_cells <= 0)
     usable = (dots.flatten(1).any(dim=1) & empty.flatten(1).any(dim=1)).float()
     if usable.sum() == 0:
-        return similarity.new_zeros(())
-    best_on_dots = similarity.masked_fill(~dots, -torch.inf).flatten(2).amax(dim=2)
-    best_elsewhere = similarity.masked_fill(~empty, -torch.inf).flatten(2).amax(dim=2)
-    gap = best_on_dots - best_elsewhere  # (B, K)
+        return distances.new_zeros(())
+    log_d = torch.log(distances.clamp_min(0.0) + offset)
+    nearest_dot = log_d.masked_fill(~dots, torch.inf).flatten(2).amin(dim=2)
+    nearest_empty = log_d.masked_fill(~empty, torch.inf).flatten(2).amin(dim=2)
+    gap = nearest_empty - nearest_dot  # (B, K): > 0 when the nearest dot cell is nearer
     gap = torch.where(torch.isfinite(gap), gap, torch.zeros_like(gap))
+    margin = math.log(ratio)
     hinge = torch.cat([(margin - gap[:, :k_cell]).clamp_min(0.0), (margin + gap[:, k_cell:]).clamp_min(0.0)], dim=1)
     return (hinge.mean(dim=1) * usable).sum() / usable.sum()
 

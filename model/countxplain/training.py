@@ -63,7 +63,7 @@ class TrainingConfig:
     lambda_proto: float = 1.0
     lambda_diversity: float = 100.0
     lambda_separation: float = 0.0  # beyond the paper: see losses.separation_loss
-    separation_margin: float = 1.0
+    separation_ratio: float = 2.0
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     seed: int = 0
@@ -259,8 +259,8 @@ class Trainer:
                 l_div = diversity_loss(head.prototypes, c.k_cell, c.tau)
                 loss = c.lambda_density * l_density + c.lambda_proto * l_proto + c.lambda_diversity * l_div
                 if c.lambda_separation:
-                    l_sep = separation_loss(output.similarity, crops.dot_cells.to(self.device), mask, c.k_cell,
-                                            c.separation_margin)
+                    l_sep = separation_loss(output.distances, crops.dot_cells.to(self.device), mask, c.k_cell,
+                                            c.separation_ratio)
                     loss = loss + c.lambda_separation * l_sep
                     sums["separation"] = sums.get("separation", 0.0) + float(l_sep.detach())
                 optimiser.zero_grad(set_to_none=True)
