@@ -161,14 +161,17 @@ def main() -> int:
                   "Distances: L2 between prototypes within a group. Purity: as in the explanation-quality section "
                   "(drawn boxes), on the first test images of the split; the separation loss goes beyond the paper "
                   "(each prototype's best match in a crop must lie on its own kind of location: an output cell "
-                  "holding a dot for cell prototypes, one holding none for background prototypes).", "",
+                  "holding a dot for cell prototypes, at least twice as near as any output cell holding none; the reverse for "
+                  "background prototypes).", "",
                   "| variant | recipe of the shared run | val MAE | test MAE | cell min dist | cell mean dist | bg min dist | "
                   "bg mean dist | cell-box purity | background-box purity |", "|---|---|---|---|---|---|---|---|---|---|"]
         for row in protocols["ablation"]:
             d, purity = row["distances"], row.get("purity")
             val = f"{row['val_mae']:.2f}" if row.get("val_mae") is not None else ""
             cells = (f"{purity['cell']:.1%} | {purity['background']:.1%}" if purity else "not measured | not measured")
-            lines.append(f"| {row['protocol']}: {row['variant']} | {recipe_label(row.get('config', {}))} | {val} | "
+            change = ", ".join(f"{k} = {v:g}" for k, v in row.get("variant_change", {}).items())
+            variant = f"{row['variant']} ({change})" if change else row["variant"]
+            lines.append(f"| {row['protocol']}: {variant} | {recipe_label(row.get('config', {}))} | {val} | "
                          f"{row['test_mae']:.2f} | {d['cell']['min']:.3f} | {d['cell']['mean']:.3f} | "
                          f"{d['background']['min']:.3f} | {d['background']['mean']:.3f} | {cells} |")
     default = load(ROOT / "resources" / "models" / "default-metrics.json")
