@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-from countxplain.explain import prototype_name
+from countxplain.naming import prototype_name
 
 CELL_COLORS = ("#f28e2b", "#d62728", "#ffbe7d", "#b3470f", "#ff9896", "#e15759", "#f7b500", "#8c2d04")
 BACKGROUND_COLORS = ("#1f77b4", "#76b7f2", "#08519c", "#4e9ed8", "#9ecae1", "#2c5f8a", "#6baed6", "#17395c")

@@ -17,11 +17,6 @@ from .modelfile import ModelBundle
 DEFAULT_PERCENTILE = 99.0
 
 
-def prototype_name(prototype: int, k_cell: int) -> str:
-    """'C1', 'C2', ... for cell prototypes, 'B1', ... for background ones: the name every view uses."""
-    return f"C{prototype + 1}" if prototype < k_cell else f"B{prototype - k_cell + 1}"
-
-
 @dataclass
 class Contributions:
     """Each prototype's weight θ_i and its contribution c_i = θ_i · Σ S_i to one image's count.

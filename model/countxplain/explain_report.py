@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import atomic_write_bytes
-from .explain import contributions, prototype_name, similarity_boxes, similarity_on_image
+from .explain import contributions, similarity_boxes, similarity_on_image
 from .images import read_image
 from .inference import Counter
 from .modelfile import ModelBundle
+from .naming import prototype_name
 
 CELL_COLOUR = (240, 140, 30)
 BACKGROUND_COLOUR = (50, 120, 230)
