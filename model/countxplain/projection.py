@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .density import OUTPUT_STRIDE
-from .training_data import TrainingImage, View
+from .training_data import TrainingImage, View, dot_cell_map
 
 if TYPE_CHECKING:
     from .training import TrainingConfig
@@ -25,12 +25,8 @@ def location_masks(image: TrainingImage, view: View, background_distance_px: flo
     from scipy import ndimage
 
     h, w = view.target.shape[-2:]
-    has_dot = np.zeros((h, w), dtype=bool)
-    dots = image.dots
-    if len(dots):
-        cols = np.clip((dots[:, 0] + 0.5) // OUTPUT_STRIDE, 0, w - 1).astype(int)
-        rows = np.clip((dots[:, 1] + 0.5) // OUTPUT_STRIDE, 0, h - 1).astype(int)
-        has_dot[rows, cols] = True
+    has_dot = dot_cell_map(image.dots, image.pixels.shape[:2])[0, :h, :w].numpy() > 0
+    if has_dot.any():
         distance = ndimage.distance_transform_edt(~has_dot) * OUTPUT_STRIDE
         far = distance > background_distance_px
     else:
