@@ -73,11 +73,16 @@ def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, ext
     return protocol, bundle, test_s, diameter, seconds, train
 
 
+def save_run_model(bundle, folder: Path | None, filename: str) -> None:
+    """Keep a benchmark run's model file (``--save-models``); nothing without a folder."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_model(bundle, folder / filename)
+
+
 def run_one(data: Path, name: str, seed: int, config: TrainingConfig, save_to: Path | None = None) -> dict:
     protocol, bundle, test_s, diameter, seconds, train = train_protocol(data, name, seed, config)
-    if save_to is not None:
-        save_to.mkdir(parents=True, exist_ok=True)
-        save_model(bundle, save_to / f"{name}-seed{seed}-d{config.cell_diameter_px:g}.cxm")
+    save_run_model(bundle, save_to, f"{name}-seed{seed}-d{config.cell_diameter_px:g}.cxm")
     oracle = diameter is None  # dsb2018: each test image counted at its own dot spacing
     csrnet = evaluate_samples(bundle, test_s, diameter, branch="csrnet", oracle_cell_size=oracle)
     countxplain = evaluate_samples(bundle, test_s, diameter, oracle_cell_size=oracle)
@@ -109,9 +114,7 @@ def run_ablation(data: Path, name: str, config: TrainingConfig, variants: list[s
     for label in variants:
         variant = replace(config, stage1_epochs=0, **ABLATION_VARIANTS[label])
         _, model, test_s, diameter, seconds, _ = train_protocol(data, name, 0, variant, extractor)
-        if save_to is not None:
-            save_to.mkdir(parents=True, exist_ok=True)
-            save_model(model, save_to / f"{name}-ablation-{label.split(' (')[0].replace(' ', '-')}.cxm")
+        save_run_model(model, save_to, f"{name}-ablation-{label.split(' (')[0].replace(' ', '-')}.cxm")
         result = evaluate_samples(model, test_s, diameter)
         rows.append({"protocol": name, "variant": label, "test_mae": result["mae"], "config": asdict(config),
                      "variant_change": ABLATION_VARIANTS[label], "val_mae": model.provenance["metrics"]["val_mae"],

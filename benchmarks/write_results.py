@@ -84,11 +84,10 @@ def chosen_on_validation(runs) -> dict:
         by_base[(run["protocol"], recipe_label(config))][run["seed"]][diameter] = run
     out = {}
     for (name, base), seeds in by_base.items():
-        spacings = SPACINGS_COMPARED
-        complete = {seed: per_seed for seed, per_seed in sorted(seeds.items()) if len(per_seed) == len(spacings)}
+        complete = {seed: per_seed for seed, per_seed in sorted(seeds.items()) if len(per_seed) == len(SPACINGS_COMPARED)}
         if not complete:
             continue
-        label = f"{base}, cell spacing chosen on validation from {' / '.join(f'{d:g}' for d in spacings)} px"
+        label = f"{base}, cell spacing chosen on validation from {' / '.join(f'{d:g}' for d in SPACINGS_COMPARED)} px"
         picked = []
         for seed, per_seed in complete.items():
             stage1 = min(per_seed.values(), key=lambda r: r["stage1_val_mae"])

@@ -121,15 +121,21 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 1, device: torch
             "value": value if isinstance(value, (int, float)) else None}
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process in MB (Linux ``/proc``; else the peak so far)."""
+def proc_status_mb(field: str) -> float | None:
+    """A kB field of ``/proc/self/status`` (e.g. ``VmRSS``) in MB; None where there is no ``/proc``."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return peak_rss_mb()
+    return None
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MB (Linux ``/proc``; else the peak so far)."""
+    current = proc_status_mb("VmRSS")
+    return current if current is not None else peak_rss_mb()
 
 
 def peak_rss_mb() -> float:
@@ -138,11 +144,8 @@ def peak_rss_mb() -> float:
     ``ru_maxrss`` of a child started by fork + exec can carry the parent's peak over (the
     kernel keeps the larger of the old and the new memory map's high-water mark), so it
     is not used where ``/proc`` answers."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    high_water = proc_status_mb("VmHWM")
+    if high_water is not None:
+        return high_water
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2 ** 20
