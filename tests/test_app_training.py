@@ -172,6 +172,7 @@ def test_train_cancel_resume_save_and_count_with_the_new_model(qtbot, window, pa
     path = store.paths()[0]
     qtbot.waitUntil(lambda: store[path].analysis is not None and store[path].analysis.model_name == "mine"
                     and store[path].status == "done", timeout=WAIT_MS)
+    qtbot.waitUntil(window.runner.is_idle, timeout=WAIT_MS)  # the recount done: torch runs on one thread at a time
     expected = Counter(bundle, device="cpu").count(read_image(path).pixels).count
     assert store[path].count == pytest.approx(expected, rel=1e-4, abs=1e-4)
     assert window.status.model_label.text().startswith("Model: mine")
