@@ -62,6 +62,8 @@ def recipe_label(config: dict) -> str:
         parts.append(f"stage-1 lr {config['stage1_lr']:g}")
     if config.get("stage1_schedule", "constant") != "constant":
         parts.append(f"{config['stage1_schedule']} stage-1 lr")
+    if config.get("stage1_ema", 0.0):
+        parts.append(f"stage-1 weights averaged (EMA {config['stage1_ema']:g})")
     return ", ".join(parts)
 
 

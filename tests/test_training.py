@@ -214,3 +214,19 @@ def test_training_with_the_separation_loss_reports_it(images):
     Trainer(tiny_config(lambda_separation=1.0, stage1_epochs=0), train, val, progress=events.append).run()
     stage2 = [e for e in events if e.stage == "stage2"]
     assert stage2 and all("separation" in e.losses and e.losses["separation"] >= 0 for e in stage2)
+
+
+def test_stage1_weight_average_is_what_stage1_keeps(images):
+    """With a decay near 1 the average barely leaves the weights after the first step, so the
+    extractor that stage 1 keeps stays far nearer its start than a run without averaging."""
+    train, val = images
+
+    def moved(**changes) -> float:
+        trainer = Trainer(tiny_config(stage1_epochs=3, stage2_epochs=1, projection_every=1, **changes), train, val)
+        start = {k: v.clone() for k, v in trainer.model.extractor.state_dict().items()}
+        trainer.run()
+        end = trainer.model.extractor.state_dict()
+        return sum(float((end[k] - start[k]).abs().sum()) for k in start)
+
+    plain, averaged = moved(), moved(stage1_ema=0.999999)
+    assert plain > 0 and averaged < 0.5 * plain

@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .inference import Cancelled
@@ -52,6 +53,7 @@ class TrainingConfig:
     stage1_epochs: int = 30
     stage1_lr: float = 1e-4
     stage1_schedule: str = "constant"  # or "cosine": the learning rate decays to zero over stage1_epochs
+    stage1_ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights (decay per step)
     stage1_batch: int = 8
     stage1_patience: int = 8
     stage2_epochs: int = 100
@@ -177,10 +179,15 @@ class Trainer:
         for p in trainable.parameters():
             p.requires_grad_(True)
         optimiser = torch.optim.Adam(trainable.parameters(), lr=c.stage1_lr)
+        average = (torch.optim.swa_utils.AveragedModel(trainable, multi_avg_fn=get_ema_multi_avg_fn(c.stage1_ema))
+                   if c.stage1_ema > 0 else None)
+        evaluated = average.module if average is not None else trainable
         best_mae, best_state, stale, first_epoch = math.inf, None, 0, 0
         if resume:
             trainable.load_state_dict(resume["trainable"])
             optimiser.load_state_dict(resume["optimiser"])
+            if average is not None and resume.get("average") is not None:
+                average.load_state_dict(resume["average"])
             best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage1_batch))
         for epoch in range(first_epoch, c.stage1_epochs):
@@ -201,16 +208,20 @@ class Trainer:
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
+                if average is not None:
+                    average.update_parameters(trainable)
                 total += float(loss.detach())
-            mae = self._val_mae(lambda f: trainable(f), val)
+            evaluated.eval()
+            mae = self._val_mae(lambda f: evaluated(f), val)
             self.history.append({"stage": "stage1", "epoch": epoch + 1, "loss": total / steps, "val_mae": mae})
             if mae < best_mae:
-                best_mae, best_state, stale = mae, copy.deepcopy(trainable.state_dict()), 0
+                best_mae, best_state, stale = mae, copy.deepcopy(evaluated.state_dict()), 0
             else:
                 stale += 1
             self._save_checkpoint({"stage": "stage1", "epoch": epoch + 1, "trainable": trainable.state_dict(),
                                    "optimiser": optimiser.state_dict(), "best_mae": best_mae,
-                                   "best_state": best_state, "stale": stale})
+                                   "best_state": best_state, "stale": stale,
+                                   "average": average.state_dict() if average is not None else None})
             self.progress(Progress("stage1", epoch + 1, c.stage1_epochs, {"density": total / steps}, mae))
             if stale >= c.stage1_patience:
                 break
