@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QGroupBox, QMainWindow, QTabWidget, QToolBar, QVBoxLayout,
+from PySide6.QtWidgets import (QDockWidget, QGroupBox, QMainWindow, QTabWidget, QToolBar, QVBoxLayout,
                                QWidget)
 
-from countxplain.images import IMAGE_SUFFIXES
 from countxplain.resources import default_model_path
 
 from . import APP_NAME
@@ -25,6 +24,7 @@ from .dialogs import TextDialog, about_html, model_card_html, shortcuts_html, sh
 from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
+from .open_dialogs import choose_folder, choose_images, choose_model
 from .palette import prototype_color
 from .session import Session
 from .settings import Settings
@@ -201,21 +201,13 @@ class MainWindow(QMainWindow):
         return added
 
     def ask_open_images(self) -> None:
-        patterns = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", self.settings.last_folder,
-                                                f"Images ({patterns});;All files (*)")
-        if files:
-            self.open_paths(files)
+        self.open_paths(choose_images(self, self.settings.last_folder))
 
     def ask_open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.settings.last_folder)
-        if folder:
-            self.open_paths([folder])
+        self.open_paths(choose_folder(self, self.settings.last_folder))
 
     def ask_open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", self.settings.last_folder,
-                                              "CountXplain models (*.cxm);;All files (*)")
-        if path:
+        if path := choose_model(self, self.settings.last_folder):
             self.open_model(path)
 
     def open_model(self, path: str | Path) -> None:
