@@ -106,6 +106,7 @@ ABLATION_VARIANTS = {
     "without diversity": {"lambda_diversity": 0.0},
     "without prototype-to-feature": {"lambda_proto": 0.0},
     "with separation (beyond the paper)": {"lambda_separation": 5.0},
+    "8 cell prototypes (beyond the paper)": {"k_cell": 8},
 }
 
 
@@ -123,7 +124,7 @@ def run_ablation(data: Path, name: str, config: TrainingConfig, variants: list[s
         result = evaluate_samples(model, test_s, diameter)
         rows.append({"protocol": name, "variant": label, "test_mae": result["mae"], "config": asdict(config),
                      "variant_change": ABLATION_VARIANTS[label], "val_mae": model.provenance["metrics"]["val_mae"],
-                     "distances": intra_group_distances(model.network.head.prototypes.detach(), config.k_cell)})
+                     "distances": intra_group_distances(model.network.head.prototypes.detach(), variant.k_cell)})
         if purity_images:
             from explanation_quality import set_quality
 
