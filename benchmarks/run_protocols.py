@@ -107,6 +107,7 @@ ABLATION_VARIANTS = {
     "without prototype-to-feature": {"lambda_proto": 0.0},
     "with separation (beyond the paper)": {"lambda_separation": 5.0},
     "8 cell prototypes (beyond the paper)": {"k_cell": 8},
+    "with location separation (beyond the paper)": {"lambda_location_separation": 5.0},
 }
 
 

@@ -230,3 +230,24 @@ def test_stage1_weight_average_is_what_stage1_keeps(images):
 
     plain, averaged = moved(), moved(stage1_ema=0.999999)
     assert plain > 0 and averaged < 0.5 * plain
+
+
+def test_location_separation_loss_pushes_every_empty_cell_from_the_cell_prototypes():
+    from countxplain.losses import location_separation_loss
+
+    dots = torch.zeros(1, 1, 4, 4)
+    dots[0, 0, 1, 1] = 1.0
+    mask = torch.ones(1, 1, 4, 4)
+    far = torch.full((1, 2, 4, 4), 4.0)  # two cell prototypes
+    far[0, :, 1, 1] = 1.0  # the dot cell is 4x nearer than every empty one
+    assert float(location_separation_loss(far, dots, mask, k_cell=2, ratio=2.0)) == 0.0
+    near = far.clone().requires_grad_(True)
+    with torch.no_grad():
+        near[0, 0, 3, 3] = 1.0  # one empty cell as near as the dot cell: the only one penalised
+    loss = location_separation_loss(near, dots, mask, k_cell=2, ratio=2.0)
+    assert float(loss.detach()) > 0
+    loss.backward()
+    moved = near.grad[0, 0].nonzero().tolist()
+    assert [3, 3] in moved and near.grad[0, 0, 3, 3] < 0  # pushed away: its distance grows
+    assert near.grad[0, 0, 1, 1] > 0  # and the dot cell is pulled nearer
+    assert float(location_separation_loss(far, torch.zeros_like(dots), mask, k_cell=2)) == 0.0  # no dots: no term

@@ -60,6 +60,30 @@ def separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torc
     return (hinge.mean(dim=1) * usable).sum() / usable.sum()
 
 
+def location_separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int,
+                             ratio: float = 2.0, offset: float = 1e-3) -> torch.Tensor:
+    """Beyond the paper: every output cell holding no dot is ``ratio`` times farther from its
+    nearest cell prototype than the cells holding dots are (their geometric mean).
+
+    Unlike ``separation_loss`` (each prototype's single nearest location), this weighs every
+    empty location, which is what decides where a prototype's strongest responses fall.
+    Hinge on log distances, averaged over the empty cells of each crop that has both kinds.
+    ``distances`` (B, K, h, w); ``dot_cells``, ``mask`` (B, 1, h, w).
+    """
+    valid = mask > 0
+    dots = valid & (dot_cells > 0)
+    empty = valid & (dot_cells <= 0)
+    n_dots, n_empty = dots.flatten(1).sum(dim=1), empty.flatten(1).sum(dim=1)
+    usable = ((n_dots > 0) & (n_empty > 0)).float()
+    if usable.sum() == 0:
+        return distances.new_zeros(())
+    log_d = torch.log(distances[:, :k_cell].amin(dim=1, keepdim=True).clamp_min(0.0) + offset)
+    dot_mean = (log_d * dots).flatten(1).sum(dim=1) / n_dots.clamp_min(1)
+    hinge = (dot_mean[:, None, None, None] + math.log(ratio) - log_d).clamp_min(0.0) * empty
+    per_crop = hinge.flatten(1).sum(dim=1) / n_empty.clamp_min(1)
+    return (per_crop * usable).sum() / usable.sum()
+
+
 def diversity_loss(prototypes: torch.Tensor, k_cell: int, tau: float) -> torch.Tensor:
     """Eq. 6-9 on L2-normalised prototypes: off-diagonal cosine similarity above ``tau``,
     averaged within the cell group and within the background group, then halved sum."""

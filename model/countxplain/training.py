@@ -30,7 +30,8 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .inference import Cancelled
-from .losses import density_loss, diversity_loss, intra_group_distances, prototype_to_feature_loss, separation_loss
+from .losses import (density_loss, diversity_loss, intra_group_distances, location_separation_loss,
+                     prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
 from .projection import project_prototypes, refit_density_layer
@@ -66,6 +67,7 @@ class TrainingConfig:
     lambda_diversity: float = 100.0
     lambda_separation: float = 0.0  # beyond the paper: see losses.separation_loss
     separation_ratio: float = 2.0
+    lambda_location_separation: float = 0.0  # beyond the paper: see losses.location_separation_loss
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     seed: int = 0
@@ -274,6 +276,11 @@ class Trainer:
                                             c.separation_ratio)
                     loss = loss + c.lambda_separation * l_sep
                     sums["separation"] = sums.get("separation", 0.0) + float(l_sep.detach())
+                if c.lambda_location_separation:
+                    l_loc = location_separation_loss(output.distances, crops.dot_cells.to(self.device), mask,
+                                                     c.k_cell, c.separation_ratio)
+                    loss = loss + c.lambda_location_separation * l_loc
+                    sums["location_separation"] = sums.get("location_separation", 0.0) + float(l_loc.detach())
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
