@@ -251,3 +251,20 @@ def test_location_separation_loss_pushes_every_empty_cell_from_the_cell_prototyp
     assert [3, 3] in moved and near.grad[0, 0, 3, 3] < 0  # pushed away: its distance grows
     assert near.grad[0, 0, 1, 1] > 0  # and the dot cell is pulled nearer
     assert float(location_separation_loss(far, torch.zeros_like(dots), mask, k_cell=2)) == 0.0  # no dots: no term
+
+
+def test_a_run_with_the_weight_average_resumes_inside_stage1(images, tmp_path):
+    train, val = images
+    checkpoint = tmp_path / "run.ckpt"
+    config = tiny_config(stage1_epochs=3, stage2_epochs=1, projection_every=1, stage1_ema=0.9)
+
+    def stop_after_stage1_epoch_1(progress):
+        if progress.stage == "stage1" and progress.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config, train, val, progress=stop_after_stage1_epoch_1, checkpoint=checkpoint).run()
+    assert torch.load(checkpoint, weights_only=True)["average"]["n_averaged"] > 0
+    resumed = []
+    Trainer(config, train, val, progress=resumed.append, checkpoint=checkpoint).run()
+    assert [e.epoch for e in resumed if e.stage == "stage1"] == [2, 3]

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .inference import Cancelled
@@ -181,7 +181,7 @@ class Trainer:
         for p in trainable.parameters():
             p.requires_grad_(True)
         optimiser = torch.optim.Adam(trainable.parameters(), lr=c.stage1_lr)
-        average = (torch.optim.swa_utils.AveragedModel(trainable, multi_avg_fn=get_ema_multi_avg_fn(c.stage1_ema))
+        average = (AveragedModel(trainable, multi_avg_fn=get_ema_multi_avg_fn(c.stage1_ema))
                    if c.stage1_ema > 0 else None)
         evaluated = average.module if average is not None else trainable
         best_mae, best_state, stale, first_epoch = math.inf, None, 0, 0
