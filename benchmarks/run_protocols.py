@@ -104,6 +104,7 @@ def run_one(data: Path, name: str, seed: int, config: TrainingConfig, save_to: P
 ABLATION_VARIANTS = {
     "full loss": {},
     "without diversity": {"lambda_diversity": 0.0},
+    "diversity weight 10": {"lambda_diversity": 10.0},
     "without prototype-to-feature": {"lambda_proto": 0.0},
     "with separation (beyond the paper)": {"lambda_separation": 5.0},
     "8 cell prototypes (beyond the paper)": {"k_cell": 8},
