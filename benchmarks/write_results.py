@@ -163,7 +163,9 @@ def main() -> int:
                   "(drawn boxes), on the first test images of the split; the separation loss goes beyond the paper "
                   "(each prototype's best match in a crop must lie on its own kind of location: an output cell "
                   "holding a dot for cell prototypes, at least twice as near as any output cell holding none; the reverse for "
-                  "background prototypes).", "",
+                  "background prototypes); the location separation loss also goes beyond it (every output cell "
+                  "holding no dot at least twice as far from its nearest cell prototype as the cells holding dots "
+                  "are, on average). Rows are listed in the order they were run.", "",
                   "| variant | recipe of the shared run | val MAE | test MAE | cell min dist | cell mean dist | bg min dist | "
                   "bg mean dist | cell-box purity | background-box purity |", "|---|---|---|---|---|---|---|---|---|---|"]
         for row in protocols["ablation"]:
