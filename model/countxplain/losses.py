@@ -35,6 +35,15 @@ def prototype_to_feature_loss(distances: torch.Tensor, target: torch.Tensor, k_c
     return cell_term + at_min.mean(dim=1).mean()
 
 
+def dot_and_empty_cells(dot_cells: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Valid output cells holding a dot, those holding none (both (B, 1, h, w) bool), and per crop
+    1.0 where both kinds occur (the crops the separation losses can use)."""
+    valid = mask > 0
+    dots = valid & (dot_cells > 0)
+    empty = valid & (dot_cells <= 0)
+    return dots, empty, (dots.flatten(1).any(dim=1) & empty.flatten(1).any(dim=1)).float()
+
+
 def separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int,
                     ratio: float = 2.0, offset: float = 1e-3) -> torch.Tensor:
     """Beyond the paper: each prototype's nearest feature in a crop lies on its own kind of location.
@@ -44,10 +53,7 @@ def separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torc
     Hinge on log distances (scale-free), averaged over prototypes and over the crops that
     have both kinds of location. ``distances`` (B, K, h, w); ``dot_cells``, ``mask`` (B, 1, h, w).
     """
-    valid = mask > 0
-    dots = valid & (dot_cells > 0)
-    empty = valid & (dot_cells <= 0)
-    usable = (dots.flatten(1).any(dim=1) & empty.flatten(1).any(dim=1)).float()
+    dots, empty, usable = dot_and_empty_cells(dot_cells, mask)
     if usable.sum() == 0:
         return distances.new_zeros(())
     log_d = torch.log(distances.clamp_min(0.0) + offset)
@@ -70,17 +76,13 @@ def location_separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, m
     Hinge on log distances, averaged over the empty cells of each crop that has both kinds.
     ``distances`` (B, K, h, w); ``dot_cells``, ``mask`` (B, 1, h, w).
     """
-    valid = mask > 0
-    dots = valid & (dot_cells > 0)
-    empty = valid & (dot_cells <= 0)
-    n_dots, n_empty = dots.flatten(1).sum(dim=1), empty.flatten(1).sum(dim=1)
-    usable = ((n_dots > 0) & (n_empty > 0)).float()
+    dots, empty, usable = dot_and_empty_cells(dot_cells, mask)
     if usable.sum() == 0:
         return distances.new_zeros(())
     log_d = torch.log(distances[:, :k_cell].amin(dim=1, keepdim=True).clamp_min(0.0) + offset)
-    dot_mean = (log_d * dots).flatten(1).sum(dim=1) / n_dots.clamp_min(1)
+    dot_mean = (log_d * dots).flatten(1).sum(dim=1) / dots.flatten(1).sum(dim=1).clamp_min(1)
     hinge = (dot_mean[:, None, None, None] + math.log(ratio) - log_d).clamp_min(0.0) * empty
-    per_crop = hinge.flatten(1).sum(dim=1) / n_empty.clamp_min(1)
+    per_crop = hinge.flatten(1).sum(dim=1) / empty.flatten(1).sum(dim=1).clamp_min(1)
     return (per_crop * usable).sum() / usable.sum()
 
 

@@ -214,7 +214,7 @@ class Trainer:
                     average.update_parameters(trainable)
                 total += float(loss.detach())
             evaluated.eval()
-            mae = self._val_mae(lambda f: evaluated(f), val)
+            mae = self._val_mae(evaluated, val)
             self.history.append({"stage": "stage1", "epoch": epoch + 1, "loss": total / steps, "val_mae": mae})
             if mae < best_mae:
                 best_mae, best_state, stale = mae, copy.deepcopy(evaluated.state_dict()), 0
@@ -271,16 +271,14 @@ class Trainer:
                 l_proto = prototype_to_feature_loss(output.distances, targets, c.k_cell, mask)
                 l_div = diversity_loss(head.prototypes, c.k_cell, c.tau)
                 loss = c.lambda_density * l_density + c.lambda_proto * l_proto + c.lambda_diversity * l_div
-                if c.lambda_separation:
-                    l_sep = separation_loss(output.distances, crops.dot_cells.to(self.device), mask, c.k_cell,
-                                            c.separation_ratio)
-                    loss = loss + c.lambda_separation * l_sep
-                    sums["separation"] = sums.get("separation", 0.0) + float(l_sep.detach())
-                if c.lambda_location_separation:
-                    l_loc = location_separation_loss(output.distances, crops.dot_cells.to(self.device), mask,
-                                                     c.k_cell, c.separation_ratio)
-                    loss = loss + c.lambda_location_separation * l_loc
-                    sums["location_separation"] = sums.get("location_separation", 0.0) + float(l_loc.detach())
+                for name, weight, term in (("separation", c.lambda_separation, separation_loss),
+                                           ("location_separation", c.lambda_location_separation,
+                                            location_separation_loss)):
+                    if weight:
+                        value = term(output.distances, crops.dot_cells.to(self.device), mask, c.k_cell,
+                                     c.separation_ratio)
+                        loss = loss + weight * value
+                        sums[name] = sums.get(name, 0.0) + float(value.detach())
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
