@@ -15,6 +15,8 @@ time). Each job has a request id, a ``kind`` ("count", "load-model", ...) and a 
   whose progress is more than a fraction (training curves); dropped only if superseded.
 * ``cancel_current()`` sets the running job's flag; ``cancel_all(kind)`` also empties the
   queue (batches). Job functions pass ``ctx.cancelled`` to the library as ``cancel=``.
+* While the worker thread runs, Python's cycle collector runs on the GUI thread only
+  (``gui_gc``), so dead Qt objects are never destroyed in the worker.
 * The worker records ``(request_id, kind, tag, thread ident)`` of every job it runs in
   ``thread_log``; tests check that no job ever ran on the GUI thread.
 
@@ -33,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
+
+from . import gui_gc
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +171,8 @@ class JobRunner(QObject):
         self._sigReportFromWorker.connect(self._on_report, queued)
         self._sigDoneFromWorker.connect(self._on_done, queued)
         self._worker = _Worker(self)
+        gui_gc.hold()
+        self._released_gc = False
         self._worker.start()
 
     # ---- requests (GUI thread) ----
@@ -249,6 +255,9 @@ class JobRunner(QObject):
             self._cond.notify_all()
         if self._worker.isRunning():
             self._worker.wait(wait_ms)
+        if not self._worker.isRunning() and not self._released_gc:
+            self._released_gc = True
+            gui_gc.release()
 
     # ---- reports from the worker (delivered on the GUI thread) ----
     def _on_started(self, job: Job) -> None:

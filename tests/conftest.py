@@ -76,3 +76,33 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+HANG_REPORT_AFTER_S = 840  # before pyproject's faulthandler_timeout (900 s) ends the run
+
+
+def pytest_configure(config):
+    """Start the hang watchdog (tests/hang_watchdog.py) on the run's real stderr."""
+    import subprocess
+    import sys
+    import tempfile
+
+    heartbeat = Path(tempfile.mkdtemp(prefix="cx-heartbeat-")) / "current-test"
+    heartbeat.write_text("(collecting)")
+    config.cx_heartbeat = heartbeat
+    stderr = os.dup(sys.stderr.fileno())
+    config.cx_watchdog = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("hang_watchdog.py")), str(os.getpid()), str(heartbeat),
+         str(HANG_REPORT_AFTER_S)], stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, pass_fds=[stderr])
+    os.close(stderr)
+
+
+def pytest_runtest_protocol(item, nextitem):
+    item.config.cx_heartbeat.write_text(item.nodeid)  # returns None: pytest runs the test as usual
+
+
+def pytest_unconfigure(config):
+    watchdog = getattr(config, "cx_watchdog", None)
+    if watchdog is not None:
+        watchdog.terminate()
+        watchdog.wait(10)

@@ -186,3 +186,39 @@ def test_structured_reports_reach_the_gui_thread_in_order_even_after_a_cancel(qt
     assert [payload for _, payload in reports] == [{"epoch": 1}, {"epoch": 2}]
     assert {ident for ident, _ in reports} == {runner.gui_thread_ident}
     assert runner.events["cancelled"] == ["training"]
+
+
+class _CycleWithFinaliser:
+    """Garbage in a reference cycle: only the cycle collector frees it; records the freeing thread."""
+
+    freed_on: list[int] = []
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        _CycleWithFinaliser.freed_on.append(threading.get_ident())
+
+
+def test_cycles_are_collected_on_the_gui_thread_while_the_worker_runs(qtbot):
+    import gc
+
+    _CycleWithFinaliser.freed_on.clear()
+    r = JobRunner()
+    try:
+        assert not gc.isenabled()
+        _CycleWithFinaliser()  # unreachable at once; waits for a collection
+
+        def allocate_cycles(ctx):  # enough cycles to start many collections, were they automatic
+            for _ in range(50_000):
+                pair = [None]
+                pair[0] = pair
+            return threading.get_ident()
+
+        r.submit("allocate", allocate_cycles)
+        qtbot.waitUntil(r.is_idle, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: len(_CycleWithFinaliser.freed_on) > 0, timeout=WAIT_MS)
+        assert _CycleWithFinaliser.freed_on == [r.gui_thread_ident]
+    finally:
+        r.shutdown()
+    assert gc.isenabled()
