@@ -140,7 +140,7 @@ def test_bf16_path_keeps_the_input_convolution_in_fp32(tiny, rgb_image):
     counter.count(read_image(rgb_image).pixels)
     low = counter._low_precision_extractor(torch.bfloat16)
     assert low.input[0].weight.dtype == torch.float32
-    assert low.input[0].weight.data_ptr() == tiny.network.extractor.frontend[0].weight.data_ptr()  # shared
+    assert low.input[0].weight.data_ptr() == counter.network.extractor.frontend[0].weight.data_ptr()  # shared
     assert all(p.dtype == torch.bfloat16 for p in list(low.frontend.parameters()) + list(low.backend.parameters()))
 
 
@@ -185,3 +185,32 @@ def test_cpu_and_unknown_devices():
         choose_device("tpu")
     assert "tpu" in str(info.value)
     assert all(name in str(info.value) for name in DEVICE_CHOICES)
+
+
+def test_counters_leave_the_bundle_network_as_it_was_and_run_side_by_side(tiny_model_file, rgb_image):
+    import threading
+
+    bundle = load_model(tiny_model_file)
+    bundle.network.train()
+    conv = bundle.network.extractor.frontend[0].weight
+    before = conv.detach().clone()
+    pixels = read_image(rgb_image).pixels
+    counters = [Counter(bundle, device="cpu"), Counter(bundle, device="cpu")]
+    assert bundle.network.training and conv.device.type == "cpu" and conv.is_contiguous()
+    assert torch.equal(conv, before)
+
+    counts, errors = [[], []], []
+
+    def count_three_times(i):
+        try:
+            counts[i] += [counters[i].count(pixels).count for _ in range(3)]
+        except Exception as error:  # reported below; a thread's exception would be lost otherwise
+            errors.append(error)
+
+    threads = [threading.Thread(target=count_three_times, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    assert counts[0] == pytest.approx(counts[1], rel=1e-5) and len(counts[0]) == 3

@@ -101,7 +101,9 @@ class Counter:
         self.device = choice.device if choice else torch.device(device)
         self.device_reason = choice.reason if choice else ""
         self.bundle = bundle
-        self.network = bundle.network.to(self.device).eval()
+        # A copy: moving or reformatting the bundle's own network would change it under every
+        # other user of the bundle (two counters on one bundle in two threads crash torch).
+        self.network = copy.deepcopy(bundle.network).to(self.device).eval()
         self.network.to(memory_format=torch.channels_last)
         self.tile_size = padded_size(tile_size)
         self.tile_margin = padded_size(tile_margin)
