@@ -37,6 +37,10 @@ def main(argv=None) -> int:
     parser.add_argument("--select", type=int, default=0, help="index of the image to review")
     parser.add_argument("--size", default="1400x880", help="window size WxH")
     args = parser.parse_args(argv)
+    missing = [str(path) for path in args.images if not path.is_file()]
+    if missing:
+        print(f"error: no such image file: {', '.join(missing)}", file=sys.stderr)
+        return 2
 
     from PySide6.QtWidgets import QApplication
 
