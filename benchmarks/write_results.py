@@ -160,6 +160,14 @@ def candidates_section(rows: list | None) -> list[str]:
         label = f"**{row['label']}**" if row.get("shipped") else row["label"]
         val = "" if row.get("val_mae") is None else f"{row['val_mae']:.2f}"
         lines.append(f"| {label} | {row['recipe']} | {val} | " + " | ".join(tests) + " | " + " | ".join(purity) + " |")
+    shipped = next((row for row in rows if row.get("shipped")), None)
+    if shipped:
+        def at_least_as_good(row):
+            return (row["val_mae"] is not None and row["val_mae"] <= shipped["val_mae"]
+                    and all(row["purity"][n][g] >= shipped["purity"][n][g] for n in sets for g in ("cell", "background")))
+        better = [row["label"] for row in rows if not row.get("shipped") and at_least_as_good(row)]
+        lines += ["", "At least as good as the shipped model in validation MAE and in every purity: "
+                  + (", ".join(better) if better else "none") + "."]
     return lines
 
 
