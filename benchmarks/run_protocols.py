@@ -109,6 +109,7 @@ ABLATION_VARIANTS = {
     "with separation (beyond the paper)": {"lambda_separation": 5.0},
     "8 cell prototypes (beyond the paper)": {"k_cell": 8},
     "with location separation (beyond the paper)": {"lambda_location_separation": 5.0},
+    "with a cluster term at every dot (beyond the paper)": {"lambda_dot_cluster": 1.0},
 }
 
 

@@ -78,12 +78,16 @@ def main(argv=None) -> int:
     parser.add_argument("--from-model", type=Path, default=None, help="skip training; post-process this model file")
     parser.add_argument("--lambda-diversity", type=float, default=None,
                         help="weight of the prototype diversity loss (default: TrainingConfig's)")
+    parser.add_argument("--lambda-dot-cluster", type=float, default=None,
+                        help="weight of the loss pulling every dot cell to its nearest cell prototype (default: off)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     log = lambda text: print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
     if args.lambda_diversity is not None:
         config = dataclasses.replace(config, lambda_diversity=args.lambda_diversity)
+    if args.lambda_dot_cluster is not None:
+        config = dataclasses.replace(config, lambda_dot_cluster=args.lambda_dot_cluster)
     splits, diameters, train, val = {}, {}, [], []
     for name in DEFAULT_MODEL_PROTOCOLS:
         protocol, dataset = load_protocol_data(args.data, name)

@@ -208,12 +208,13 @@ def test_dot_cells_mark_the_output_cells_holding_dots_in_every_view(images):
         assert float(view.target[near].sum()) > 0.8 * float(view.target.sum())
 
 
-def test_training_with_the_separation_loss_reports_it(images):
+@pytest.mark.parametrize("weight, name", [("lambda_separation", "separation"), ("lambda_dot_cluster", "dot_cluster")])
+def test_training_with_an_optional_loss_reports_it(images, weight, name):
     train, val = images
     events = []
-    Trainer(tiny_config(lambda_separation=1.0, stage1_epochs=0), train, val, progress=events.append).run()
+    Trainer(tiny_config(**{weight: 1.0}, stage1_epochs=0), train, val, progress=events.append).run()
     stage2 = [e for e in events if e.stage == "stage2"]
-    assert stage2 and all("separation" in e.losses and e.losses["separation"] >= 0 for e in stage2)
+    assert stage2 and all(name in e.losses and e.losses[name] >= 0 for e in stage2)
 
 
 def test_stage1_weight_average_is_what_stage1_keeps(images):
@@ -251,6 +252,23 @@ def test_location_separation_loss_pushes_every_empty_cell_from_the_cell_prototyp
     assert [3, 3] in moved and near.grad[0, 0, 3, 3] < 0  # pushed away: its distance grows
     assert near.grad[0, 0, 1, 1] > 0  # and the dot cell is pulled nearer
     assert float(location_separation_loss(far, torch.zeros_like(dots), mask, k_cell=2)) == 0.0  # no dots: no term
+
+
+def test_dot_cluster_loss_pulls_each_dot_cell_to_its_nearest_cell_prototype_only():
+    from countxplain.losses import dot_cluster_loss
+
+    distances = torch.full((1, 3, 4, 4), 4.0, requires_grad=True)  # two cell prototypes, one background
+    with torch.no_grad():
+        distances[0, 1, 1, 1] = 1.0
+    dots = torch.zeros(1, 1, 4, 4)
+    dots[0, 0, 1, 1] = dots[0, 0, 2, 2] = 1.0
+    mask = torch.ones(1, 1, 4, 4)
+    mask[0, 0, 2, 2] = 0.0  # padding: this dot cell does not count
+    loss = dot_cluster_loss(distances, dots, mask, k_cell=2)
+    assert float(loss.detach()) == pytest.approx(1.0)
+    loss.backward()
+    assert distances.grad.nonzero().tolist() == [[0, 1, 1, 1]]  # the nearest cell prototype at the dot, nothing else
+    assert float(dot_cluster_loss(distances, torch.zeros_like(dots), mask, k_cell=2)) == 0.0
 
 
 def test_a_run_with_the_weight_average_resumes_inside_stage1(images, tmp_path):

@@ -30,8 +30,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .inference import Cancelled
-from .losses import (density_loss, diversity_loss, intra_group_distances, location_separation_loss,
-                     prototype_to_feature_loss, separation_loss)
+from .losses import (density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
+                     location_separation_loss, prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
 from .projection import project_prototypes, refit_density_layer
@@ -68,6 +68,7 @@ class TrainingConfig:
     lambda_separation: float = 0.0  # beyond the paper: see losses.separation_loss
     separation_ratio: float = 2.0
     lambda_location_separation: float = 0.0  # beyond the paper: see losses.location_separation_loss
+    lambda_dot_cluster: float = 0.0  # beyond the paper: see losses.dot_cluster_loss
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     seed: int = 0
@@ -273,7 +274,8 @@ class Trainer:
                 loss = c.lambda_density * l_density + c.lambda_proto * l_proto + c.lambda_diversity * l_div
                 for name, weight, term in (("separation", c.lambda_separation, separation_loss),
                                            ("location_separation", c.lambda_location_separation,
-                                            location_separation_loss)):
+                                            location_separation_loss),
+                                           ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss)):
                     if weight:
                         value = term(output.distances, crops.dot_cells.to(self.device), mask, c.k_cell,
                                      c.separation_ratio)
