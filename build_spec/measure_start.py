@@ -47,6 +47,32 @@ def read_xwd(path: Path):
     return Image.frombuffer("RGB", (width, height), raw, "raw", mode, bytes_per_line, 1)
 
 
+def start_xvfb(tmp: Path, attempts: int = 3):
+    """An Xvfb on a free display that answers ``xwininfo -root``: (process, ":N"), or (None, why).
+
+    A server that announced its display but does not answer within 10 s is stopped and another
+    one started: the app must never be the first client of a server that is not up."""
+    why = "no attempt"
+    for _ in range(attempts):
+        read_fd, write_fd = os.pipe()  # Xvfb picks a free display and writes its number here
+        xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1400x900x24", "-fbdir",
+                                 str(tmp), "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
+        os.close(write_fd)
+        with os.fdopen(read_fd) as pipe:
+            display = ":" + pipe.readline().strip()
+        deadline = time.monotonic() + 10
+        while display != ":" and xvfb.poll() is None and time.monotonic() < deadline:
+            if subprocess.run(["xwininfo", "-display", display, "-root"], capture_output=True).returncode == 0:
+                return xvfb, display
+            time.sleep(0.1)
+        why = (f"Xvfb exited with status {xvfb.poll()}" if xvfb.poll() is not None
+               else f"display {display} did not answer within 10 s")
+        xvfb.terminate()
+        xvfb.wait()
+    return None, why
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default="dist/cxdesktop")
@@ -60,18 +86,13 @@ def main() -> int:
         print(f"no executable at {exe}", file=sys.stderr)
         return 1
     tmp = Path(tempfile.mkdtemp(prefix="cxstart-"))
-    read_fd, write_fd = os.pipe()  # Xvfb picks a free display and writes its number here
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1400x900x24", "-fbdir", str(tmp),
-                             "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            pass_fds=(write_fd,))
-    os.close(write_fd)
+    xvfb, display = start_xvfb(tmp)
+    if xvfb is None:
+        print(f"Xvfb did not start: {display}", file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 1
     times = []
     try:
-        with os.fdopen(read_fd) as pipe:
-            display = ":" + pipe.readline().strip()
-        if display == ":":
-            print("Xvfb did not start", file=sys.stderr)
-            return 1
         env = {**os.environ, "DISPLAY": display, "HOME": str(tmp / "home"), "XDG_CONFIG_HOME": str(tmp / "config"),
                "QT_QPA_PLATFORM": "xcb"}
         for run in range(args.runs):
@@ -95,7 +116,9 @@ def main() -> int:
                 app.kill()
                 output = app.communicate()[0].decode(errors="replace")
             if shown is None:
-                print(f"run {run + 1}: no window within 60 s (app {'running' if alive else 'exited'})\n{output}")
+                server = "running" if xvfb.poll() is None else f"exited with status {xvfb.poll()}"
+                print(f"run {run + 1}: no window within 60 s (app {'running' if alive else 'exited'}; "
+                      f"Xvfb on {display} {server})\n{output}")
                 return 1
             times.append(shown)
             print(f"run {run + 1}: window shown after {shown:.2f} s")
