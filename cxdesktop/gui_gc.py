@@ -39,7 +39,3 @@ def release() -> None:
         _collector.timer.stop()
         gc.collect()
         gc.enable()
-
-
-def collecting_on_gui_thread_only() -> bool:
-    return _holders > 0 and not gc.isenabled()

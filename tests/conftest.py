@@ -102,7 +102,10 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def pytest_unconfigure(config):
+    import shutil
+
     watchdog = getattr(config, "cx_watchdog", None)
     if watchdog is not None:
         watchdog.terminate()
         watchdog.wait(10)
+        shutil.rmtree(config.cx_heartbeat.parent, ignore_errors=True)

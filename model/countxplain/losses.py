@@ -86,14 +86,13 @@ def location_separation_loss(distances: torch.Tensor, dot_cells: torch.Tensor, m
     return (per_crop * usable).sum() / usable.sum()
 
 
-def dot_cluster_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int,
-                     ratio: float = 2.0) -> torch.Tensor:
+def dot_cluster_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int) -> torch.Tensor:
     """Beyond the paper: every output cell holding a dot is near some cell prototype (the mean,
     over all such cells of the batch, of the distance to the nearest cell prototype).
 
     The paper's cell term looks only at each crop's density maximum; this one looks at every
-    annotated cell, like ProtoPNet's cluster cost. ``ratio`` is unused (the signature of the
-    other location losses). ``distances`` (B, K, h, w); ``dot_cells``, ``mask`` (B, 1, h, w).
+    annotated cell, like ProtoPNet's cluster cost. ``distances`` (B, K, h, w); ``dot_cells``,
+    ``mask`` (B, 1, h, w).
     """
     dots, _, _ = dot_and_empty_cells(dot_cells, mask)
     if k_cell == 0 or not bool(dots.any()):

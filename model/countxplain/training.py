@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 import datetime as _dt
+import functools
 import io
 import math
 import time
@@ -255,6 +256,11 @@ class Trainer:
             best_mae, best_state, first_epoch = resume["best_mae"], resume["best_state"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage2_batch))
         epochs = max(1, c.stage2_epochs)
+        location_terms = [(name, weight, term) for name, weight, term in (
+            ("separation", c.lambda_separation, functools.partial(separation_loss, ratio=c.separation_ratio)),
+            ("location_separation", c.lambda_location_separation,
+             functools.partial(location_separation_loss, ratio=c.separation_ratio)),
+            ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss)) if weight]
         for epoch in range(first_epoch, epochs):
             order = self._epoch_order(len(train))
             sums = {"density": 0.0, "proto": 0.0, "diversity": 0.0}
@@ -272,15 +278,11 @@ class Trainer:
                 l_proto = prototype_to_feature_loss(output.distances, targets, c.k_cell, mask)
                 l_div = diversity_loss(head.prototypes, c.k_cell, c.tau)
                 loss = c.lambda_density * l_density + c.lambda_proto * l_proto + c.lambda_diversity * l_div
-                for name, weight, term in (("separation", c.lambda_separation, separation_loss),
-                                           ("location_separation", c.lambda_location_separation,
-                                            location_separation_loss),
-                                           ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss)):
-                    if weight:
-                        value = term(output.distances, crops.dot_cells.to(self.device), mask, c.k_cell,
-                                     c.separation_ratio)
-                        loss = loss + weight * value
-                        sums[name] = sums.get(name, 0.0) + float(value.detach())
+                dot_cells = crops.dot_cells.to(self.device) if location_terms else None
+                for name, weight, term in location_terms:
+                    value = term(output.distances, dot_cells, mask, c.k_cell)
+                    loss = loss + weight * value
+                    sums[name] = sums.get(name, 0.0) + float(value.detach())
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
