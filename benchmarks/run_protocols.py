@@ -153,6 +153,8 @@ def main(argv=None) -> int:
                         help="CSRNet backend layers fine-tuned in stage 1 (0-6)")
     parser.add_argument("--stage1-lr", type=float, default=TrainingConfig.stage1_lr)
     parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default=TrainingConfig.stage1_schedule)
+    parser.add_argument("--stage1-patience", type=int, default=TrainingConfig.stage1_patience,
+                        help="stage-1 epochs without a better validation MAE before it stops")
     parser.add_argument("--stage1-ema", type=float, default=TrainingConfig.stage1_ema,
                         help="decay of the stage-1 weight average (0: off)")
     parser.add_argument("--rerun", action="store_true", help="run again and replace finished runs of this recipe")
@@ -167,7 +169,8 @@ def main(argv=None) -> int:
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
                             cell_diameter_px=args.cell_diameter, sigma_px=sigma,
                             train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr,
-                            stage1_schedule=args.stage1_schedule, stage1_ema=args.stage1_ema)
+                            stage1_schedule=args.stage1_schedule, stage1_ema=args.stage1_ema,
+                            stage1_patience=args.stage1_patience)
     results = load_results()
     if args.ablation:
         rows = run_ablation(args.data, args.ablation, config, args.variants, args.save_models, args.purity_images)

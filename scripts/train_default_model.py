@@ -80,14 +80,21 @@ def main(argv=None) -> int:
                         help="weight of the prototype diversity loss (default: TrainingConfig's)")
     parser.add_argument("--lambda-dot-cluster", type=float, default=None,
                         help="weight of the loss pulling every dot cell to its nearest cell prototype (default: off)")
+    parser.add_argument("--backend-layers", type=int, default=None,
+                        help="CSRNet backend layers fine-tuned in stage 1, 0-6 (default: TrainingConfig's)")
+    parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default=None,
+                        help="stage-1 learning-rate schedule (default: TrainingConfig's)")
+    parser.add_argument("--stage1-lr", type=float, default=None, help="stage-1 learning rate (default: TrainingConfig's)")
+    parser.add_argument("--stage1-patience", type=int, default=None,
+                        help="stage-1 epochs without a better validation MAE before it stops (default: TrainingConfig's)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     log = lambda text: print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
-    if args.lambda_diversity is not None:
-        config = dataclasses.replace(config, lambda_diversity=args.lambda_diversity)
-    if args.lambda_dot_cluster is not None:
-        config = dataclasses.replace(config, lambda_dot_cluster=args.lambda_dot_cluster)
+    overrides = {"lambda_diversity": args.lambda_diversity, "lambda_dot_cluster": args.lambda_dot_cluster,
+                 "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
+                 "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience}
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     splits, diameters, train, val = {}, {}, [], []
     for name in DEFAULT_MODEL_PROTOCOLS:
         protocol, dataset = load_protocol_data(args.data, name)
