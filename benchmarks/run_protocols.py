@@ -45,6 +45,11 @@ def set_diameter(samples) -> float:
     return float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in samples]))
 
 
+def sigma_for(cell_diameter_px: float) -> float:
+    """The density target's Gaussian width for a common cell diameter (scaled with the default's)."""
+    return TrainingConfig.sigma_px * cell_diameter_px / TrainingConfig.cell_diameter_px
+
+
 def load_results() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": [], "ablation": []}
 
@@ -165,7 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--purity-images", type=int, default=20,
                         help="ablation: test images for the explanation purity of each variant (0: skip)")
     args = parser.parse_args(argv)
-    sigma = TrainingConfig.sigma_px * args.cell_diameter / TrainingConfig.cell_diameter_px
+    sigma = sigma_for(args.cell_diameter)
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
                             cell_diameter_px=args.cell_diameter, sigma_px=sigma,
                             train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr,

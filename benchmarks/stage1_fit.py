@@ -17,15 +17,14 @@ import time
 from countxplain.evaluation import evaluate_samples
 from countxplain.protocols import load_protocol_data
 from countxplain.training import TrainingConfig
-from run_protocols import train_protocol
+from run_protocols import sigma_for, train_protocol
 
 
 def main(argv=None) -> int:
     options = json.loads((argv or sys.argv[1:])[0])
     name, seed = options.pop("protocol", "vgg32"), options.pop("seed", 0)
     diameter = options.get("cell_diameter_px", TrainingConfig.cell_diameter_px)
-    config = TrainingConfig(**{"stage1_epochs": 15, "stage2_epochs": 1,
-                               "sigma_px": TrainingConfig.sigma_px * diameter / TrainingConfig.cell_diameter_px, **options})
+    config = TrainingConfig(**{"stage1_epochs": 15, "stage2_epochs": 1, "sigma_px": sigma_for(diameter), **options})
     start = time.perf_counter()
     protocol, bundle, test, set_diameter, _, _ = train_protocol("../shared/data", name, seed, config)
     train, _, _ = protocol.split(load_protocol_data("../shared/data", name)[1], seed)

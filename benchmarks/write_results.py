@@ -199,9 +199,10 @@ def main() -> int:
                   "(10.3 after 15 epochs) is as high as its test MAE (10.1), and its errors fall as the annotated "
                   "count rises (dense images under-counted). Fine-tuning all 6 backend layers (the frontend stays "
                   "frozen and cached) lowers both: training / test MAE 6.7 / 7.2 after 15 epochs, 5.6 / 6.1 after 40 "
-                  "epochs with a cosine learning rate from 3e-4 (`benchmarks/stage1_fit.py`; one seed each). Rows "
-                  "'6 backend layers trained' above are the whole harness). The default model now trains 6 layers; "
-                  "the 5-seed grid has not been rerun with them (about 25 min per vgg run on two cores). Not tried, "
+                  "epochs with a cosine learning rate from 3e-4 (`benchmarks/stage1_fit.py`, stage 2 left out; one seed "
+                  "each); the row '6 backend layers trained' above is the whole harness on that split. The default "
+                  "model now trains 6 layers; the 5-seed grid has not been rerun with them (about 12 min per vgg "
+                  "run on two cores). Not tried, "
                   "because it needs more compute than two CPU cores: fine-tuning the frontend as well, and the "
                   "paper's 200 CSRNet epochs (batch size 1) and up to 500 CountXplain epochs."]
     if protocols and protocols.get("ablation"):

@@ -49,29 +49,29 @@ def run_self_test(images: list[str] | None = None, model_path: str | None = None
         bundle = load_model(model_path)
         counter = Counter(bundle, device=device)
         shipped = model_path.resolve() == (resources_dir() / "models" / DEFAULT_MODEL_NAME).resolve()
-        checked = []  # (name, count, annotated count, spacing) of every image counted
+        checked = []  # (name, count result, annotated count, spacing) of the first image and every annotated one
         for index, path in enumerate(candidates):
             dots = annotated_dots(path) if shipped else None
             if index > 0 and dots is None:
                 continue
             spacing = typical_cell_spacing(dots) if dots is not None else math.nan
             counted = counter.count(read_image(path).pixels, cell_diameter_px=spacing if math.isfinite(spacing) else None)
-            result = counted if index == 0 else result
-            checked.append((path.name, counted.count, None if dots is None else len(dots), spacing))
+            checked.append((path.name, counted, None if dots is None else len(dots), spacing))
     except CountXplainError as error:
         print(f"self-test FAILED: {error}", file=out)
         return 1
     except ImportError as error:
         print(f"self-test FAILED: a module is missing ({error})", file=out)
         return 1
-    for name, count, expected, spacing in checked:
+    for name, counted, expected, spacing in checked:
         annotated = "" if expected is None else f", annotated {expected} (counted at their spacing, {spacing:.1f} px)"
-        print(f"self-test: {name}: {count:.2f} cells{annotated}", file=out)
+        print(f"self-test: {name}: {counted.count:.2f} cells{annotated}", file=out)
+    result = checked[0][1]
     print(f"self-test: model '{bundle.name}', device {result.device}, {time.perf_counter() - start:.1f} s in all", file=out)
     if not (math.isfinite(result.count) and result.count > 0):
         print("self-test FAILED: the count is not a finite positive number", file=out)
         return 1
-    annotated = [(count, expected) for _, count, expected, _ in checked if expected]
+    annotated = [(counted.count, expected) for _, counted, expected, _ in checked if expected]
     if annotated:
         total, expected = sum(c for c, _ in annotated), sum(e for _, e in annotated)
         print(f"self-test: {total:.1f} cells counted, {expected} annotated, tolerance {ANNOTATION_TOLERANCE:.0%}", file=out)
