@@ -138,3 +138,27 @@ def test_a_new_cell_size_supersedes_the_queued_count(qtbot, window, small_images
     runs = [tag for _, kind, tag, _ in window.runner.thread_log if kind == "count"]
     assert runs == [a]  # only the newest request ran
     assert window.session.store[a].analysis.cell_diameter_px == 20.0
+
+
+def test_browsing_images_leaves_pythons_true_intact(qtbot, window, small_images):
+    """PySide6 6.12.0 dropped a reference to ``True`` on every image shown (about 40 per image,
+    with pyqtgraph's items), so a long review session aborted Python (bool_dealloc) after a few
+    hundred images; the pinned PySide6 must not."""
+    import gc
+    import sys
+
+    drop_paths(window, small_images)
+    wait_counted(qtbot, window, small_images)
+    paths = [str(p) for p in small_images]
+    for path in paths:  # first showing of each image: caches fill
+        window.browser.select(path)
+        qtbot.waitUntil(lambda: window.image_view.path == path, timeout=60_000)
+    gc.collect()
+    before = sys.getrefcount(True)
+    for i in range(12):
+        path = paths[i % len(paths)]
+        window.browser.select(path)
+        qtbot.waitUntil(lambda: window.image_view.path == path, timeout=60_000)
+        qtbot.wait(50)
+    gc.collect()
+    assert sys.getrefcount(True) - before > -60
