@@ -66,9 +66,13 @@ class Annotator(QObject):
         return self.entry.dots if self.entry is not None else None
 
     def diameter(self) -> float:
-        """Marker size and eraser size: the image's cell diameter, else the model's, in image pixels."""
+        """Marker size and eraser size: the image's cell diameter (given, or estimated when counted),
+        else the model's, in image pixels."""
         if self.entry is not None and self.entry.cell_diameter_px:
             return float(self.entry.cell_diameter_px)
+        counted = getattr(getattr(self.entry, "analysis", None), "result", None)
+        if counted is not None and counted.cell_diameter_px:
+            return float(counted.cell_diameter_px)
         model = self.session.model
         return float(model.cell_diameter_px) if model is not None else DEFAULT_DIAMETER_PX
 

@@ -197,7 +197,7 @@ class Engine:
             raise NoModelError("no model is loaded")
         preview = self.read(path)
         result = self.counter.count(preview.pixels, cell_diameter_px=cell_diameter_px or None,
-                                    with_similarity=True, cancel=cancel)
+                                    with_similarity=True, cancel=cancel, estimate_cell_size=True)
         parts = contributions(self.bundle, result)
         analysis = Analysis(str(path), result, parts, cell_diameter_px or None, self.bundle.name,
                             str(self.bundle.path or ""), result.device)
@@ -218,4 +218,4 @@ class Engine:
             raise NoModelError("no model is loaded")
         return write_explanation(self.bundle, Path(image_path), Path(out_dir),
                                  cell_diameter_px=cell_diameter_px or None,
-                                 device=str(self.counter.device))
+                                 device=str(self.counter.device), estimate_cell_size=True)

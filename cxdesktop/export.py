@@ -6,7 +6,7 @@ Each file is written to a temporary file beside its target and renamed into plac
 Counts CSV: one row per image (``kind=image``) and one per user box (``kind=box``), with
 the model, its file and the device that counted, and the cell diameter used
 (``cell_diameter_px``: the image's, or the model's training diameter when counted at the
-model's scale).
+model's scale; ``cell_size``: given, estimated, or as it is).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from countxplain.scale_policy import cell_size_source
+
 from .store import DONE, ImageEntry, box_count
 
 CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "width", "height", "count",
-               "cell_diameter_px", "scale", "status", "error", "model", "model_path", "device")
+               "cell_diameter_px", "cell_size", "scale", "status", "error", "model", "model_path", "device")
 DENSITY_SUFFIXES = (".npy", ".tif", ".tiff")
 
 
@@ -53,7 +55,8 @@ def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: 
             diameter = (a.cell_diameter_px or getattr(a.result, "cell_diameter_px", None)
                         or (native_diameter / a.result.scale if native_diameter else None))
         base = {"image": entry.name, "path": entry.path, "width": entry.width or "", "height": entry.height or "",
-                "cell_diameter_px": _fmt(diameter, 2), "scale": _fmt(a.result.scale if a else None),
+                "cell_diameter_px": _fmt(diameter, 2), "cell_size": cell_size_source(a.result) if a else "",
+                "scale": _fmt(a.result.scale if a else None),
                 "status": entry.status, "error": entry.error,
                 "model": a.model_name if a else model_name, "model_path": a.model_path if a else model_path,
                 "device": a.device if a else ""}

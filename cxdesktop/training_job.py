@@ -27,7 +27,7 @@ class TrainingRequest:
     """What to train on and how; ``config`` is a ``countxplain.training.TrainingConfig``."""
 
     images: list[str]
-    diameters: list[float | None]  # per image: the user's cell diameter; None: the image is used as it is
+    diameters: list[float | None]  # per image: the user's cell diameter; None: as counted (``run_training``)
     config: Any
     start: str = START_CURRENT
     checkpoint: Path | None = None
@@ -79,6 +79,20 @@ def split_images(n_images: int, share: float, seed: int) -> tuple[list[int], lis
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
+def training_diameter(sizer, pixels: np.ndarray, target_diameter_px: float) -> float:
+    """The diameter to give ``prepare_images`` for an image without a cell size, so it is trained at
+    the scale it is counted at: where ``sizer`` (a ``Counter`` of the starting model) estimates cells
+    far from its training size (``countxplain.scale_policy``), the scale counting would use; else
+    ``target_diameter_px`` (the image as it is)."""
+    from countxplain.scale_policy import diameter_to_use
+
+    if sizer is None or not sizer.bundle.preprocessing.get("size_model"):
+        return target_diameter_px
+    native = float(sizer.bundle.cell_diameter_px)
+    used = diameter_to_use(sizer.estimate_cell_diameter(pixels), native)
+    return used * target_diameter_px / native if used else target_diameter_px
+
+
 def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
                  cancel: Callable[[], bool]) -> tuple[Any, Any, TrainingOutcome]:
     """Train; returns the ``ModelBundle`` (with gallery), a ``Counter`` for it and the outcome (``info`` unset)."""
@@ -92,6 +106,15 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     start = time.perf_counter()
     config = request.config
     train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
+    starts_from_init = init is not None and request.start == START_CURRENT
+    sizer = Counter(init, device="cpu") if starts_from_init and init.preprocessing.get("size_model") else None
+
+    def unset_diameter(path: Path) -> float:
+        from countxplain.images import read_image
+
+        if sizer is None:
+            return config.cell_diameter_px
+        return training_diameter(sizer, read_image(path).pixels, config.cell_diameter_px)
 
     def prepare(indices: list[int]):
         images = []
@@ -99,7 +122,7 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
             if cancel():
                 raise Cancelled()
             path = Path(request.images[i])
-            diameter = request.diameters[i] or config.cell_diameter_px  # unset: the image as it is (scale 1)
+            diameter = request.diameters[i] or unset_diameter(path)
             images += prepare_images([Sample(path, sidecar_path(path))], [path.parent.name], config.cell_diameter_px,
                                      [diameter])
         return images

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from countxplain.cell_size import estimate_cell_diameter, fit_size_model, predict_log_spacing, training_examples
 from countxplain.inference import Counter
 from countxplain.modelfile import load_model, save_model
+from countxplain.scale_policy import ESTIMATE_GATE, cell_size_note, cell_size_source, diameter_to_use
 
 
 def lattice_image(spacing: float, size: int = 160) -> np.ndarray:
@@ -46,8 +49,10 @@ def test_estimator_orders_sizes_and_rescales_counts(tiny_model_file, tmp_path):
     counter = Counter(load_model(path), device="cpu")
     assert counter.count(lattice_image(24.0)).scale == 1.0  # estimation is opt-in
     result = counter.count(lattice_image(24.0), estimate_cell_size=True)
-    assert result.cell_diameter_estimated and result.cell_diameter_px == pytest.approx(large, rel=1e-4)
-    assert result.scale == pytest.approx(bundle.cell_diameter_px / large, rel=1e-4)
+    assert result.estimated_diameter_px == pytest.approx(large, rel=1e-4)
+    used = diameter_to_use(large, bundle.cell_diameter_px)
+    assert result.cell_diameter_estimated == (used is not None)
+    assert result.scale == pytest.approx(bundle.cell_diameter_px / used if used else 1.0, rel=1e-4)
     given = counter.count(lattice_image(24.0), cell_diameter_px=12.0)
     assert not given.cell_diameter_estimated and given.scale == pytest.approx(bundle.cell_diameter_px / 12.0)
 
@@ -55,3 +60,43 @@ def test_estimator_orders_sizes_and_rescales_counts(tiny_model_file, tmp_path):
 def test_models_without_an_estimator_count_the_image_as_it_is(tiny_model_file):
     result = Counter(load_model(tiny_model_file), device="cpu").count(lattice_image(10.0, 64), estimate_cell_size=True)
     assert result.scale == 1.0 and result.cell_diameter_px is None and not result.cell_diameter_estimated
+
+
+def test_an_estimate_is_used_only_far_from_the_training_size():
+    assert diameter_to_use(None, 10.0) is None
+    assert diameter_to_use(10.0 * ESTIMATE_GATE * 0.99, 10.0) is None
+    assert diameter_to_use(10.0 / ESTIMATE_GATE * 1.01, 10.0) is None
+    assert diameter_to_use(27.4, 10.0) == 27.4 and diameter_to_use(4.0, 10.0) == 4.0
+    assert diameter_to_use(12.0, 10.0, gate=1.1) == 12.0
+
+
+def test_a_count_says_how_its_image_was_scaled(tiny_model_file):
+    counter = Counter(load_model(tiny_model_file), device="cpu")
+    image = lattice_image(10.0, 64)
+    as_is, given = counter.count(image), counter.count(image, cell_diameter_px=20.0)
+    assert (cell_size_source(as_is), cell_size_note(as_is)) == ("as it is", "image as it is (×1)")
+    assert (cell_size_source(given), cell_size_note(given)) == ("given", "cells of 20 px (×0.50)")
+    estimated = dataclasses.replace(given, cell_diameter_estimated=True, estimated_diameter_px=20.0)
+    assert (cell_size_source(estimated), cell_size_note(estimated)) == ("estimated", "cells of 20 px (estimated) (×0.50)")
+    near = dataclasses.replace(as_is, estimated_diameter_px=12.3)
+    assert cell_size_source(near).startswith("as it is") and "12.3 px" in cell_size_note(near)
+
+
+def test_images_without_a_size_are_trained_at_the_scale_they_are_counted_at(tiny_model_file):
+    from cxdesktop.training_job import training_diameter
+
+    torch.set_num_threads(1)
+    bundle = load_model(tiny_model_file)
+    frontend = bundle.network.extractor.frontend
+    pairs = [(lattice_image(s), s) for s in (6.0, 9.0, 14.0, 20.0, 28.0, 40.0)]
+    bundle.preprocessing["size_model"] = fit_size_model(*training_examples(frontend, pairs, seed=1), ridge=1.0)
+    counter = Counter(bundle, device="cpu")
+    assert training_diameter(None, lattice_image(40.0), 10.0) == 10.0  # no estimator: as it is
+    for spacing, rescaled in ((10.0, False), (40.0, True)):
+        image = lattice_image(spacing)
+        counted = counter.count(image, estimate_cell_size=True)
+        assert counted.cell_diameter_estimated == rescaled and (counted.scale < 0.5) == rescaled
+        # with training target == the model's diameter, training scale = counting scale
+        trained_scale = 10.0 / training_diameter(counter, image, 10.0)
+        assert trained_scale == pytest.approx(counted.scale, rel=1e-6)
+        assert training_diameter(counter, image, 20.0) == pytest.approx(20.0 / counted.scale, rel=1e-6)

@@ -45,7 +45,8 @@ def test_count_writes_csv(tiny_model_file, rgb_image, tmp_path):
     assert result.stderr.strip() == ""
     with open(out, newline="") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == ["file", "count", "model", "device", "seconds"]
+        assert reader.fieldnames == ["file", "count", "model", "cell_diameter_px", "cell_size", "scale", "device",
+                                     "seconds"]
         rows = list(reader)
     assert [r["file"] for r in rows] == [str(rgb_image), str(second)]
     for row in rows:
@@ -53,6 +54,8 @@ def test_count_writes_csv(tiny_model_file, rgb_image, tmp_path):
         assert row["model"] == "tiny test model"
         assert row["device"] == "cpu"
         assert float(row["seconds"]) >= 0
+        # the tiny model has no size estimator: 'auto' counts the image as it is
+        assert (row["cell_size"], row["cell_diameter_px"], row["scale"]) == ("as it is", "", "1.0000")
     printed = _lines(result.stdout)
     assert len(printed) == 2
     path, count = printed[0].split("\t")
@@ -201,3 +204,36 @@ def test_device_fallback_is_reported_only_for_a_gpu_asked_for_by_name(tiny_model
 def test_console_script_entry_point():
     result = subprocess.run(["countxplain", "--version"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_a_given_cell_diameter_rescales_and_is_recorded(tiny_model_file, rgb_image, tmp_path):
+    out = tmp_path / "counts.csv"
+    assert main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--cell-diameter", "5", "--out", str(out)]) == 0
+    row = next(csv.DictReader(out.open(newline="")))
+    assert (row["cell_size"], row["cell_diameter_px"], row["scale"]) == ("given", "5.00", "2.0000")  # model: 10 px
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf", "big"])
+def test_a_bad_cell_diameter_is_a_usage_error(tiny_model_file, rgb_image, value, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["count", str(rgb_image), "--model", str(tiny_model_file), "--cell-diameter", value])
+    assert info.value.code == 2 and "'auto' or 'as-is'" in capsys.readouterr().err
+
+
+def test_shipped_model_counts_without_a_cell_size(shipped_model_path, data_root, tmp_path, capsys):
+    """With no size given, the shipped model counts vgg/001cell.png (cells near its training size) as it is,
+    and a bundled dsb2018 sample whose nuclei are ~5x larger at the estimated size."""
+    from countxplain.annotations import read_dots
+    from countxplain.resources import sample_images_dir
+
+    sample = sample_images_dir() / "dsb2018-fluo-40b00d70.png"
+    annotated = len(read_dots(sample.with_name(sample.stem + ".dots.csv")))
+    out = tmp_path / "counts.csv"
+    assert main(["count", str(data_root / "vgg" / "001cell.png"), str(sample), "--out", str(out)]) == 0
+    vgg, dsb = csv.DictReader(out.open(newline=""))
+    assert vgg["cell_size"].startswith("as it is") and float(vgg["count"]) == pytest.approx(135, rel=0.10)
+    assert dsb["cell_size"] == "estimated" and float(dsb["scale"]) < 0.5
+    assert main(["count", str(sample), "--cell-diameter", "as-is"]) == 0
+    as_is = float(capsys.readouterr().out.strip().splitlines()[-1].split("\t")[1])
+    assert abs(float(dsb["count"]) - annotated) < 0.3 * annotated < abs(as_is - annotated)

@@ -1,6 +1,7 @@
 """Cell size: the diameter (px) at which an image's cells are counted, typed or measured.
 
-0 means the model's own scale. ``CellSizePanel`` emits the diameter after the user stops
+0 means automatic: the model estimates the cell size and rescales only when the estimate is far
+from its training size (``countxplain.scale_policy``). ``CellSizePanel`` emits the diameter after the user stops
 typing (debounced); ``MeasureTool`` lets the user drag a line across a cell
 (a LineSegmentROI that stays, movable) and reports its length.
 """
@@ -22,7 +23,7 @@ DEBOUNCE_MS = 400
 
 
 class CellSizePanel(QWidget):
-    sigDiameterChanged = Signal(float)  # 0.0: the image as it is
+    sigDiameterChanged = Signal(float)  # 0.0: automatic
     sigApplyToFolder = Signal(float)
 
     def __init__(self, parent=None) -> None:
@@ -33,9 +34,12 @@ class CellSizePanel(QWidget):
         self.spin.setDecimals(1)
         self.spin.setSingleStep(0.5)
         self.spin.setSuffix(" px")
-        self.spin.setSpecialValueText("image as it is")
+        self.spin.setSpecialValueText("automatic")
         self.spin.setToolTip("Typical cell diameter in this image, in pixels; the image is rescaled so that\n"
-                             "its cells match the model's training size. 0 = use the image as it is.")
+                             "its cells match the model's training size.\n"
+                             "0 = automatic: the model estimates the size and rescales only when its cells look\n"
+                             "more than twice or under half its training size. Type the training size to count\n"
+                             "the image exactly as it is.")
         self.measure_button = QToolButton()
         self.measure_button.setText("Measure")
         self.measure_button.setCheckable(True)

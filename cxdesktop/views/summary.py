@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from countxplain.scale_policy import cell_size_note
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..store import CANCELLED, COUNTING, DONE, ERROR, QUEUED
@@ -38,10 +39,7 @@ class SummaryPanel(QWidget):
             result = a.result
             self.count.setText(f"{entry.count:.1f} cells")
             size = f"{entry.width}×{entry.height} px · " if entry.width else ""
-            estimated = getattr(result, "cell_diameter_estimated", False)
-            diameter = a.cell_diameter_px or getattr(result, "cell_diameter_px", None)
-            scale = ("image as it is (×1)" if not diameter
-                     else f"cells of {diameter:.3g} px{' (estimated)' if estimated else ''} (×{result.scale:.2f})")
+            scale = cell_size_note(result)
             self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()} in {result.seconds:.2f} s")
         elif entry.status == ERROR:
             self.count.setText("Cannot count")

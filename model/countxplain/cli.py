@@ -50,6 +50,7 @@ def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
 
 
 def cmd_count(args) -> int:
+    from .scale_policy import cell_size_source
     from .images import read_image
     from .inference import Counter
 
@@ -67,31 +68,40 @@ def cmd_count(args) -> int:
         start = time.perf_counter()
         try:
             image = read_image(path, page=args.page, channel=args.channel)
-            auto = args.cell_diameter == "auto"
-            result = counter.count(image.pixels, cell_diameter_px=None if auto else args.cell_diameter,
-                                   estimate_cell_size=auto)
+            diameter, estimate = diameter_choice(args)
+            result = counter.count(image.pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)
         except CountXplainError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
             continue
         seconds = time.perf_counter() - start
         rows.append({"file": str(path), "count": f"{result.count:.2f}", "model": model.name,
+                     "cell_diameter_px": f"{result.cell_diameter_px:.2f}" if result.cell_diameter_px else "",
+                     "cell_size": cell_size_source(result), "scale": f"{result.scale:.4f}",
                      "device": str(counter.device), "seconds": f"{seconds:.3f}"})
         print(f"{path}\t{result.count:.1f}")
     if args.out:
         from .annotations import atomic_write_bytes
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["file", "count", "model", "device", "seconds"])
+        writer = csv.DictWriter(buffer, fieldnames=["file", "count", "model", "cell_diameter_px", "cell_size", "scale",
+                                                    "device", "seconds"])
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_bytes(args.out, buffer.getvalue().encode("utf-8"))
     return EXIT_INPUT_ERROR if failed else 0
 
 
+def diameter_choice(args) -> tuple[float | None, bool]:
+    """(diameter, estimate?) from --cell-diameter: pixels, 'auto' (the default) or 'as-is'."""
+    if args.cell_diameter == "auto":
+        return None, True
+    return (None if args.cell_diameter == "as-is" else args.cell_diameter), False
+
+
 def refuse_auto_diameter(args) -> None:
     if args.cell_diameter == "auto":
-        raise CountXplainError("--cell-diameter auto is available for count and evaluate only; give pixels")
+        raise CountXplainError("--cell-diameter auto is available for count, evaluate and explain only; give pixels")
 
 
 def cmd_train(args) -> int:
@@ -114,7 +124,7 @@ def cmd_train(args) -> int:
     config = TrainingConfig(k_cell=args.k_cell, k_bg=args.k_bg, stage1_epochs=args.stage1_epochs,
                             stage2_epochs=args.epochs, tau=args.tau, seed=args.seed,
                             cell_diameter_px=args.train_diameter)
-    diameters = None if args.cell_diameter is None else [args.cell_diameter] * len(dataset)
+    diameters = None if args.cell_diameter in (None, "as-is") else [args.cell_diameter] * len(dataset)
     pick = lambda idx: [dataset.samples[i] for i in idx]
     group = Path(args.data).name
     train = prepare_images(pick(train_idx), [group] * len(train_idx), config.cell_diameter_px,
@@ -146,31 +156,33 @@ def cmd_evaluate(args) -> int:
 
     model = load_model_or_explain(args.model)
     dataset = load_dataset(args.data)
-    auto = args.cell_diameter == "auto"
-    result = evaluate_samples(model, dataset.samples, None if auto else args.cell_diameter, device=args.device,
-                              estimate_cell_size=auto)
+    diameter, estimate = diameter_choice(args)
+    result = evaluate_samples(model, dataset.samples, diameter, device=args.device, estimate_cell_size=estimate)
     print(f"{args.data}: n={result['n']} MAE {result['mae']:.3f} RMSE {result['rmse']:.3f} "
           f"relative MAE {result['relative_mae']:.3%}")
     return 0
 
 
 def cmd_explain(args) -> int:
-    refuse_auto_diameter(args)
     from .explain_report import write_explanation
 
     model = load_model_or_explain(args.model)
-    figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=args.cell_diameter,
-                                     device=args.device)
+    diameter, estimate = diameter_choice(args)
+    figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=diameter, device=args.device,
+                                     estimate_cell_size=estimate)
     print(f"wrote {figure} and {data}")
     return 0
 
 
 def cell_diameter_arg(text: str):
-    if text.lower() == "auto":
-        return "auto"
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("the cell diameter must be a positive number of pixels or 'auto'")
+    if text.lower() in ("auto", "as-is"):
+        return text.lower()
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("the cell diameter must be a positive number of pixels, 'auto' or 'as-is'")
     return value
 
 
@@ -182,10 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p, model=True):
         if model:
             p.add_argument("--model", type=Path, default=None, help="model file (.cxm); default: the bundled model")
+            p.add_argument("--cell-diameter", type=cell_diameter_arg, default="auto",
+                           help="typical cell diameter in pixels (images are rescaled so their cells match the "
+                                "model's training size); 'auto' (default): the model estimates it per image and "
+                                "rescales only when the estimate is more than twice or under half its training "
+                                "size; 'as-is': never rescale")
+        else:
+            p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
+                           help="typical cell diameter in pixels of the training images (default: the model's "
+                                "training size, no rescaling)")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-        p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
-                       help="typical cell diameter in pixels (images are rescaled to the model's), "
-                            "or 'auto' to estimate it per image (count only)")
 
     count = sub.add_parser("count", help="count cells in images and folders")
     count.add_argument("paths", nargs="+", type=Path)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import atomic_write_bytes
+from .scale_policy import cell_size_note
 from .explain import contributions, similarity_boxes, similarity_on_image
 from .images import read_image
 from .inference import Counter
@@ -40,9 +41,10 @@ def group_colour(is_cell: bool) -> tuple[int, int, int]:
 
 
 def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: float | None = None,
-                     device: str = "cpu") -> tuple[np.ndarray, object, dict]:
+                     device: str = "cpu", estimate_cell_size: bool = False) -> tuple[np.ndarray, object, dict]:
     image = read_image(image_path)
-    result = Counter(bundle, device=device).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True)
+    result = Counter(bundle, device=device).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
+                                                  estimate_cell_size=estimate_cell_size)
     parts = contributions(bundle, result)
     prototypes = []
     for k in range(bundle.config.k_total):
@@ -54,14 +56,16 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
         })
     data = {"image": str(image_path), "width": image.width, "height": image.height, "model": bundle.name,
             "count": result.count, "bias_term": parts.bias_term, "scale": result.scale,
-            "cell_diameter_px": cell_diameter_px, "device": result.device, "prototypes": prototypes}
+            "cell_diameter_px": result.cell_diameter_px, "cell_diameter_estimated": result.cell_diameter_estimated,
+            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "prototypes": prototypes}
     return image.pixels, result, data
 
 
 def write_explanation(bundle: ModelBundle, image_path: str | Path, out_dir: str | Path,
-                      cell_diameter_px: float | None = None, device: str = "cpu") -> tuple[Path, Path]:
+                      cell_diameter_px: float | None = None, device: str = "cpu",
+                      estimate_cell_size: bool = False) -> tuple[Path, Path]:
     image_path, out_dir = Path(image_path), Path(out_dir)
-    pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device)
+    pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device, estimate_cell_size)
     figure = render_figure(bundle, pixels, result, data)
     out_dir.mkdir(parents=True, exist_ok=True)
     png_path = out_dir / f"{image_path.stem}-explanation.png"
@@ -99,8 +103,8 @@ def render_figure(bundle: ModelBundle, pixels: np.ndarray, result, data: dict):
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     rgb = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
-    draw.text((MARGIN, MARGIN), f"{Path(data['image']).name}   count {data['count']:.1f}   model: {data['model']}",
-              fill="black", font=font)
+    draw.text((MARGIN, MARGIN), f"{Path(data['image']).name}   count {data['count']:.1f}   {cell_size_note(result)}"
+              f"   model: {data['model']}", fill="black", font=font)
     top = MARGIN + 24
     image_panel, scale = _fit(rgb, PANEL)
     canvas.paste(image_panel, (MARGIN, top))

@@ -34,6 +34,7 @@ from .device import choose_device
 from .images import resize_pixels
 from .modelfile import ModelBundle
 from .network import normalise_batch
+from .scale_policy import diameter_to_use
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -80,7 +81,8 @@ class CountResult:
     device: str
     similarity: np.ndarray | None = None  # (K, h, w)
     cell_diameter_px: float | None = None  # the diameter the image was counted at (None: scale 1)
-    cell_diameter_estimated: bool = False
+    cell_diameter_estimated: bool = False  # counted at the estimator's diameter
+    estimated_diameter_px: float | None = None  # the estimator's diameter, used or not
 
     @property
     def pixels_per_cell(self) -> float:
@@ -134,13 +136,14 @@ class Counter:
         """Count one image at ``cell_diameter_px`` (None: the image as it is, scale 1).
 
         With ``estimate_cell_size`` and no diameter, the model's size estimator (if it has one)
-        picks the diameter. Counts of the current models change roughly with the square of the
-        scale, and the estimator is off by 15-35 % per image, so it is opt-in."""
+        measures the cells; the image is counted at that diameter only when it is far from the
+        training diameter (``cell_size.diameter_to_use``), else as it is."""
         start = time.perf_counter()
-        estimated = False
+        estimate = None
         if not cell_diameter_px and estimate_cell_size:
-            cell_diameter_px = self.estimate_cell_diameter(pixels)
-            estimated = cell_diameter_px is not None
+            estimate = self.estimate_cell_diameter(pixels)
+            cell_diameter_px = diameter_to_use(estimate, float(self.bundle.cell_diameter_px))
+        estimated = estimate is not None and cell_diameter_px is not None
         scale = self.scale_for(cell_diameter_px)
         scaled = resize_pixels(pixels, scale) if scale != 1.0 else pixels
         density, similarity = self._run_tiled(scaled, with_similarity, cancel)
@@ -149,7 +152,7 @@ class Counter:
             image_shape=(int(pixels.shape[0]), int(pixels.shape[1])), seconds=time.perf_counter() - start,
             device=str(self.device), similarity=similarity,
             cell_diameter_px=float(cell_diameter_px) if cell_diameter_px else None,
-            cell_diameter_estimated=estimated)
+            cell_diameter_estimated=estimated, estimated_diameter_px=estimate)
 
     def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = pixels.shape[:2]

@@ -1,0 +1,43 @@
+"""When an image is rescaled before counting, and how that is described (no torch here: the
+app's GUI thread uses the descriptions).
+
+The model counts best when cells appear at its training diameter. A diameter the user gives
+is always used; without one the model's size estimator (``cell_size``) measures the cells and
+``diameter_to_use`` decides whether to act on the estimate.
+"""
+
+from __future__ import annotations
+
+# An estimate is acted on only when it is more than this factor away from the model's training
+# diameter: counts move with about the square of the scale and the estimate is off by 15-35 %
+# per image, so near the training size the image counted as it is does better. Chosen on the
+# validation images of the default model's sets (benchmarks/cell_size_policy.py).
+ESTIMATE_GATE = 2.0
+
+
+def diameter_to_use(estimate_px: float | None, native_px: float, gate: float = ESTIMATE_GATE) -> float | None:
+    """The estimated diameter if it is more than ``gate`` times off the training diameter, else None
+    (count the image as it is)."""
+    if not estimate_px:
+        return None
+    ratio = estimate_px / native_px
+    return float(estimate_px) if max(ratio, 1.0 / ratio) > gate else None
+
+
+def cell_size_note(result) -> str:
+    """How a count's image was scaled, for people: the diameter and where it came from."""
+    if result.cell_diameter_px:
+        source = " (estimated)" if result.cell_diameter_estimated else ""
+        return f"cells of {result.cell_diameter_px:.3g} px{source} (×{result.scale:.2f})"
+    if result.estimated_diameter_px:
+        return f"image as it is (×1; estimated cells {result.estimated_diameter_px:.3g} px, near the model's size)"
+    return "image as it is (×1)"
+
+
+def cell_size_source(result) -> str:
+    """Where the diameter a count used came from, for tables: given, estimated or as it is."""
+    if result.cell_diameter_estimated:
+        return "estimated"
+    if result.cell_diameter_px:
+        return "given"
+    return "as it is" if result.estimated_diameter_px is None else "as it is (estimate near the model's size)"
