@@ -101,30 +101,6 @@ def pytest_runtest_protocol(item, nextitem):
     item.config.cx_heartbeat.write_text(item.nodeid)  # returns None: pytest runs the test as usual
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Destroy what the Qt tests left while Qt is still up: left to the interpreter's final
-    garbage collection, dead widgets and signal closures are freed in an order that can crash
-    PySide6 at exit (a refcount abort after every test passed)."""
-    import gc
-    import sys
-
-    if "PySide6.QtWidgets" not in sys.modules:
-        return
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is None:
-        return
-    for widget in QApplication.topLevelWidgets():
-        widget.close()
-        widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    app.processEvents()
-    gc.collect()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-
-
 def pytest_unconfigure(config):
     import shutil
 
