@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDockWidget, QGroupBox, QMainWindow, QTabWidget, QToolBar, QVBoxLayout,
                                QWidget)
 
-from countxplain.resources import default_model_path
+from countxplain.resources import default_model_path, sample_images_dir
 
 from . import APP_NAME
 from .annotator import Annotator
@@ -44,6 +44,11 @@ from .views.tool_viewbox import ANNOTATE, BOX, MEASURE, PAN
 TOOL_ACTIONS = {PAN: "tool_pan", BOX: "tool_box", MEASURE: "tool_measure", ANNOTATE: "tool_annotate"}
 
 
+EMPTY_HINT = ("Drop images or a folder here\n"
+              "or use File › Open images… (Ctrl+O)\n\n"
+              "File › Open sample images lists three bundled ones")
+
+
 class MainWindow(QMainWindow):
     def __init__(self, model_path: str | Path | None = None, settings: Settings | None = None) -> None:
         super().__init__()
@@ -65,6 +70,7 @@ class MainWindow(QMainWindow):
         for child in self.findChildren(QWidget):  # drops anywhere in the window reach dropEvent below
             child.setAcceptDrops(False)
         self.setAcceptDrops(True)
+        self.image_view.set_message(EMPTY_HINT)
         self.session.probe_devices()
         self.session.load_model(model_path or default_model_path())
 
@@ -132,6 +138,7 @@ class MainWindow(QMainWindow):
     def _handlers(self) -> dict:
         return {
             "open_images": self.ask_open_images, "open_folder": self.ask_open_folder,
+            "open_samples": self.open_samples,
             "export_csv": lambda: self.exporter.export_counts(),
             "export_density": lambda: self.exporter.export_density(),
             "export_figure": lambda: self.exporter.export_figure(), "quit": self.close,
@@ -200,6 +207,10 @@ class MainWindow(QMainWindow):
             self.settings.last_folder = str(first if first.is_dir() else first.parent)
         return added
 
+    def open_samples(self) -> list[str]:
+        """List and count the dsb2018 sample images that ship with the app (dot annotations beside them)."""
+        return self.session.add_paths([str(sample_images_dir())])
+
     def ask_open_images(self) -> None:
         self.open_paths(choose_images(self, self.settings.last_folder))
 
@@ -238,7 +249,7 @@ class MainWindow(QMainWindow):
         self.contributions.clear()
         self.prototypes.set_contributions(None)
         if entry is None:
-            self.image_view.clear("")
+            self.image_view.clear(EMPTY_HINT)
         elif self.session.pixels(path) is None:
             self.image_view.clear(f"Cannot count this file:\n{entry.error}" if entry.status == ERROR else "Loading…")
         self.session.set_current(path)

@@ -8,7 +8,8 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenuBar
 
 MENUS = (
-    ("&File", (("open_images", "Open images…", "Ctrl+O"), ("open_folder", "Open folder…", "Ctrl+Shift+O"), None,
+    ("&File", (("open_images", "Open images…", "Ctrl+O"), ("open_folder", "Open folder…", "Ctrl+Shift+O"),
+               ("open_samples", "Open sample images", ""), None,
                ("export_csv", "Export counts (CSV)…", "Ctrl+E"), ("export_density", "Export density map…", "Ctrl+D"),
                ("export_figure", "Export explanation figure…", "Ctrl+Shift+E"), None, ("quit", "Quit", "Ctrl+Q"))),
     ("&Image", (("recount", "Count again", "F5"), ("recount_all", "Count all again", "Shift+F5"),

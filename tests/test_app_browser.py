@@ -162,3 +162,16 @@ def test_browsing_images_leaves_pythons_true_intact(qtbot, window, small_images)
         qtbot.wait(50)
     gc.collect()
     assert sys.getrefcount(True) - before > -60
+
+
+def test_an_empty_window_says_how_to_start_and_opens_the_bundled_samples(qtbot, window):
+    from countxplain.resources import sample_images_dir
+
+    assert window.image_view.message.isVisible() and "Drop images" in window.image_view.message.text()
+    window.menu_actions["open_samples"].trigger()
+    samples = sorted(str(p) for p in sample_images_dir().glob("*.png"))
+    assert len(samples) == 3 and sorted(window.session.store.paths()) == samples
+    wait_counted(qtbot, window, samples)
+    assert all(window.session.store[p].status == "done" for p in samples)
+    qtbot.waitUntil(lambda: window.image_view.path is not None, timeout=60_000)
+    assert not window.image_view.message.isVisible()
