@@ -3,8 +3,8 @@
 For each model and each factor f, every test image is counted with the cell diameter
 stated as f × its true value (the set's training spacing for vgg, mbm and adi; each
 image's own dot spacing for dsb2018), i.e. as if the user's estimate were off by f.
-Writes ``benchmarks/results/scale_robustness.json``; ``write_results.py`` puts the table
-into ``benchmarks/RESULTS.md``.
+Adds to ``benchmarks/results/scale_robustness.json`` (models measured earlier with the same
+factors stay); ``write_results.py`` puts the table into ``benchmarks/RESULTS.md``.
 
 Usage: python benchmarks/scale_robustness.py MODEL [MODEL ...] [--factors 0.8 0.9 1 1.1 1.25] [--per-set 60]
 """
@@ -56,6 +56,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sets = test_images(args.data, args.per_set)
     report = {"factors": args.factors, "per_set": args.per_set, "models": {}}
+    if OUT.exists():  # keep earlier models measured the same way
+        earlier = json.loads(OUT.read_text())
+        if earlier.get("factors") == args.factors and earlier.get("per_set") == args.per_set:
+            report["models"] = earlier["models"]
     for path in args.models:
         model = load_model(path)
         counter = Counter(model, device="cpu", precision="fp32")

@@ -30,8 +30,9 @@ def scale_robustness_section(report: dict | None) -> list[str]:
     factors = report["factors"]
     lines = ["", "## When the stated cell diameter is off (`benchmarks/scale_robustness.py`)", "",
              f"Test MAE with the cell diameter stated as f × its true value (the set's training spacing; each image's "
-             f"own dot spacing for dsb2018), first {report['per_set']} test images per set. The shipped model was "
-             "trained with scale jitter; the earlier one (the model it replaced) without.", "",
+             f"own dot spacing for dsb2018), first {report['per_set']} test images per set. Earlier models are "
+             "those the shipped one replaced, oldest first; the oldest was trained without scale jitter, the "
+             "others with it.", "",
              "| model | set | " + " | ".join(f"f = {f:g}" for f in factors) + " |",
              "|---|---|" + "---|" * len(factors)]
     from countxplain.modelfile import load_model

@@ -71,8 +71,8 @@ class Annotator(QObject):
         if self.entry is not None and self.entry.cell_diameter_px:
             return float(self.entry.cell_diameter_px)
         counted = getattr(getattr(self.entry, "analysis", None), "result", None)
-        if counted is not None and counted.cell_diameter_px:
-            return float(counted.cell_diameter_px)
+        if counted is not None and (counted.cell_diameter_px or counted.estimated_diameter_px):
+            return float(counted.cell_diameter_px or counted.estimated_diameter_px)
         model = self.session.model
         return float(model.cell_diameter_px) if model is not None else DEFAULT_DIAMETER_PX
 

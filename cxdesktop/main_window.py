@@ -208,8 +208,17 @@ class MainWindow(QMainWindow):
         return added
 
     def open_samples(self) -> list[str]:
-        """List and count the dsb2018 sample images that ship with the app (dot annotations beside them)."""
-        return self.session.add_paths([str(sample_images_dir())])
+        """List and count the dsb2018 sample images that ship with the app (dot annotations beside them),
+        and show the first."""
+        from .selftest import sample_images
+
+        samples = [str(p) for p in sample_images()]
+        if not samples:
+            self.status.showMessage(f"No sample images found in {sample_images_dir()}", 10000)
+            return []
+        added = self.session.add_paths(samples)
+        self.browser.select(samples[0])
+        return added
 
     def ask_open_images(self) -> None:
         self.open_paths(choose_images(self, self.settings.last_folder))

@@ -154,7 +154,7 @@ class Session(QObject):
             self._submit_count(path)
 
     def set_cell_diameter(self, paths, diameter: float | None) -> None:
-        """Set the cell diameter (None or 0: the model's scale) of images and count them again."""
+        """Set the cell diameter (None or 0: automatic, ``countxplain.scale_policy``) of images and count them again."""
         for path in paths:
             self.store[path].cell_diameter_px = diameter or None
         self.recount(paths)

@@ -43,7 +43,7 @@ class ImageEntry:
     thumbnail: np.ndarray | None = None
     analysis: object | None = None  # engine.Analysis
     error: str = ""
-    cell_diameter_px: float | None = None  # None: the model's native scale
+    cell_diameter_px: float | None = None  # None: automatic (the model's estimate, countxplain.scale_policy)
     boxes: list[Box] = field(default_factory=list)
     dots: object | None = None  # dots.DotAnnotation, read from the sidecar when the image is first shown
 

@@ -81,16 +81,16 @@ def split_images(n_images: int, share: float, seed: int) -> tuple[list[int], lis
 
 def training_diameter(sizer, pixels: np.ndarray, target_diameter_px: float) -> float:
     """The diameter to give ``prepare_images`` for an image without a cell size, so it is trained at
-    the scale it is counted at: where ``sizer`` (a ``Counter`` of the starting model) estimates cells
-    far from its training size (``countxplain.scale_policy``), the scale counting would use; else
-    ``target_diameter_px`` (the image as it is)."""
+    the scale the trained model will count it at: the trained model keeps the starting model's size
+    estimator (``sizer``, a ``Counter``) and has ``target_diameter_px`` as its training diameter, so
+    the estimate where it is far from that (``countxplain.scale_policy``), else the image as it is."""
     from countxplain.scale_policy import diameter_to_use
 
     if sizer is None or not sizer.bundle.preprocessing.get("size_model"):
         return target_diameter_px
-    native = float(sizer.bundle.cell_diameter_px)
-    used = diameter_to_use(sizer.estimate_cell_diameter(pixels), native)
-    return used * target_diameter_px / native if used else target_diameter_px
+    height, width = pixels.shape[:2]
+    used = diameter_to_use(sizer.estimate_cell_diameter(pixels), target_diameter_px, image_pixels=height * width)
+    return used or target_diameter_px
 
 
 def run_training(request: TrainingRequest, init, report: Callable[[Any], None],

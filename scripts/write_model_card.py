@@ -37,7 +37,9 @@ def automatic_size_text(model) -> list[str]:
     report = json.loads(path.read_text())
     if report.get("model_created") != model.provenance.get("created"):
         return []
-    in_use = next(row for row in report["policies"].values() if row["gate"] == ESTIMATE_GATE)
+    in_use = next((row for row in report["policies"].values() if row["gate"] == ESTIMATE_GATE), None)
+    if in_use is None:
+        return []
     as_is = report["policies"]["as it is"]
     per_set = ", ".join(f"{name} {in_use['test'][name]:.2f} (as it is: {as_is['test'][name]:.2f})"
                         for name in in_use["test"])
@@ -79,7 +81,7 @@ def scale_text(model, data: Path) -> str:
     counts = [(d, counter.count(pixels, cell_diameter_px=d).count) for d in (8.0, 9.0, 10.0, 11.0, 12.0)]
     return ("- The count depends on the stated cell diameter: vgg/001cell.png (135 annotated cells) counts "
             + ", ".join(f"{c:.0f} at {d:g} px" for d, c in counts) + f" (the model's training diameter is "
-            f"{model.cell_diameter_px:g} px; with no diameter given the image is counted as it is).")
+            f"{model.cell_diameter_px:g} px; with `--cell-diameter as-is` the image is counted as it is).")
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,9 @@ and every job runs on the worker thread, never drawing a result on the wrong ima
 from __future__ import annotations
 
 import math
+import sys
 
+import pytest
 from app_fixtures import (app_settings, block_worker, corrupt_png, drop_paths, small_images,  # noqa: F401
                           wait_counted, window)
 from PySide6.QtCore import Qt
@@ -140,12 +142,12 @@ def test_a_new_cell_size_supersedes_the_queued_count(qtbot, window, small_images
     assert window.session.store[a].analysis.cell_diameter_px == 20.0
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="from Python 3.12 True is immortal: its count never moves")
 def test_browsing_images_leaves_pythons_true_intact(qtbot, window, small_images):
     """PySide6 6.12.0 dropped a reference to ``True`` on every image shown (about 40 per image,
     with pyqtgraph's items), so a long review session aborted Python (bool_dealloc) after a few
     hundred images; the pinned PySide6 must not."""
     import gc
-    import sys
 
     drop_paths(window, small_images)
     wait_counted(qtbot, window, small_images)

@@ -96,7 +96,23 @@ def test_images_without_a_size_are_trained_at_the_scale_they_are_counted_at(tiny
         image = lattice_image(spacing)
         counted = counter.count(image, estimate_cell_size=True)
         assert counted.cell_diameter_estimated == rescaled and (counted.scale < 0.5) == rescaled
-        # with training target == the model's diameter, training scale = counting scale
+        # trained at the model's diameter: the training scale is the counting scale
         trained_scale = 10.0 / training_diameter(counter, image, 10.0)
         assert trained_scale == pytest.approx(counted.scale, rel=1e-6)
-        assert training_diameter(counter, image, 20.0) == pytest.approx(20.0 / counted.scale, rel=1e-6)
+    # a model trained at 20 px counts a ~39 px estimate (under 2x off 20 px) as it is: so is it trained
+    estimate = counter.estimate_cell_diameter(lattice_image(40.0))
+    assert 20.0 < estimate < 40.0 and training_diameter(counter, lattice_image(40.0), 20.0) == 20.0
+
+
+def test_an_estimate_never_enlarges_an_image_beyond_the_pixel_budget():
+    from countxplain.scale_policy import MAX_AUTO_PIXELS
+
+    small_image = 1000 * 1000
+    assert diameter_to_use(3.0, 10.0, image_pixels=small_image) == 3.0  # 3.3x: 11 MP, within budget
+    huge = 8000 * 8000
+    capped = diameter_to_use(3.0, 10.0, image_pixels=huge)
+    assert capped == pytest.approx(10.0)  # the image is already over the budget: no enlarging
+    large = 4000 * 4000
+    capped = diameter_to_use(3.0, 10.0, image_pixels=large)
+    assert large * (10.0 / capped) ** 2 == pytest.approx(MAX_AUTO_PIXELS)
+    assert diameter_to_use(40.0, 10.0, image_pixels=huge) == 40.0  # shrinking is never capped

@@ -55,7 +55,7 @@ def test_count_writes_csv(tiny_model_file, rgb_image, tmp_path):
         assert row["device"] == "cpu"
         assert float(row["seconds"]) >= 0
         # the tiny model has no size estimator: 'auto' counts the image as it is
-        assert (row["cell_size"], row["cell_diameter_px"], row["scale"]) == ("as it is", "", "1.0000")
+        assert (row["cell_size"], row["cell_diameter_px"], row["scale"]) == ("as it is", "10.00", "1.0000")
     printed = _lines(result.stdout)
     assert len(printed) == 2
     path, count = printed[0].split("\t")

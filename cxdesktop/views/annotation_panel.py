@@ -94,7 +94,7 @@ class AnnotationPanel(QWidget):
         else:
             self.model_count.setText(f"Model: {model_count:.1f} cells  (dots − model: {n - model_count:+.1f})")
         if diameter:
-            self.marker.setText(f"Markers {diameter:g} px wide: the cell diameter (Image tab)")
+            self.marker.setText(f"Markers {diameter:.3g} px wide: the cell diameter (Image tab)")
         if annotation.load_error:
             self.set_status(f"Could not read the saved dots: {annotation.load_error}", error=True)
         elif annotation.save_error:

@@ -76,7 +76,7 @@ def cmd_count(args) -> int:
             continue
         seconds = time.perf_counter() - start
         rows.append({"file": str(path), "count": f"{result.count:.2f}", "model": model.name,
-                     "cell_diameter_px": f"{result.cell_diameter_px:.2f}" if result.cell_diameter_px else "",
+                     "cell_diameter_px": f"{model.cell_diameter_px / result.scale:.2f}",
                      "cell_size": cell_size_source(result), "scale": f"{result.scale:.4f}",
                      "device": str(counter.device), "seconds": f"{seconds:.3f}"})
         print(f"{path}\t{result.count:.1f}")
@@ -124,7 +124,8 @@ def cmd_train(args) -> int:
     config = TrainingConfig(k_cell=args.k_cell, k_bg=args.k_bg, stage1_epochs=args.stage1_epochs,
                             stage2_epochs=args.epochs, tau=args.tau, seed=args.seed,
                             cell_diameter_px=args.train_diameter)
-    diameters = None if args.cell_diameter in (None, "as-is") else [args.cell_diameter] * len(dataset)
+    given = args.train_diameter if args.cell_diameter == "as-is" else args.cell_diameter
+    diameters = None if given is None else [given] * len(dataset)
     pick = lambda idx: [dataset.samples[i] for i in idx]
     group = Path(args.data).name
     train = prepare_images(pick(train_idx), [group] * len(train_idx), config.cell_diameter_px,
@@ -201,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "size; 'as-is': never rescale")
         else:
             p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
-                           help="typical cell diameter in pixels of the training images (default: the model's "
-                                "training size, no rescaling)")
+                           help="typical cell diameter in pixels of the training images (default: each image's "
+                                "median dot spacing); 'as-is': no rescaling")
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 
     count = sub.add_parser("count", help="count cells in images and folders")

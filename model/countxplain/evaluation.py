@@ -12,14 +12,15 @@ from .density import typical_cell_spacing
 from .images import read_image
 from .inference import Counter
 from .modelfile import ModelBundle
+from .scale_policy import ESTIMATE_GATE
 
 
 def evaluate_samples(model: ModelBundle, samples: Sequence[Sample], cell_diameter_px: float | None,
                      device: str = "cpu", precision: str = "fp32", branch: str = "countxplain",
                      oracle_cell_size: bool = False, estimate_cell_size: bool = False) -> dict:
-    """Count every sample at ``cell_diameter_px``; None means the model's own estimate of each
-    image's cell size (or scale 1 without a size estimator); ``oracle_cell_size`` uses each
-    image's annotated dot spacing instead (reported as such)."""
+    """Count every sample at ``cell_diameter_px``; None means the image as it is, or with
+    ``estimate_cell_size`` the automatic choice (``scale_policy``: the model's estimate where it is far
+    from the training size); ``oracle_cell_size`` uses each image's annotated dot spacing instead."""
     counter = Counter(model, device=device, precision=precision, branch=branch)
     rows = []
     for sample in samples:
@@ -36,6 +37,7 @@ def evaluate_samples(model: ModelBundle, samples: Sequence[Sample], cell_diamete
             "relative_mae": float(errors.mean() / max(truth.mean(), 1e-9)),
             "cell_size": ("per-image dot spacing (oracle)" if oracle_cell_size else
                           f"{cell_diameter_px:.2f} px (set's training spacing)" if cell_diameter_px is not None else
-                          "estimated per image by the model" if estimate_cell_size and model.preprocessing.get("size_model")
+                          f"automatic (the model's estimate where over {ESTIMATE_GATE:g}x off its size)"
+                          if estimate_cell_size and model.preprocessing.get("size_model")
                           else "none (image as it is, scale 1)"),
             "per_image": rows}

@@ -137,12 +137,14 @@ class Counter:
 
         With ``estimate_cell_size`` and no diameter, the model's size estimator (if it has one)
         measures the cells; the image is counted at that diameter only when it is far from the
-        training diameter (``cell_size.diameter_to_use``), else as it is."""
+        training diameter (``scale_policy.diameter_to_use``), else as it is. The library's default
+        is no estimate; the app and the command line estimate unless a diameter is given."""
         start = time.perf_counter()
         estimate = None
         if not cell_diameter_px and estimate_cell_size:
             estimate = self.estimate_cell_diameter(pixels)
-            cell_diameter_px = diameter_to_use(estimate, float(self.bundle.cell_diameter_px))
+            cell_diameter_px = diameter_to_use(estimate, float(self.bundle.cell_diameter_px),
+                                               image_pixels=pixels.shape[0] * pixels.shape[1])
         estimated = estimate is not None and cell_diameter_px is not None
         scale = self.scale_for(cell_diameter_px)
         scaled = resize_pixels(pixels, scale) if scale != 1.0 else pixels

@@ -13,15 +13,25 @@ from __future__ import annotations
 # per image, so near the training size the image counted as it is does better. Chosen on the
 # validation images of the default model's sets (benchmarks/cell_size_policy.py).
 ESTIMATE_GATE = 2.0
+# An estimate never enlarges an image beyond this many pixels (a user's stated diameter may):
+# a misjudged estimate on a large slide would otherwise ask for gigabytes.
+MAX_AUTO_PIXELS = 64e6
 
 
-def diameter_to_use(estimate_px: float | None, native_px: float, gate: float = ESTIMATE_GATE) -> float | None:
+def diameter_to_use(estimate_px: float | None, native_px: float, gate: float = ESTIMATE_GATE,
+                    image_pixels: float | None = None) -> float | None:
     """The estimated diameter if it is more than ``gate`` times off the training diameter, else None
-    (count the image as it is)."""
+    (count the image as it is). With ``image_pixels``, a diameter that would enlarge the image beyond
+    ``MAX_AUTO_PIXELS`` is raised until it does not."""
     if not estimate_px:
         return None
     ratio = estimate_px / native_px
-    return float(estimate_px) if max(ratio, 1.0 / ratio) > gate else None
+    if max(ratio, 1.0 / ratio) <= gate:
+        return None
+    if image_pixels:
+        smallest = native_px * (image_pixels / max(MAX_AUTO_PIXELS, image_pixels)) ** 0.5
+        return float(max(estimate_px, smallest))
+    return float(estimate_px)
 
 
 def cell_size_note(result) -> str:
