@@ -222,9 +222,12 @@ def main() -> int:
                   "count rises (dense images under-counted). Fine-tuning all 6 backend layers (the frontend stays "
                   "frozen and cached) lowers both: training / test MAE 6.7 / 7.2 after 15 epochs, 5.6 / 6.1 after 40 "
                   "epochs with a cosine learning rate from 3e-4 (`benchmarks/stage1_fit.py`, stage 2 left out; one seed "
-                  "each); the row '6 backend layers trained' above is the whole harness on that split. The default "
-                  "model now trains 6 layers; the 5-seed grid has not been rerun with them (about 12 min per vgg "
-                  "run on two cores). Not tried, "
+                  "each); the rows '6 backend layers trained' above are the whole harness with 6 layers, 40 cosine stage-1 "
+                  "epochs from 3e-4 and 100 stage-2 epochs at 10 px (13-25 min per run on two shared cores; seeds "
+                  "0-2 only). Against the 3-layer rows at 10 px they help vgg32 (stage 1 and CountXplain both about "
+                  "3 lower) but not mbm or adi, where CountXplain stays within a seed's spread of the 3-layer "
+                  "result: there the error is not an underfit stage 1 alone. The default model trains 6 layers. "
+                  "Not tried, "
                   "because it needs more compute than two CPU cores: fine-tuning the frontend as well, and the "
                   "paper's 200 CSRNet epochs (batch size 1) and up to 500 CountXplain epochs."]
     if protocols and protocols.get("ablation"):
