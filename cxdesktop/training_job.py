@@ -86,7 +86,7 @@ def training_diameter(sizer, pixels: np.ndarray, target_diameter_px: float) -> f
     the estimate where it is far from that (``countxplain.scale_policy``), else the image as it is."""
     from countxplain.scale_policy import diameter_to_use
 
-    if sizer is None or not sizer.bundle.preprocessing.get("size_model"):
+    if sizer is None:
         return target_diameter_px
     height, width = pixels.shape[:2]
     used = diameter_to_use(sizer.estimate_cell_diameter(pixels), target_diameter_px, image_pixels=height * width)
@@ -107,6 +107,7 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     config = request.config
     train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
     starts_from_init = init is not None and request.start == START_CURRENT
+    # without a size estimator every unsized image is trained as it is: no Counter, no second read
     sizer = Counter(init, device="cpu") if starts_from_init and init.preprocessing.get("size_model") else None
 
     def unset_diameter(path: Path) -> float:
