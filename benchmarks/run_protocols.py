@@ -156,6 +156,12 @@ def main(argv=None) -> int:
                         help="common cell diameter (px) every image is brought to; sigma scales with it")
     parser.add_argument("--backend-layers", type=int, default=TrainingConfig.train_backend_layers,
                         help="CSRNet backend layers fine-tuned in stage 1 (0-6)")
+    parser.add_argument("--frontend-layers", type=int, default=TrainingConfig.train_frontend_layers,
+                        help="with 6 backend layers: the last VGG convolutions also fine-tuned (0-3)")
+    parser.add_argument("--stage1-precision", choices=("fp32", "bf16"), default=TrainingConfig.stage1_precision,
+                        help="bf16: stage-1 steps under bfloat16 autocast where the device computes it natively")
+    parser.add_argument("--min-group-views", type=int, default=TrainingConfig.min_group_views,
+                        help="dihedral views per set at least (up to 8 per image)")
     parser.add_argument("--stage1-lr", type=float, default=TrainingConfig.stage1_lr)
     parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default=TrainingConfig.stage1_schedule)
     parser.add_argument("--stage1-patience", type=int, default=TrainingConfig.stage1_patience,
@@ -175,7 +181,8 @@ def main(argv=None) -> int:
                             cell_diameter_px=args.cell_diameter, sigma_px=sigma,
                             train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr,
                             stage1_schedule=args.stage1_schedule, stage1_ema=args.stage1_ema,
-                            stage1_patience=args.stage1_patience)
+                            stage1_patience=args.stage1_patience, train_frontend_layers=args.frontend_layers,
+                            stage1_precision=args.stage1_precision, min_group_views=args.min_group_views)
     results = load_results()
     if args.ablation:
         rows = run_ablation(args.data, args.ablation, config, args.variants, args.save_models, args.purity_images)

@@ -81,6 +81,12 @@ def recipe_label(config: dict) -> str:
         parts.append(f"cells at {config['cell_diameter_px']:g} px")
     if config.get("train_backend_layers", 3) != 3:
         parts.append(f"{config['train_backend_layers']} backend layers trained")
+    if config.get("train_frontend_layers", 0):
+        parts.append(f"last {config['train_frontend_layers']} VGG convolutions trained")
+    if config.get("min_group_views", 96) != 96:
+        parts.append(f"at least {config['min_group_views']} views per set")
+    if config.get("stage1_precision", "fp32") != "fp32":
+        parts.append(f"stage 1 in {config['stage1_precision']}")
     if config.get("stage1_lr", 1e-4) != 1e-4:
         parts.append(f"stage-1 lr {config['stage1_lr']:g}")
     if config.get("stage1_schedule", "constant") != "constant":

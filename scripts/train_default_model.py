@@ -83,6 +83,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lambda-dot-cluster", type=float, default=None,
                         help="weight of the loss pulling every dot cell to its nearest cell prototype (default: off)")
     parser.add_argument("--backend-layers", type=int, default=6, help="CSRNet backend layers fine-tuned in stage 1, 0-6")
+    parser.add_argument("--frontend-layers", type=int, default=0,
+                        help="with 6 backend layers: the last VGG convolutions also fine-tuned (0-3)")
+    parser.add_argument("--stage1-precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: stage-1 steps under bfloat16 autocast where the device computes it natively")
     parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default="cosine",
                         help="stage-1 learning-rate schedule")
     parser.add_argument("--stage1-lr", type=float, default=3e-4, help="stage-1 (initial) learning rate")
@@ -94,7 +98,8 @@ def main(argv=None) -> int:
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
     overrides = {"lambda_diversity": args.lambda_diversity, "lambda_dot_cluster": args.lambda_dot_cluster,
                  "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
-                 "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience}
+                 "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
+                 "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     splits, diameters, train, val = {}, {}, [], []
     for name in DEFAULT_MODEL_PROTOCOLS:

@@ -286,3 +286,48 @@ def test_a_run_with_the_weight_average_resumes_inside_stage1(images, tmp_path):
     resumed = []
     Trainer(config, train, val, progress=resumed.append, checkpoint=checkpoint).run()
     assert [e.epoch for e in resumed if e.stage == "stage1"] == [2, 3]
+
+
+def changed_weights(trainer: Trainer) -> set[str]:
+    start = {k: v.clone() for k, v in trainer.model.extractor.state_dict().items()}
+    trainer.run()
+    end = trainer.model.extractor.state_dict()
+    return {k for k in start if not torch.equal(start[k], end[k])}
+
+
+def test_frontend_layers_train_only_with_the_whole_backend(images):
+    train, val = images
+    conv4 = {f"frontend.{i}.{p}" for i in (19, 21) for p in ("weight", "bias")}
+    with_frontend = changed_weights(Trainer(tiny_config(train_backend_layers=6, train_frontend_layers=2,
+                                                        stage1_epochs=1, stage2_epochs=1), train, val))
+    assert conv4 <= with_frontend and "frontend.17.weight" not in with_frontend
+    assert {f"backend.{i}.weight" for i in range(0, 12, 2)} <= with_frontend
+    partial_backend = changed_weights(Trainer(tiny_config(train_backend_layers=5, train_frontend_layers=2,
+                                                          stage1_epochs=1, stage2_epochs=1), train, val))
+    assert not any(k.startswith("frontend.") for k in partial_backend) and "backend.0.weight" not in partial_backend
+
+
+def test_a_model_trained_into_the_frontend_drops_the_starting_size_estimator(images):
+    train, val = images
+    start = Trainer(tiny_config(stage1_epochs=1, stage2_epochs=1), train, val).run()
+    start.preprocessing["size_model"] = {"kind": "ridge-on-frontend-pooling"}
+    kept = Trainer(tiny_config(stage1_epochs=1, stage2_epochs=1), train, val, init=start).run()
+    dropped = Trainer(tiny_config(train_backend_layers=6, train_frontend_layers=1, stage1_epochs=1, stage2_epochs=1),
+                      train, val, init=start).run()
+    assert "size_model" in kept.preprocessing and "size_model" not in dropped.preprocessing
+
+
+def test_bf16_stage1_trains_the_same_weights_and_keeps_them_fp32(images):
+    from countxplain.inference import native_bf16
+    from countxplain.training import stage1_autocast
+
+    train, val = images
+    config = tiny_config(stage1_precision="bf16", stage1_epochs=1, stage2_epochs=1)
+    trainer = Trainer(config, train, val)
+    moved = changed_weights(trainer)
+    assert moved and all(trainer.model.extractor.state_dict()[k].dtype == torch.float32 for k in moved)
+    with stage1_autocast(config, torch.device("cpu")):
+        product = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert product.dtype == (torch.bfloat16 if native_bf16(torch.device("cpu")) else torch.float32)
+    with pytest.raises(ValueError):
+        stage1_autocast(tiny_config(stage1_precision="fp8"), torch.device("cpu"))

@@ -1,8 +1,9 @@
 """Training CountXplain in two stages on cached frozen features.
 
-Stage 1 fine-tunes the last ``train_backend_layers`` CSRNet backend layers and its output
-layer as a density regressor; everything before them is frozen, so its output is
-computed once per dihedral view and cached. Stage 2 freezes the whole extractor, caches
+Stage 1 fine-tunes the last ``train_backend_layers`` CSRNet backend layers (with all six,
+optionally the last ``train_frontend_layers`` VGG convolutions too) and its output layer as a
+density regressor; everything before them is frozen, so its output is computed once per
+dihedral view and cached. Stage 2 freezes the whole extractor, caches
 its 64-channel features, and trains the prototype head with the paper's loss. Prototypes
 are projected onto training features of their own group (cell prototypes onto locations
 holding a dot, background prototypes onto locations far from every dot) every
@@ -13,6 +14,7 @@ validation MAE is kept. Every choice is made on validation images only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import Counter
 import datetime as _dt
@@ -30,7 +32,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
-from .inference import Cancelled
+from .inference import Cancelled, native_bf16
 from .losses import (density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
                      location_separation_loss, prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
@@ -52,10 +54,12 @@ class TrainingConfig:
     group_share_power: float = 0.5  # each set's share of the batches ∝ (its images)**power; 1 = by size
     crop_cells: int = 32
     train_backend_layers: int = 3
+    train_frontend_layers: int = 0  # with all 6 backend layers: also the last 0-3 VGG convolutions (conv4_x)
     stage1_epochs: int = 30
     stage1_lr: float = 1e-4
     stage1_schedule: str = "constant"  # or "cosine": the learning rate decays to zero over stage1_epochs
     stage1_ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights (decay per step)
+    stage1_precision: str = "fp32"  # "bf16": convolutions under bfloat16 autocast (weights and optimiser stay fp32)
     stage1_batch: int = 8
     stage1_patience: int = 8
     stage2_epochs: int = 100
@@ -76,6 +80,15 @@ class TrainingConfig:
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim)
+
+
+def stage1_autocast(config: TrainingConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast context of stage-1 training steps: bfloat16 when asked for and computed natively."""
+    if config.stage1_precision not in ("fp32", "bf16"):
+        raise ValueError(f"unknown stage-1 precision '{config.stage1_precision}' (fp32 or bf16)")
+    if config.stage1_precision == "bf16" and native_bf16(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
@@ -124,8 +137,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.model = CountXplain(config.model_config())
-        # the frontend is never trained, so a starting model's cell-size estimator stays valid
-        self.size_model = init.preprocessing.get("size_model") if init is not None else None
+        # the cell-size estimator reads the frontend: it stays valid only while the frontend is frozen
+        self.size_model = (init.preprocessing.get("size_model")
+                           if init is not None and not self._trains_frontend() else None)
         if init is not None:
             self.model.extractor.load_state_dict(init.network.extractor.state_dict())
             if init.config == self.model.config:
@@ -138,12 +152,19 @@ class Trainer:
 
     # ----- the frozen / trainable split of the extractor
     def _split(self) -> tuple[nn.Module, nn.Module]:
-        layers = max(0, min(6, self.config.train_backend_layers))
-        backend = self.model.extractor.backend
-        cut = 2 * (6 - layers)
-        frozen = nn.Sequential(self.model.extractor.frontend, *list(backend)[:cut])
-        trainable = nn.Sequential(*list(backend)[cut:], self.model.extractor.output_layer)
+        """The frozen part (cached once) and the trainable tail of the extractor."""
+        extractor = self.model.extractor
+        backend_layers = max(0, min(6, self.config.train_backend_layers))
+        frontend_layers = max(0, min(3, self.config.train_frontend_layers)) if backend_layers == 6 else 0
+        frontend, backend = list(extractor.frontend), list(extractor.backend)
+        frontend_cut = len(frontend) - 2 * frontend_layers
+        backend_cut = 2 * (6 - backend_layers)
+        frozen = nn.Sequential(*frontend[:frontend_cut], *backend[:backend_cut])
+        trainable = nn.Sequential(*frontend[frontend_cut:], *backend[backend_cut:], extractor.output_layer)
         return frozen, trainable
+
+    def _trains_frontend(self) -> bool:
+        return self.config.train_backend_layers >= 6 and self.config.train_frontend_layers > 0
 
     def run(self) -> ModelBundle:
         start = time.perf_counter()
@@ -179,7 +200,7 @@ class Trainer:
     # ----- stage 1: density regression of the trainable extractor tail
     def _stage1(self, trainable: nn.Module, train: list[View], val: list[View], resume: dict) -> None:
         c = self.config
-        trainable.train()
+        trainable.to(memory_format=torch.channels_last).train()
         for p in trainable.parameters():
             p.requires_grad_(True)
         optimiser = torch.optim.Adam(trainable.parameters(), lr=c.stage1_lr)
@@ -207,8 +228,10 @@ class Trainer:
                 if len(batch) == 0:
                     continue
                 crops = random_crops(train, batch, c.crop_cells, self.rng)
-                predicted = trainable(crops.features.to(self.device)) * crops.mask.to(self.device)
-                loss = density_loss(predicted, crops.targets.to(self.device))
+                features = crops.features.to(self.device).contiguous(memory_format=torch.channels_last)
+                with stage1_autocast(c, self.device):
+                    predicted = trainable(features)
+                loss = density_loss(predicted.float() * crops.mask.to(self.device), crops.targets.to(self.device))
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
