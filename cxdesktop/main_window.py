@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDockWidget, QGroupBox, QMainWindow, QTabWidget, QToolBar, QVBoxLayout,
                                QWidget)
 
-from countxplain.resources import default_model_path, sample_images_dir
+from countxplain.resources import default_model_path
 
 from . import APP_NAME
 from .annotator import Annotator
@@ -24,7 +24,7 @@ from .dialogs import TextDialog, about_html, model_card_html, shortcuts_html, sh
 from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
-from .open_dialogs import choose_folder, choose_images, choose_model
+from .opening import Opener
 from .palette import prototype_color
 from .session import Session
 from .settings import Settings
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self.session, self.settings, self)
         self.status = StatusBar(self.session.device_pref, self.session.precision_pref)
         self.setStatusBar(self.status)
+        self.opener = Opener(self, self.session, self.settings, self.browser, self.status)
 
         image_tab = QWidget()
         layout = QVBoxLayout(image_tab)
@@ -137,8 +138,8 @@ class MainWindow(QMainWindow):
 
     def _handlers(self) -> dict:
         return {
-            "open_images": self.ask_open_images, "open_folder": self.ask_open_folder,
-            "open_samples": self.open_samples,
+            "open_images": self.opener.ask_images, "open_folder": self.opener.ask_folder,
+            "open_samples": self.opener.open_samples,
             "export_csv": lambda: self.exporter.export_counts(),
             "export_density": lambda: self.exporter.export_density(),
             "export_figure": lambda: self.exporter.export_figure(), "quit": self.close,
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
             "import_dots": lambda: self.annotator.import_dots(), "export_dots": lambda: self.annotator.export_dots(),
             "train_model": self.show_training,
             "toggle_density": self.image_view.toggle_density, "reset_view": self.image_view.reset_view,
-            "open_model": self.ask_open_model, "default_model": lambda: self.open_model(default_model_path()),
+            "open_model": self.opener.ask_model, "default_model": lambda: self.open_model(default_model_path()),
             "model_card": self.show_model_card, "shortcuts": self.show_shortcuts, "about": self.show_about,
         }
 
@@ -199,39 +200,13 @@ class MainWindow(QMainWindow):
 
     # ---- opening ----
     def open_paths(self, paths) -> list[str]:
-        """List and count files and folders (as from a drop or File → Open)."""
-        paths = [str(p) for p in paths]
-        added = self.session.add_paths(paths)
-        if paths:
-            first = Path(paths[0])
-            self.settings.last_folder = str(first if first.is_dir() else first.parent)
-        return added
+        return self.opener.open_paths(paths)
 
     def open_samples(self) -> list[str]:
-        """List and count the dsb2018 sample images that ship with the app (dot annotations beside them),
-        and show the first."""
-        from .selftest import sample_images
-
-        samples = [str(p) for p in sample_images()]
-        if not samples:
-            self.status.showMessage(f"No sample images found in {sample_images_dir()}", 10000)
-            return []
-        added = self.session.add_paths(samples)
-        self.browser.select(samples[0])
-        return added
-
-    def ask_open_images(self) -> None:
-        self.open_paths(choose_images(self, self.settings.last_folder))
-
-    def ask_open_folder(self) -> None:
-        self.open_paths(choose_folder(self, self.settings.last_folder))
-
-    def ask_open_model(self) -> None:
-        if path := choose_model(self, self.settings.last_folder):
-            self.open_model(path)
+        return self.opener.open_samples()
 
     def open_model(self, path: str | Path) -> None:
-        self.session.load_model(path, user=True)
+        self.opener.open_model(path)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():

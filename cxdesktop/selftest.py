@@ -20,17 +20,10 @@ from pathlib import Path
 ANNOTATION_TOLERANCE = 0.25  # the shipped model's total count must lie within 25 % of the annotated total
 
 
-def sample_images() -> list[Path]:
-    from countxplain.images import is_image_file
-    from countxplain.resources import sample_images_dir
-
-    folder = sample_images_dir()
-    return sorted(p for p in folder.glob("*") if p.is_file() and is_image_file(p)) if folder.is_dir() else []
-
-
 def run_self_test(images: list[str] | None = None, model_path: str | None = None, device: str = "auto") -> int:
     from countxplain.errors import CountXplainError
-    from countxplain.resources import DEFAULT_MODEL_NAME, default_model_path, resources_dir, sample_images_dir
+    from countxplain.resources import (DEFAULT_MODEL_NAME, default_model_path, resources_dir, sample_images,
+                                       sample_images_dir)
 
     out = sys.stdout
     candidates = [Path(p) for p in images or []] or sample_images()

@@ -67,7 +67,7 @@ def test_self_test_fails_on_an_unreadable_image(tiny_model_file, tmp_path):
 
 
 def test_self_test_uses_the_bundled_samples_by_default(tiny_model_file):
-    from cxdesktop.selftest import sample_images
+    from countxplain.resources import sample_images
 
     if not sample_images():
         pytest.skip("resources/samples has no images yet")

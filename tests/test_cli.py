@@ -237,3 +237,36 @@ def test_shipped_model_counts_without_a_cell_size(shipped_model_path, data_root,
     assert main(["count", str(sample), "--cell-diameter", "as-is"]) == 0
     as_is = float(capsys.readouterr().out.strip().splitlines()[-1].split("\t")[1])
     assert abs(float(dsb["count"]) - annotated) < 0.3 * annotated < abs(as_is - annotated)
+
+
+@pytest.mark.parametrize("diameter_args, expect_scale_one", [((), False), (("--cell-diameter", "as-is"), True)])
+def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatch, capsys, diameter_args,
+                                           expect_scale_one):
+    """``train --cell-diameter as-is`` trains on the images as they are; by default each image is
+    brought from its dot spacing (about 20 px here) to the training diameter (10 px)."""
+    from countxplain import training_data
+    from countxplain.annotations import write_dots_csv
+    from countxplain.modelfile import load_model
+
+    folder = tmp_path / "cells"
+    for i in range(3):
+        image = _small_png(folder / f"cells{i}.png", seed=i, size=(64, 64))
+        grid = np.stack(np.meshgrid(np.arange(12.0, 60, 20), np.arange(12.0, 60, 20)), axis=-1).reshape(-1, 2)
+        write_dots_csv(image.with_name(f"cells{i}.dots.csv"), grid)
+    scales = []
+    original = training_data.prepare_images
+
+    def recording(*args, **kwargs):
+        images = original(*args, **kwargs)
+        scales.extend(image.scale for image in images)
+        return images
+
+    monkeypatch.setattr(training_data, "prepare_images", recording)
+    out = tmp_path / "trained.cxm"
+    assert main(["train", str(folder), "--out", str(out), "--init", str(tiny_model_file), "--k-cell", "2",
+                 "--k-bg", "2", "--stage1-epochs", "1", "--epochs", "1", *diameter_args]) == 0
+    assert "saved" in capsys.readouterr().out and load_model(out).config.k_cell == 2
+    assert len(scales) == 3
+    assert all(s == 1.0 for s in scales) == expect_scale_one
+    if not expect_scale_one:
+        assert scales == pytest.approx([0.5] * 3)

@@ -113,6 +113,7 @@ def cmd_train(args) -> int:
     from .gallery import build_gallery
     from .datasets import split_indices
     from .pretrained import load_csrnet_state
+    from .device import choose_device
 
     dataset = load_dataset(args.data)
     for path, reason in dataset.unpaired:
@@ -134,6 +135,8 @@ def cmd_train(args) -> int:
                          None if diameters is None else diameters[:len(val_idx)])
     init = load_model(args.init) if args.init else None
     csrnet = None if init else load_csrnet_state()
+    device = choose_device(args.device)
+    print(f"training on {device.label} ({device.reason})", file=sys.stderr)
 
     def report(p):
         if p.stage in ("stage1", "stage2"):
@@ -141,7 +144,7 @@ def cmd_train(args) -> int:
             losses = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
             print(f"{p.stage} epoch {p.epoch}/{p.epochs}  {losses}{mae}", flush=True)
 
-    trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init, device=args.device, progress=report,
+    trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init, device=device.device, progress=report,
                       checkpoint=args.checkpoint)
     bundle = trainer.run()
     bundle.gallery = build_gallery(bundle.network, train, k=3)

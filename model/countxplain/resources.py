@@ -27,3 +27,11 @@ def default_model_path() -> Path:
 
 def sample_images_dir() -> Path:
     return resources_dir() / "samples"
+
+
+def sample_images() -> list[Path]:
+    """The sample images that ship with the app (dsb2018, CC0), each with its dot annotation beside it."""
+    from .images import is_image_file
+
+    folder = sample_images_dir()
+    return sorted(p for p in folder.glob("*") if p.is_file() and is_image_file(p)) if folder.is_dir() else []
