@@ -263,3 +263,14 @@ def test_header_constants():
     assert FORMAT_NAME == "countxplain-model"
     assert isinstance(FORMAT_VERSION, int)
     assert np.isfinite(modelfile.DEFAULT_PREPROCESSING["cell_diameter_px"])
+
+
+def test_saved_weights_are_contiguous_even_from_a_channels_last_network(tmp_path):
+    from countxplain.modelfile import ModelBundle, read_payload
+    from countxplain.network import CountXplain, ModelConfig
+
+    network = CountXplain(ModelConfig(k_cell=1, k_bg=1, prototype_dim=4)).to(memory_format=torch.channels_last)
+    assert not network.extractor.backend[0].weight.is_contiguous()
+    path = save_model(ModelBundle(network, {}, {}), tmp_path / "m.cxm")
+    assert all(t.is_contiguous() for t in read_payload(path)["state_dict"].values())
+    assert torch.equal(load_model(path).network.extractor.backend[0].weight, network.extractor.backend[0].weight)

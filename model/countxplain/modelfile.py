@@ -73,8 +73,10 @@ class ModelBundle:
 def save_model(bundle: ModelBundle, path: str | Path, half: bool = False) -> Path:
     """Write the model atomically; ``half`` stores float weights as float16."""
     path = Path(path)
-    state = {k: (v.detach().to("cpu").half() if half and v.is_floating_point() else v.detach().to("cpu").clone())
-             for k, v in bundle.network.state_dict().items()}
+    state = {}
+    for key, value in bundle.network.state_dict().items():
+        value = value.detach().to("cpu").clone(memory_format=torch.contiguous_format)  # training may leave channels_last
+        state[key] = value.half() if half and value.is_floating_point() else value
     payload = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
