@@ -6,7 +6,8 @@
    with the square root of its size (``TrainingConfig`` defaults). Stage 1 fine-tunes all six
    CSRNet backend layers for 15 epochs with a cosine learning rate from 3e-4 (this script's
    defaults; the validation MAE favoured them over three layers at a constant 1e-4).
-2. Build the prototype gallery and fit the cell-size estimator on the training images.
+2. Build the prototype gallery and fit the cell-size estimator on the training images (on the
+   frontend through pool3, which stage 1 never trains).
 3. Write ``resources/models/default.cxm`` (float16) and ``default-metrics.json`` with the test
    MAE per set, counted (a) at the set's training spacing and (b) with the estimated size.
 
@@ -27,7 +28,8 @@ import numpy as np
 import torch
 
 from countxplain.annotations import read_dots
-from countxplain.cell_size import estimate_cell_diameter, fit_size_model, training_examples
+from countxplain.cell_size import (POOL3_MODULES, estimate_cell_diameter, fit_size_model, size_frontend,
+                                   training_examples)
 from countxplain.density import typical_cell_spacing
 from countxplain.evaluation import evaluate_samples
 from countxplain.gallery import build_gallery
@@ -52,8 +54,8 @@ def fit_size_estimator(bundle, splits, log) -> dict:
         chosen = [train[i] for i in rng.permutation(len(train))[: 80 if name == "dsb2018" else 40]]
         pairs += [(read_image(s.image_path).pixels, typical_cell_spacing(read_dots(s.dots_path))) for s in chosen]
     frontend = bundle.network.extractor.frontend.eval()
-    features, targets = training_examples(frontend, pairs, views_per_image=2)
-    size_model = fit_size_model(features, targets)
+    features, targets = training_examples(size_frontend(frontend, modules=POOL3_MODULES), pairs, views_per_image=2)
+    size_model = fit_size_model(features, targets, frontend_modules=POOL3_MODULES)
     report = {}
     for name, (_, _, test) in splits.items():
         ratios = []

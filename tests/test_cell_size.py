@@ -116,3 +116,21 @@ def test_an_estimate_never_enlarges_an_image_beyond_the_pixel_budget():
     capped = diameter_to_use(3.0, 10.0, image_pixels=large)
     assert large * (10.0 / capped) ** 2 == pytest.approx(MAX_AUTO_PIXELS)
     assert diameter_to_use(40.0, 10.0, image_pixels=huge) == 40.0  # shrinking is never capped
+
+
+def test_an_estimator_reads_only_the_frontend_modules_it_was_fitted_on(tiny_model_file):
+    from countxplain.cell_size import POOL3_MODULES, size_frontend
+
+    torch.set_num_threads(1)
+    frontend = load_model(tiny_model_file).network.extractor.frontend
+    pairs = [(lattice_image(s), s) for s in (6.0, 12.0, 24.0)]
+    to_pool3 = fit_size_model(*training_examples(size_frontend(frontend, modules=POOL3_MODULES), pairs, seed=1),
+                              ridge=1.0, frontend_modules=POOL3_MODULES)
+    whole = fit_size_model(*training_examples(frontend, pairs, seed=1), ridge=1.0)
+    assert to_pool3["frontend_modules"] == POOL3_MODULES and "frontend_modules" not in whole
+    image = lattice_image(10.0)
+    before = (estimate_cell_diameter(frontend, to_pool3, image), estimate_cell_diameter(frontend, whole, image))
+    with torch.no_grad():
+        frontend[POOL3_MODULES].weight.mul_(3.0)  # conv4_1: what a recipe training into the frontend changes
+    after = (estimate_cell_diameter(frontend, to_pool3, image), estimate_cell_diameter(frontend, whole, image))
+    assert after[0] == pytest.approx(before[0], rel=1e-6) and after[1] != pytest.approx(before[1], rel=1e-6)

@@ -307,14 +307,16 @@ def test_frontend_layers_train_only_with_the_whole_backend(images):
     assert not any(k.startswith("frontend.") for k in partial_backend) and "backend.0.weight" not in partial_backend
 
 
-def test_a_model_trained_into_the_frontend_drops_the_starting_size_estimator(images):
+def test_a_starting_size_estimator_is_kept_only_if_training_leaves_the_layers_it_reads(images):
     train, val = images
     start = Trainer(tiny_config(stage1_epochs=1, stage2_epochs=1), train, val).run()
-    start.preprocessing["size_model"] = {"kind": "ridge-on-frontend-pooling"}
+    into_frontend = dict(train_backend_layers=6, train_frontend_layers=1, stage1_epochs=1, stage2_epochs=1)
+    start.preprocessing["size_model"] = {"kind": "ridge-on-frontend-pooling"}  # an older file: the whole frontend
     kept = Trainer(tiny_config(stage1_epochs=1, stage2_epochs=1), train, val, init=start).run()
-    dropped = Trainer(tiny_config(train_backend_layers=6, train_frontend_layers=1, stage1_epochs=1, stage2_epochs=1),
-                      train, val, init=start).run()
+    dropped = Trainer(tiny_config(**into_frontend), train, val, init=start).run()
     assert "size_model" in kept.preprocessing and "size_model" not in dropped.preprocessing
+    start.preprocessing["size_model"] = {"kind": "ridge-on-frontend-pooling", "frontend_modules": 17}  # to pool3
+    assert "size_model" in Trainer(tiny_config(**into_frontend), train, val, init=start).run().preprocessing
 
 
 def test_bf16_stage1_trains_the_same_weights_and_keeps_them_fp32(images):

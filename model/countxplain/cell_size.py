@@ -1,11 +1,15 @@
 """Estimating the typical cell diameter of an image, so it can be counted at the model's scale.
 
-The estimator is a ridge regression from pooled features of the frozen VGG-16 frontend
-(per channel: mean, standard deviation and mean of log(1 + activation), computed on the
-image shrunk to at most ``MAX_SIDE`` pixels) to the log of the cell spacing (the median
+The estimator is a ridge regression from pooled features of the VGG-16 frontend (per
+channel: mean, standard deviation and mean of log(1 + activation), computed on the image
+shrunk to at most ``MAX_SIDE`` pixels) to the log of the cell spacing (the median
 nearest-neighbour distance of annotated dots, the same measure the training scale uses).
 It is fitted on training images shown at several random scales and stored in the model
-file under ``preprocessing["size_model"]`` as plain lists of numbers.
+file under ``preprocessing["size_model"]`` as plain lists of numbers, with the number of
+frontend modules it reads (``frontend_modules``; older files read the whole frontend).
+New estimators read the frontend through pool3 (``POOL3_MODULES``): those layers are never
+fine-tuned, so the estimate stays valid whatever stage 1 trains, and they predicted the
+spacing better than conv4_3 on every set.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ import torch
 from .images import resize_pixels
 
 MAX_SIDE = 384
+POOL3_MODULES = 17  # VGG-16 frontend modules through pool3 (conv1_1 .. conv3_3, three max-pools)
 MIN_DIAMETER_PX, MAX_DIAMETER_PX = 3.0, 300.0
+
+
+def size_frontend(frontend: torch.nn.Module, size_model: dict | None = None,
+                  modules: int | None = None) -> torch.nn.Module:
+    """The leading frontend modules an estimator reads: ``modules``, else the size model's own count."""
+    count = modules if modules is not None else int((size_model or {}).get("frontend_modules", len(frontend)))
+    return frontend if count >= len(frontend) else torch.nn.Sequential(*list(frontend)[:count])
 
 
 def size_features(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.ndarray, float]:
@@ -34,14 +46,20 @@ def size_features(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.nda
     return features.numpy().astype(np.float64), factor
 
 
-def fit_size_model(features: np.ndarray, log_spacing: np.ndarray, ridge: float = 10.0) -> dict:
-    """Ridge regression on standardised features; returns a plain dict for the model file."""
+def fit_size_model(features: np.ndarray, log_spacing: np.ndarray, ridge: float = 10.0,
+                   frontend_modules: int | None = None) -> dict:
+    """Ridge regression on standardised features; returns a plain dict for the model file.
+
+    ``frontend_modules``: how many frontend modules produced ``features`` (None: all of them)."""
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
     design = (features - mean) / scale
     offset = float(log_spacing.mean())
     weights = np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ (log_spacing - offset))
-    return {"kind": "ridge-on-frontend-pooling", "max_side": MAX_SIDE, "mean": mean.tolist(),
-            "scale": scale.tolist(), "weights": weights.tolist(), "bias": offset}
+    model = {"kind": "ridge-on-frontend-pooling", "max_side": MAX_SIDE, "mean": mean.tolist(),
+             "scale": scale.tolist(), "weights": weights.tolist(), "bias": offset}
+    if frontend_modules is not None:
+        model["frontend_modules"] = int(frontend_modules)
+    return model
 
 
 def predict_log_spacing(size_model: dict, features: np.ndarray) -> float:
@@ -51,7 +69,7 @@ def predict_log_spacing(size_model: dict, features: np.ndarray) -> float:
 
 def estimate_cell_diameter(frontend: torch.nn.Module, size_model: dict, pixels: np.ndarray) -> float:
     """The estimated typical cell diameter (dot spacing) of the image, in its own pixels."""
-    features, factor = size_features(frontend, pixels)
+    features, factor = size_features(size_frontend(frontend, size_model), pixels)
     diameter = float(np.exp(predict_log_spacing(size_model, features))) / factor
     return float(np.clip(diameter, MIN_DIAMETER_PX, MAX_DIAMETER_PX))
 

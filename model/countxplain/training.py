@@ -137,9 +137,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.model = CountXplain(config.model_config())
-        # the cell-size estimator reads the frontend: it stays valid only while the frontend is frozen
-        self.size_model = (init.preprocessing.get("size_model")
-                           if init is not None and not self._trains_frontend() else None)
+        # a starting model's cell-size estimator stays valid only if training leaves the layers it reads
+        size_model = init.preprocessing.get("size_model") if init is not None else None
+        frontend_cut = len(self.model.extractor.frontend) - 2 * self._frontend_layers()
+        reads = int((size_model or {}).get("frontend_modules", len(self.model.extractor.frontend)))
+        self.size_model = size_model if size_model and reads <= frontend_cut else None
         if init is not None:
             self.model.extractor.load_state_dict(init.network.extractor.state_dict())
             if init.config == self.model.config:
@@ -155,16 +157,16 @@ class Trainer:
         """The frozen part (cached once) and the trainable tail of the extractor."""
         extractor = self.model.extractor
         backend_layers = max(0, min(6, self.config.train_backend_layers))
-        frontend_layers = max(0, min(3, self.config.train_frontend_layers)) if backend_layers == 6 else 0
         frontend, backend = list(extractor.frontend), list(extractor.backend)
-        frontend_cut = len(frontend) - 2 * frontend_layers
+        frontend_cut = len(frontend) - 2 * self._frontend_layers()
         backend_cut = 2 * (6 - backend_layers)
         frozen = nn.Sequential(*frontend[:frontend_cut], *backend[:backend_cut])
         trainable = nn.Sequential(*frontend[frontend_cut:], *backend[backend_cut:], extractor.output_layer)
         return frozen, trainable
 
-    def _trains_frontend(self) -> bool:
-        return self.config.train_backend_layers >= 6 and self.config.train_frontend_layers > 0
+    def _frontend_layers(self) -> int:
+        """The VGG convolutions stage 1 trains: only with all six backend layers, at most three."""
+        return max(0, min(3, self.config.train_frontend_layers)) if self.config.train_backend_layers >= 6 else 0
 
     def run(self) -> ModelBundle:
         start = time.perf_counter()
