@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from PIL import Image, ImageDraw, ImageFont
 
 from countxplain.explain_report import _draw_gallery
@@ -43,10 +45,13 @@ def automatic_size_text(model) -> list[str]:
     as_is = report["policies"]["as it is"]
     per_set = ", ".join(f"{name} {in_use['test'][name]:.2f} (as it is: {as_is['test'][name]:.2f})"
                         for name in in_use["test"])
+    accuracy = model.preprocessing.get("size_model", {}).get("test_accuracy", {})
+    errors = [np.exp(row["mean_abs_log_error"]) - 1 for row in accuracy.values()]
+    error_text = f"off by {min(errors):.0%}–{max(errors):.0%} per image on average, by set" if errors else "coarse"
     return ["## With no cell size given", "",
             "The app and `countxplain count` (`--cell-diameter auto`, the default) let the model's size estimator "
             f"measure each image's cells and rescale the image only when the estimate is more than {ESTIMATE_GATE:g}× "
-            "off the training diameter; nearer than that the estimate (off by 15–35 % per image) does worse than "
+            f"off the training diameter; nearer than that the estimate ({error_text}) does worse than "
             "the image as it is. The factor was chosen on validation images. Test MAE with no cell size given: "
             f"{per_set}. Other policies are compared in `benchmarks/RESULTS.md`.", ""]
 
