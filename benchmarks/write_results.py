@@ -241,8 +241,12 @@ def main() -> int:
                   "affordable: the rows 'last 3 VGG convolutions trained' also fine-tune conv4_1-conv4_3 of the "
                   "frontend (the frozen part up to pool3 is still computed once and cached). On vgg32 seed 0 stage 1 "
                   "alone went from training / test MAE 5.9 / 6.7 to 4.1 / 5.0 (`benchmarks/stage1_fit.py`, "
-                  "validation 5.5 to 4.4). Against the 6-layer rows (seeds 0-2) it lowers vgg32 and mbm by "
-                  "about 1.5-2 for both CSRNet and CountXplain, and leaves adi where it was. Still not tried, because "
+                  "validation 5.5 to 4.4). Against the 6-layer rows (seeds 0-2, same splits) it lowers CSRNet from 6.63 to "
+                  "4.83 on vgg32 and from 12.75 to 9.99 on mbm, and CountXplain from 6.75 to 5.82 and from 13.73 to "
+                  "11.64, the best of each so far; on adi CSRNet gets worse (17.49 ± 2.80 against 15.93) and "
+                  "CountXplain stays where it was (15.67 against 15.51). The default-model recipe with the same change "
+                  "is in the candidates table below: better on the vgg, mbm and dsb2018 test images but worse in "
+                  "validation MAE and in cell-box purity, so it was not shipped. Still not tried, because "
                   "it needs more compute than two CPU cores: fine-tuning the first nine VGG convolutions too, and "
                   "the paper's 200 CSRNet epochs (batch size 1) and up to 500 CountXplain epochs."]
     if protocols and protocols.get("ablation"):
