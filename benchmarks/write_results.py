@@ -85,6 +85,8 @@ def recipe_label(config: dict) -> str:
         parts.append(f"last {config['train_frontend_layers']} VGG convolutions trained")
     if config.get("min_group_views", 96) != 96:
         parts.append(f"at least {config['min_group_views']} views per set")
+    if config.get("lambda_stage1_count", 0.0):
+        parts.append(f"stage-1 count term ×{config['lambda_stage1_count']:g}")
     if config.get("stage1_precision", "fp32") != "fp32":
         parts.append(f"stage 1 in {config['stage1_precision']}")
     if config.get("stage1_lr", 1e-4) != 1e-4:

@@ -333,3 +333,24 @@ def test_bf16_stage1_trains_the_same_weights_and_keeps_them_fp32(images):
     assert product.dtype == (torch.bfloat16 if native_bf16(torch.device("cpu")) else torch.float32)
     with pytest.raises(ValueError):
         stage1_autocast(tiny_config(stage1_precision="fp8"), torch.device("cpu"))
+
+
+def test_count_loss_sees_only_each_maps_total():
+    from countxplain.losses import count_loss
+
+    target = torch.zeros(2, 1, 4, 4)
+    target[0, 0, 1, 1], target[1, 0, 2, 2] = 3.0, 1.0
+    moved = torch.roll(target, shifts=1, dims=-1)  # same totals elsewhere
+    assert float(count_loss(moved, target)) == 0.0
+    assert float(count_loss(target * 2, target)) == pytest.approx((9.0 + 1.0) / 2)
+
+
+def test_the_stage1_count_term_changes_what_stage1_learns(images):
+    train, val = images
+
+    def extractor(**changes):
+        trainer = Trainer(tiny_config(stage1_epochs=2, stage2_epochs=1, **changes), train, val)
+        trainer.run()
+        return trainer.model.extractor.output_layer.weight.detach().clone()
+
+    assert not torch.equal(extractor(), extractor(lambda_stage1_count=1.0))

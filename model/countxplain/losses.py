@@ -13,6 +13,11 @@ def density_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((predicted - target) ** 2).flatten(1).sum(dim=1).mean()
 
 
+def count_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error of each (B, 1, h, w) map's total, averaged over the batch."""
+    return ((predicted.flatten(1).sum(dim=1) - target.flatten(1).sum(dim=1)) ** 2).mean()
+
+
 def prototype_to_feature_loss(distances: torch.Tensor, target: torch.Tensor, k_cell: int,
                               mask: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 4-5: cell prototypes' distance at each image's density maximum, background

@@ -33,7 +33,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .inference import Cancelled, native_bf16
-from .losses import (density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
+from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
                      location_separation_loss, prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
@@ -61,6 +61,7 @@ class TrainingConfig:
     stage1_ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights (decay per step)
     stage1_precision: str = "fp32"  # "bf16": convolutions under bfloat16 autocast (weights and optimiser stay fp32)
     stage1_batch: int = 8
+    lambda_stage1_count: float = 0.0  # beyond the paper: stage 1 also penalises each crop's squared count error
     stage1_patience: int = 8
     stage2_epochs: int = 100
     stage2_lr: float = 0.01
@@ -233,7 +234,11 @@ class Trainer:
                 features = crops.features.to(self.device).contiguous(memory_format=torch.channels_last)
                 with stage1_autocast(c, self.device):
                     predicted = trainable(features)
-                loss = density_loss(predicted.float() * crops.mask.to(self.device), crops.targets.to(self.device))
+                predicted = predicted.float() * crops.mask.to(self.device)
+                targets = crops.targets.to(self.device)
+                loss = density_loss(predicted, targets)
+                if c.lambda_stage1_count:
+                    loss = loss + c.lambda_stage1_count * count_loss(predicted, targets)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
