@@ -202,9 +202,6 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths) -> list[str]:
         return self.opener.open_paths(paths)
 
-    def open_samples(self) -> list[str]:
-        return self.opener.open_samples()
-
     def open_model(self, path: str | Path) -> None:
         self.opener.open_model(path)
 

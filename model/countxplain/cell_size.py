@@ -26,10 +26,15 @@ POOL3_MODULES = 17  # VGG-16 frontend modules through pool3 (conv1_1 .. conv3_3,
 MIN_DIAMETER_PX, MAX_DIAMETER_PX = 3.0, 300.0
 
 
+def frontend_modules_read(size_model: dict | None, n_frontend_modules: int) -> int:
+    """How many leading frontend modules a size model reads (older files: all of them)."""
+    return int((size_model or {}).get("frontend_modules", n_frontend_modules))
+
+
 def size_frontend(frontend: torch.nn.Module, size_model: dict | None = None,
                   modules: int | None = None) -> torch.nn.Module:
     """The leading frontend modules an estimator reads: ``modules``, else the size model's own count."""
-    count = modules if modules is not None else int((size_model or {}).get("frontend_modules", len(frontend)))
+    count = modules if modules is not None else frontend_modules_read(size_model, len(frontend))
     return frontend if count >= len(frontend) else torch.nn.Sequential(*list(frontend)[:count])
 
 

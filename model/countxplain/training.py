@@ -32,6 +32,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
+from .cell_size import frontend_modules_read
 from .inference import Cancelled, native_bf16
 from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
                      location_separation_loss, prototype_to_feature_loss, separation_loss)
@@ -140,9 +141,8 @@ class Trainer:
         self.model = CountXplain(config.model_config())
         # a starting model's cell-size estimator stays valid only if training leaves the layers it reads
         size_model = init.preprocessing.get("size_model") if init is not None else None
-        frontend_cut = len(self.model.extractor.frontend) - 2 * self._frontend_layers()
-        reads = int((size_model or {}).get("frontend_modules", len(self.model.extractor.frontend)))
-        self.size_model = size_model if size_model and reads <= frontend_cut else None
+        reads = frontend_modules_read(size_model, len(self.model.extractor.frontend))
+        self.size_model = size_model if size_model and reads <= self._frontend_cut() else None
         if init is not None:
             self.model.extractor.load_state_dict(init.network.extractor.state_dict())
             if init.config == self.model.config:
@@ -159,15 +159,18 @@ class Trainer:
         extractor = self.model.extractor
         backend_layers = max(0, min(6, self.config.train_backend_layers))
         frontend, backend = list(extractor.frontend), list(extractor.backend)
-        frontend_cut = len(frontend) - 2 * self._frontend_layers()
+        frontend_cut = self._frontend_cut()
         backend_cut = 2 * (6 - backend_layers)
         frozen = nn.Sequential(*frontend[:frontend_cut], *backend[:backend_cut])
         trainable = nn.Sequential(*frontend[frontend_cut:], *backend[backend_cut:], extractor.output_layer)
         return frozen, trainable
 
-    def _frontend_layers(self) -> int:
-        """The VGG convolutions stage 1 trains: only with all six backend layers, at most three."""
-        return max(0, min(3, self.config.train_frontend_layers)) if self.config.train_backend_layers >= 6 else 0
+    def _frontend_cut(self) -> int:
+        """Frontend modules before the first one stage 1 trains (each VGG convolution is conv + ReLU).
+
+        Stage 1 trains the last 0-3 VGG convolutions, and only with all six backend layers."""
+        layers = max(0, min(3, self.config.train_frontend_layers)) if self.config.train_backend_layers >= 6 else 0
+        return len(self.model.extractor.frontend) - 2 * layers
 
     def run(self) -> ModelBundle:
         start = time.perf_counter()
@@ -218,6 +221,7 @@ class Trainer:
                 average.load_state_dict(resume["average"])
             best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage1_batch))
+        autocast = stage1_autocast(c, self.device)
         for epoch in range(first_epoch, c.stage1_epochs):
             for group in optimiser.param_groups:
                 group["lr"] = stage1_learning_rate(c, epoch)
@@ -232,7 +236,7 @@ class Trainer:
                     continue
                 crops = random_crops(train, batch, c.crop_cells, self.rng)
                 features = crops.features.to(self.device).contiguous(memory_format=torch.channels_last)
-                with stage1_autocast(c, self.device):
+                with autocast:
                     predicted = trainable(features)
                 predicted = predicted.float() * crops.mask.to(self.device)
                 targets = crops.targets.to(self.device)
