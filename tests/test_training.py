@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -354,3 +356,65 @@ def test_the_stage1_count_term_changes_what_stage1_learns(images):
         return trainer.model.extractor.output_layer.weight.detach().clone()
 
     assert not torch.equal(extractor(), extractor(lambda_stage1_count=1.0))
+
+
+def test_context_crops_give_the_whole_views_output_inside_their_inner_window():
+    from countxplain.network import csrnet_backend
+    from countxplain.training_data import View, context_crops, receptive_radius
+
+    torch.manual_seed(0)
+    tail = torch.nn.Sequential(*list(csrnet_backend())[8:], torch.nn.Conv2d(64, 1, 1)).eval()
+    radius = receptive_radius(tail)
+    assert radius == 4  # two 3x3 convolutions of dilation 2
+    views = [View(0, torch.rand(1, 40, 33), features=torch.rand(256, 40, 33)),
+             View(0, torch.rand(1, 7, 9), features=torch.rand(256, 7, 9))]  # smaller than the crop
+    with torch.inference_mode():
+        whole = [tail(view.features[None])[0] for view in views]
+        rng = np.random.default_rng(1)
+        for index in [0, 0, 0, 1, 0]:
+            window = context_crops(views, [index], 12, radius, rng)[0]
+            top, left, height, width = window.inner
+            inner = tail(window.features[None])[0, :, top:top + height, left:left + width]
+            # where the inner window sits in the view: the target crop is cut at the same place
+            target = views[index].target
+            hits = [(y, x) for y in range(target.shape[1] - height + 1) for x in range(target.shape[2] - width + 1)
+                    if torch.equal(target[:, y:y + height, x:x + width], window.target)]
+            (y, x), = hits
+            assert torch.allclose(inner, whole[index][:, y:y + height, x:x + width], atol=1e-5)
+            if index == 0:
+                no_context = tail(views[0].features[None, :, y:y + 12, x:x + 12])[0]
+                assert not torch.allclose(no_context, whole[0][:, y:y + 12, x:x + 12], atol=1e-3)
+
+
+def test_stage1_with_context_trains_and_differs_from_zero_padded_crops(images):
+    train, val = images
+
+    def output_weight(**changes):
+        trainer = Trainer(tiny_config(stage1_epochs=1, stage2_epochs=1, train_backend_layers=2, **changes), train, val)
+        trainer.run()
+        return trainer.model.extractor.output_layer.weight.detach().clone()
+
+    start = Trainer(tiny_config(), train, val).model.extractor.output_layer.weight.detach().clone()
+    with_context = output_weight(stage1_context_cells=None)
+    assert not torch.equal(with_context, start)
+    assert not torch.equal(with_context, output_weight(stage1_context_cells=0))
+
+
+def test_stage1_output_refit_makes_the_training_images_counts_add_up(images):
+    from countxplain.training_data import padded_batch
+
+    train, val = images
+    config = tiny_config(stage1_epochs=2, stage2_epochs=1, stage1_refit_output=True, sigma_px=2.0)
+
+    def summed_counts(bundle):
+        predicted = target = 0.0
+        with torch.inference_mode():
+            for image in train:
+                predicted += float(bundle.network.extractor(padded_batch(image.pixels)).sum())
+                target += float(make_views([image], 1, config.sigma_px, 0)[0][0].target.sum())
+        return predicted, target
+
+    predicted, target = summed_counts(Trainer(config, train, val).run())
+    assert predicted == pytest.approx(target, rel=1e-3)  # the bias's normal equation
+    predicted, target = summed_counts(Trainer(replace(config, stage1_refit_output=False), train, val).run())
+    assert predicted != pytest.approx(target, rel=1e-2)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .density import OUTPUT_STRIDE
+from .least_squares import least_squares_1x1
 from .training_data import TrainingImage, View, dot_cell_map
 
 if TYPE_CHECKING:
@@ -102,17 +103,4 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
 
 def refit_density_layer(head, views: list[View], device: torch.device, ridge: float = 1e-6) -> None:
     """Least-squares fit of the 1×1 density layer (weights and bias) on the training views."""
-    k = head.prototypes.shape[0]
-    gram = torch.zeros(k + 1, k + 1, dtype=torch.float64)
-    rhs = torch.zeros(k + 1, dtype=torch.float64)
-    with torch.inference_mode():
-        for view in views:
-            similarity = head(view.features[None].float().to(device)).similarity[0].flatten(1).double().cpu()
-            design = torch.cat([similarity, torch.ones(1, similarity.shape[1], dtype=torch.float64)], dim=0)
-            gram += design @ design.T
-            rhs += design @ view.target.flatten().double()
-    gram += ridge * torch.trace(gram) / (k + 1) * torch.eye(k + 1, dtype=torch.float64)
-    solution = torch.linalg.solve(gram, rhs)
-    with torch.no_grad():
-        head.density_layer.weight.copy_(solution[:k].view(1, k, 1, 1).float())
-        head.density_layer.bias.copy_(solution[k:].float())
+    least_squares_1x1(lambda features: head(features).similarity, views, head.density_layer, device, ridge)

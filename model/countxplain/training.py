@@ -38,8 +38,10 @@ from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss,
                      location_separation_loss, prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
+from .least_squares import least_squares_1x1
 from .projection import project_prototypes, refit_density_layer
-from .training_data import TrainingImage, View, cache_features, make_views, random_crops, sampling_weights
+from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
+                            receptive_radius, sampling_weights)
 
 
 @dataclass
@@ -63,6 +65,13 @@ class TrainingConfig:
     stage1_precision: str = "fp32"  # "bf16": convolutions under bfloat16 autocast (weights and optimiser stay fp32)
     stage1_batch: int = 8
     lambda_stage1_count: float = 0.0  # beyond the paper: stage 1 also penalises each crop's squared count error
+    # each stage-1 crop is fed with this many cells of real features around it and only its inner
+    # window is scored, so crop edges do not stand in for image edges; None: the trained part's
+    # whole receptive field (exact), 0: no context (the crop's edges are zero-padded)
+    stage1_context_cells: int | None = 0
+    # beyond the paper: before each validation, the stage-1 output layer is refitted by exact least
+    # squares on whole training images, so its bias cannot drift the count of every image
+    stage1_refit_output: bool = False
     stage1_patience: int = 8
     stage2_epochs: int = 100
     stage2_lr: float = 0.01
@@ -222,6 +231,9 @@ class Trainer:
             best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage1_batch))
         autocast = stage1_autocast(c, self.device)
+        radius = receptive_radius(trainable)
+        identity_views = [view for i, view in enumerate(train) if i == 0 or train[i - 1].image_index != view.image_index]
+        context = radius if c.stage1_context_cells is None else min(radius, max(0, c.stage1_context_cells))
         for epoch in range(first_epoch, c.stage1_epochs):
             for group in optimiser.param_groups:
                 group["lr"] = stage1_learning_rate(c, epoch)
@@ -234,12 +246,15 @@ class Trainer:
                 batch = order[step * c.stage1_batch:(step + 1) * c.stage1_batch]
                 if len(batch) == 0:
                     continue
-                crops = random_crops(train, batch, c.crop_cells, self.rng)
-                features = crops.features.to(self.device).contiguous(memory_format=torch.channels_last)
-                with autocast:
-                    predicted = trainable(features)
-                predicted = predicted.float() * crops.mask.to(self.device)
-                targets = crops.targets.to(self.device)
+                if context:
+                    predicted, targets = self._context_step(trainable, train, batch, context, autocast)
+                else:
+                    crops = random_crops(train, batch, c.crop_cells, self.rng)
+                    features = crops.features.to(self.device).contiguous(memory_format=torch.channels_last)
+                    with autocast:
+                        predicted = trainable(features)
+                    predicted = predicted.float() * crops.mask.to(self.device)
+                    targets = crops.targets.to(self.device)
                 loss = density_loss(predicted, targets)
                 if c.lambda_stage1_count:
                     loss = loss + c.lambda_stage1_count * count_loss(predicted, targets)
@@ -250,6 +265,8 @@ class Trainer:
                     average.update_parameters(trainable)
                 total += float(loss.detach())
             evaluated.eval()
+            if c.stage1_refit_output:
+                least_squares_1x1(nn.Sequential(*list(evaluated)[:-1]), identity_views, evaluated[-1], self.device)
             mae = self._val_mae(evaluated, val)
             self.history.append({"stage": "stage1", "epoch": epoch + 1, "loss": total / steps, "val_mae": mae})
             if mae < best_mae:
@@ -273,6 +290,30 @@ class Trainer:
         trainable.eval()
         for p in trainable.parameters():
             p.requires_grad_(False)
+
+    def _context_step(self, trainable: nn.Module, train: list[View], batch: np.ndarray, context: int,
+                      autocast: contextlib.AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted and target density of a batch of context crops, inner windows only: (B, 1, crop, crop).
+
+        Windows of one shape run as one batch; inner windows smaller than the crop are
+        zero-padded in both, so padding adds nothing to the loss."""
+        crop = self.config.crop_cells
+        windows = context_crops(train, batch, crop, context, self.rng)
+        predicted: list[torch.Tensor | None] = [None] * len(windows)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, window in enumerate(windows):
+            by_shape.setdefault(tuple(window.features.shape), []).append(i)
+        for members in by_shape.values():
+            features = torch.stack([windows[i].features for i in members]).to(self.device)
+            with autocast:
+                output = trainable(features.contiguous(memory_format=torch.channels_last))
+            for row, i in enumerate(members):
+                top, left, height, width = windows[i].inner
+                inner = output[row, :, top:top + height, left:left + width].float()
+                predicted[i] = nn.functional.pad(inner, (0, crop - width, 0, crop - height))
+        targets = torch.stack([nn.functional.pad(w.target, (0, crop - w.inner[3], 0, crop - w.inner[2]))
+                               for w in windows]).to(self.device)
+        return torch.stack(predicted), targets
 
     # ----- stage 2: the prototype head on frozen features
     def _stage2(self, train: list[View], val: list[View], resume: dict) -> None:

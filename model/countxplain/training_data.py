@@ -197,3 +197,47 @@ def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: 
         if view.dot_cells is not None:
             dot_cells[row, :, :ch, :cw] = view.dot_cells[:, y0:y0 + ch, x0:x0 + cw]
     return Crops(features, targets, mask, dot_cells)
+
+
+@dataclass
+class ContextCrop:
+    """A random window of a view with ``context`` cells of real features around it.
+
+    ``features`` is the window clipped to the view, so its edges are either the view's own
+    edges or at least ``context`` cells from the inner window at ``inner`` (top, left,
+    height, width). Outputs of a network whose receptive field reaches at most ``context``
+    cells are then the same inside the inner window as on the whole view.
+    """
+
+    features: torch.Tensor  # (C, H, W)
+    inner: tuple[int, int, int, int]
+    target: torch.Tensor  # (1, height, width)
+
+
+def context_crops(views: Sequence[View], indices: Sequence[int], crop: int, context: int,
+                  rng: np.random.Generator, dtype: torch.dtype = torch.float32) -> list[ContextCrop]:
+    """Random ``crop``×``crop`` windows of the given views (smaller views whole), each with its context."""
+    out = []
+    for index in indices:
+        view = views[index]
+        h, w = view.target.shape[-2:]
+        y0 = int(rng.integers(0, max(1, h - crop + 1)))
+        x0 = int(rng.integers(0, max(1, w - crop + 1)))
+        ch, cw = min(crop, h), min(crop, w)
+        top, left = max(0, y0 - context), max(0, x0 - context)
+        bottom, right = min(h, y0 + ch + context), min(w, x0 + cw + context)
+        out.append(ContextCrop(view.features[:, top:bottom, left:right].to(dtype),
+                               (y0 - top, x0 - left, ch, cw), view.target[:, y0:y0 + ch, x0:x0 + cw]))
+    return out
+
+
+def receptive_radius(module: torch.nn.Module) -> int:
+    """How many cells away from an output cell its value can depend on, for stride-1 convolutions."""
+    radius = 0
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            if layer.stride != (1, 1):
+                raise ValueError("receptive_radius handles stride-1 convolutions only")
+            radius += max(layer.dilation[0] * (layer.kernel_size[0] - 1),
+                          layer.dilation[1] * (layer.kernel_size[1] - 1)) // 2
+    return radius
