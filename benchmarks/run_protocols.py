@@ -78,9 +78,13 @@ def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, ext
     return protocol, bundle, test_s, diameter, seconds, train
 
 
+# options whose default changed after runs were recorded without them: what those runs used
+BEFORE_RECORDED = {"stage1_refit_output": False, "stage1_context_cells": 0, "standardise_head_init": False}
+
+
 def same_recipe(recorded: dict | None, config: TrainingConfig) -> bool:
-    """A recorded run's config equals ``config``; options added since it ran count as their defaults."""
-    return recorded is not None and {**asdict(TrainingConfig()), **recorded} == asdict(config)
+    """A recorded run's config equals ``config``; options added since it ran count as what they did then."""
+    return recorded is not None and {**asdict(TrainingConfig()), **BEFORE_RECORDED, **recorded} == asdict(config)
 
 
 def save_run_model(bundle, folder: Path | None, filename: str) -> None:
@@ -168,6 +172,14 @@ def main(argv=None) -> int:
                         help="stage-1 epochs without a better validation MAE before it stops")
     parser.add_argument("--stage1-ema", type=float, default=TrainingConfig.stage1_ema,
                         help="decay of the stage-1 weight average (0: off)")
+    parser.add_argument("--stage1-refit-output", action=argparse.BooleanOptionalAction,
+                        default=TrainingConfig.stage1_refit_output,
+                        help="refit the stage-1 output layer by least squares on whole training images each epoch")
+    parser.add_argument("--stage1-context", default=str(TrainingConfig.stage1_context_cells),
+                        help="cells of real-feature context around each stage-1 crop (an integer, or 'full')")
+    parser.add_argument("--standardise-head-init", action=argparse.BooleanOptionalAction,
+                        default=TrainingConfig.standardise_head_init,
+                        help="start the head's feature processing scaled to the training features")
     parser.add_argument("--rerun", action="store_true", help="run again and replace finished runs of this recipe")
     parser.add_argument("--save-models", type=Path, default=None, help="also write each run's model file here")
     parser.add_argument("--ablation", default=None, help="run the loss ablation on this protocol instead")
@@ -182,7 +194,10 @@ def main(argv=None) -> int:
                             train_backend_layers=args.backend_layers, stage1_lr=args.stage1_lr,
                             stage1_schedule=args.stage1_schedule, stage1_ema=args.stage1_ema,
                             stage1_patience=args.stage1_patience, train_frontend_layers=args.frontend_layers,
-                            stage1_precision=args.stage1_precision, min_group_views=args.min_group_views)
+                            stage1_precision=args.stage1_precision, min_group_views=args.min_group_views,
+                            stage1_refit_output=args.stage1_refit_output,
+                            standardise_head_init=args.standardise_head_init,
+                            stage1_context_cells=None if args.stage1_context == "full" else int(args.stage1_context))
     results = load_results()
     if args.ablation:
         rows = run_ablation(args.data, args.ablation, config, args.variants, args.save_models, args.purity_images)

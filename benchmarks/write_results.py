@@ -95,6 +95,14 @@ def recipe_label(config: dict) -> str:
         parts.append(f"{config['stage1_schedule']} stage-1 lr")
     if config.get("stage1_ema", 0.0):
         parts.append(f"stage-1 weights averaged (EMA {config['stage1_ema']:g})")
+    if config.get("stage1_refit_output", False):
+        parts.append("stage-1 output layer refitted on whole images")
+    if config.get("standardise_head_init", False):
+        parts.append("head feature processing standardised at start")
+    context = config.get("stage1_context_cells", 0)
+    if context is None or context:
+        parts.append("stage-1 crops with " + ("their whole receptive field" if context is None else f"{context} cells")
+                     + " of context")
     return ", ".join(parts)
 
 

@@ -418,3 +418,35 @@ def test_stage1_output_refit_makes_the_training_images_counts_add_up(images):
     assert predicted == pytest.approx(target, rel=1e-3)  # the bias's normal equation
     predicted, target = summed_counts(Trainer(replace(config, stage1_refit_output=False), train, val).run())
     assert predicted != pytest.approx(target, rel=1e-2)
+
+
+def test_standardised_head_start_gives_every_channel_zero_mean_and_unit_spread():
+    from countxplain.network import ModelConfig, PrototypeHead
+    from countxplain.training import standardise_feature_processing
+    from countxplain.training_data import View
+
+    torch.manual_seed(0)
+    head = PrototypeHead(ModelConfig(k_cell=2, k_bg=2, prototype_dim=8), in_channels=16)
+    views = [View(0, torch.zeros(1, 9, 11), features=0.03 * torch.rand(16, 9, 11)) for _ in range(3)]
+    before = head.feature_processing(torch.stack([v.features for v in views])).detach()
+    assert float(before.std()) < 0.5  # small features barely move the sigmoid
+    standardise_feature_processing(head, views, torch.device("cpu"))
+    after = head.feature_processing(torch.stack([v.features for v in views])).detach().transpose(0, 1).flatten(1)
+    assert torch.allclose(after.mean(dim=1), torch.zeros(8), atol=1e-4)
+    assert torch.allclose(after.std(dim=1), torch.ones(8), atol=1e-3)
+
+
+def test_standardised_head_start_is_used_only_for_a_fresh_head(images, monkeypatch):
+    import countxplain.training as training
+
+    train, val = images
+    config = tiny_config(stage1_epochs=1, stage2_epochs=2, projection_every=100)
+    plain = Trainer(config, train, val).run().network.head.feature_processing.weight.detach()
+    fresh = Trainer(replace(config, standardise_head_init=True), train, val).run()
+    assert not torch.allclose(fresh.network.head.feature_processing.weight, plain)
+    calls = []
+    original = training.standardise_feature_processing
+    monkeypatch.setattr(training, "standardise_feature_processing", lambda *a, **k: calls.append(1) or original(*a, **k))
+    Trainer(replace(config, standardise_head_init=True), train, val).run()
+    Trainer(replace(config, standardise_head_init=True), train, val, init=fresh).run()
+    assert calls == [1]  # the fresh run only

@@ -72,6 +72,9 @@ class TrainingConfig:
     # beyond the paper: before each validation, the stage-1 output layer is refitted by exact least
     # squares on whole training images, so its bias cannot drift the count of every image
     stage1_refit_output: bool = False
+    # beyond the paper: a fresh head's 1×1 feature processing starts scaled to the training features,
+    # so every channel enters the sigmoid with zero mean and unit spread whatever the features' scale
+    standardise_head_init: bool = False
     stage1_patience: int = 8
     stage2_epochs: int = 100
     stage2_lr: float = 0.01
@@ -111,6 +114,22 @@ def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
     return config.stage1_lr
 
 
+def standardise_feature_processing(head: nn.Module, views: Sequence[View], device: torch.device,
+                                   max_locations: int = 200_000) -> None:
+    """Rescale the head's 1×1 feature processing so each of its output channels has zero mean
+    and unit standard deviation over the views' feature locations (before the sigmoid)."""
+    layer = head.feature_processing
+    features = torch.cat([view.features.flatten(1).float() for view in views], dim=1)
+    if features.shape[1] > max_locations:
+        features = features[:, torch.linspace(0, features.shape[1] - 1, max_locations).long()]
+    with torch.no_grad():
+        weight = layer.weight.view(layer.out_channels, -1).to(features.device)
+        z = weight @ features + layer.bias.to(features.device)[:, None]
+        mean, std = z.mean(dim=1), z.std(dim=1).clamp_min(1e-8)
+        layer.weight.copy_((weight / std[:, None]).view_as(layer.weight).to(device))
+        layer.bias.copy_(((layer.bias.to(features.device) - mean) / std).to(device))
+
+
 @dataclass
 class Progress:
     """One report from training: ``stage`` is 'cache', 'stage1', 'stage2' or 'done'."""
@@ -148,6 +167,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.model = CountXplain(config.model_config())
+        self.head_from_init = False
         # a starting model's cell-size estimator stays valid only if training leaves the layers it reads
         size_model = init.preprocessing.get("size_model") if init is not None else None
         reads = frontend_modules_read(size_model, len(self.model.extractor.frontend))
@@ -156,6 +176,7 @@ class Trainer:
             self.model.extractor.load_state_dict(init.network.extractor.state_dict())
             if init.config == self.model.config:
                 self.model.head.load_state_dict(init.network.head.state_dict())
+                self.head_from_init = True
         elif csrnet_state is not None:
             self.model.extractor.load_state_dict(csrnet_state, strict=True)
         self.model.to(self.device)
@@ -323,6 +344,8 @@ class Trainer:
                   head.density_layer.weight, head.density_layer.bias]
         for p in params:
             p.requires_grad_(True)
+        if c.standardise_head_init and not self.head_from_init and not resume:
+            standardise_feature_processing(head, train, self.device)
         optimiser = torch.optim.Adam(params, lr=c.stage2_lr)
         best_mae, best_state, first_epoch = math.inf, None, 0
         if resume:
