@@ -2,7 +2,8 @@
 
 Trains stage 1 with the given ``TrainingConfig`` options (stage 2 for one epoch only) and counts
 the training and the test images with the CSRNet output layer, at the set's spacing. Prints one
-JSON line with both MAEs, the best validation MAE and the per-epoch history.
+JSON line with both MAEs, the best validation MAE and the per-epoch history, and appends it to
+``benchmarks/results/stage1_fit.jsonl`` (RESULTS.md's stage-options section).
 
 Usage: python benchmarks/stage1_fit.py '{"protocol": "vgg32", "seed": 0, "stage1_epochs": 40,
        "train_backend_layers": 6, "stage1_schedule": "cosine", "stage1_lr": 3e-4, "stage1_patience": 100}'
@@ -13,11 +14,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 from countxplain.evaluation import evaluate_samples
 from countxplain.protocols import load_protocol_data
 from countxplain.training import TrainingConfig
 from run_protocols import sigma_for, train_protocol
+
+RESULTS = Path(__file__).resolve().parent / "results" / "stage1_fit.jsonl"
 
 
 def main(argv=None) -> int:
@@ -30,11 +34,14 @@ def main(argv=None) -> int:
     train, _, _ = protocol.split(load_protocol_data("../shared/data", name)[1], seed)
     history = [(h["epoch"], round(h["loss"], 4), round(h["val_mae"], 2))
                for h in bundle.provenance["history"] if h["stage"] == "stage1"]
-    print(json.dumps({"protocol": name, "seed": seed, "options": options,
-                      "train_mae": round(evaluate_samples(bundle, train, set_diameter, branch="csrnet")["mae"], 2),
-                      "test_mae": round(evaluate_samples(bundle, test, set_diameter, branch="csrnet")["mae"], 2),
-                      "val_mae": bundle.provenance["metrics"]["stage1_val_mae"],
-                      "seconds": round(time.perf_counter() - start), "history": history}), flush=True)
+    line = json.dumps({"protocol": name, "seed": seed, "options": options,
+                       "train_mae": round(evaluate_samples(bundle, train, set_diameter, branch="csrnet")["mae"], 2),
+                       "test_mae": round(evaluate_samples(bundle, test, set_diameter, branch="csrnet")["mae"], 2),
+                       "val_mae": bundle.provenance["metrics"]["stage1_val_mae"],
+                       "seconds": round(time.perf_counter() - start), "history": history})
+    with RESULTS.open("a") as out:
+        out.write(line + "\n")
+    print(line, flush=True)
     return 0
 
 

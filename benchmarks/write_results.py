@@ -2,7 +2,8 @@
 
 Inputs: benchmarks/results/protocols.json (run_protocols.py), resources/models/default-metrics.json
 (scripts/train_default_model.py), benchmarks/results/explanations.json (explanation_quality.py),
-benchmarks/results/default_candidates.json (record_candidate.py).
+benchmarks/results/default_candidates.json (record_candidate.py), benchmarks/results/stage1_fit.jsonl
+and stage_options.jsonl (stage1_fit.py, stage_options.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from stage_options_section import stage_options_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -264,6 +267,7 @@ def main() -> int:
                   "validation MAE and in cell-box purity, so it was not shipped. Still not tried, because "
                   "it needs more compute than two CPU cores: fine-tuning the first nine VGG convolutions too, and "
                   "the paper's 200 CSRNet epochs (batch size 1) and up to 500 CountXplain epochs."]
+    lines += stage_options_section(RESULTS)
     if protocols and protocols.get("ablation"):
         lines += ["", "## Loss ablation (the paper's Table 2), `run_protocols.py --ablation`", "",
                   "Seed 0; per protocol, stage 1 is trained once and shared and each variant trains stage 2 from it. "
