@@ -34,11 +34,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .annotations import atomic_write_bytes
 from .cell_size import frontend_modules_read
 from .inference import Cancelled, native_bf16
+from .least_squares import least_squares_1x1
 from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
                      location_separation_loss, prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
 from .network import CountXplain, ModelConfig
-from .least_squares import least_squares_1x1
 from .projection import project_prototypes, refit_density_layer
 from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
                             receptive_radius, sampling_weights)
