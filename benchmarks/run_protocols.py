@@ -78,13 +78,9 @@ def train_protocol(data: Path, name: str, seed: int, config: TrainingConfig, ext
     return protocol, bundle, test_s, diameter, seconds, train
 
 
-# options whose default changed after runs were recorded without them: what those runs used
-BEFORE_RECORDED = {"stage1_refit_output": False, "stage1_context_cells": 0, "standardise_head_init": False}
-
-
 def same_recipe(recorded: dict | None, config: TrainingConfig) -> bool:
-    """A recorded run's config equals ``config``; options added since it ran count as what they did then."""
-    return recorded is not None and {**asdict(TrainingConfig()), **BEFORE_RECORDED, **recorded} == asdict(config)
+    """A recorded run's config equals ``config``; options added since it ran count as their defaults."""
+    return recorded is not None and {**asdict(TrainingConfig()), **recorded} == asdict(config)
 
 
 def save_run_model(bundle, folder: Path | None, filename: str) -> None:

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-OPTION_NAMES = {
-    "stage1_refit_output": "stage-1 output layer refitted on whole images",
-    "stage1_context_cells": "stage-1 crops with context",
-    "standardise_head_init": "head feature processing standardised at start",
-}
+
+def option_labels(config: dict) -> list[str]:
+    """Names of the stage options a (possibly partial) config turns on."""
+    labels = []
+    if config.get("stage1_refit_output", False):
+        labels.append("stage-1 output layer refitted on whole images")
+    if config.get("standardise_head_init", False):
+        labels.append("head feature processing standardised at start")
+    context = config.get("stage1_context_cells", 0)
+    if context is None or context:
+        labels.append("stage-1 crops with " + ("their whole receptive field" if context is None else f"{context} cells")
+                      + " of context")
+    return labels
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -17,11 +25,7 @@ def read_lines(path: Path) -> list[dict]:
 
 
 def describe(options: dict, extractor: str | None = None, saved: dict | None = None) -> str:
-    parts = []
-    for key, label in OPTION_NAMES.items():
-        if key in options and options[key] not in (False, 0):
-            value = options[key]
-            parts.append(label + (" (whole receptive field)" if key == "stage1_context_cells" and value is None else ""))
+    parts = option_labels(options)
     epochs = f"{options.get('stage1_epochs', 15)}+{options.get('stage2_epochs', 1)} epochs"
     if extractor:
         source = (saved or {}).get(extractor)

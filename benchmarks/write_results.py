@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stage_options_section import stage_options_section
+from stage_options_section import option_labels, stage_options_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -98,15 +98,7 @@ def recipe_label(config: dict) -> str:
         parts.append(f"{config['stage1_schedule']} stage-1 lr")
     if config.get("stage1_ema", 0.0):
         parts.append(f"stage-1 weights averaged (EMA {config['stage1_ema']:g})")
-    if config.get("stage1_refit_output", False):
-        parts.append("stage-1 output layer refitted on whole images")
-    if config.get("standardise_head_init", False):
-        parts.append("head feature processing standardised at start")
-    context = config.get("stage1_context_cells", 0)
-    if context is None or context:
-        parts.append("stage-1 crops with " + ("their whole receptive field" if context is None else f"{context} cells")
-                     + " of context")
-    return ", ".join(parts)
+    return ", ".join(parts + option_labels(config))
 
 
 SPACINGS_COMPARED = (10.0, 20.0)  # the cell spacings of the protocol grid
