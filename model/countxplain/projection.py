@@ -18,7 +18,7 @@ from .least_squares import least_squares_1x1
 from .training_data import TrainingImage, View, dot_cell_map
 
 if TYPE_CHECKING:
-    from .training import TrainingConfig
+    from .training_config import TrainingConfig
 
 
 def location_masks(image: TrainingImage, view: View, background_distance_px: float) -> tuple[np.ndarray, np.ndarray]:

@@ -33,85 +33,16 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .cell_size import frontend_modules_read
-from .inference import Cancelled, native_bf16
+from .inference import Cancelled
 from .least_squares import least_squares_1x1
 from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
                      location_separation_loss, prototype_to_feature_loss, separation_loss)
 from .modelfile import ModelBundle
-from .network import CountXplain, ModelConfig
+from .network import CountXplain
 from .projection import project_prototypes, refit_density_layer
+from .training_config import TrainingConfig, stage1_autocast, stage1_learning_rate
 from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
                             receptive_radius, sampling_weights)
-
-
-@dataclass
-class TrainingConfig:
-    k_cell: int = 4
-    k_bg: int = 4
-    prototype_dim: int = 64
-    cell_diameter_px: float = 10.0
-    sigma_px: float = 4.0
-    n_views: int = 2
-    scale_jitter: float = 0.25  # non-identity views rescaled by up to ±25 % (log-uniform)
-    min_group_views: int = 96  # small data sets get up to 8 views per image
-    group_share_power: float = 0.5  # each set's share of the batches ∝ (its images)**power; 1 = by size
-    crop_cells: int = 32
-    train_backend_layers: int = 3
-    train_frontend_layers: int = 0  # with all 6 backend layers: also the last 0-3 VGG convolutions (conv4_x)
-    stage1_epochs: int = 30
-    stage1_lr: float = 1e-4
-    stage1_schedule: str = "constant"  # or "cosine": the learning rate decays to zero over stage1_epochs
-    stage1_ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights (decay per step)
-    stage1_precision: str = "fp32"  # "bf16": convolutions under bfloat16 autocast (weights and optimiser stay fp32)
-    stage1_batch: int = 8
-    lambda_stage1_count: float = 0.0  # beyond the paper: stage 1 also penalises each crop's squared count error
-    # each stage-1 crop is fed with this many cells of real features around it and only its inner
-    # window is scored, so crop edges do not stand in for image edges; None: the trained part's
-    # whole receptive field (exact), 0: no context (the crop's edges are zero-padded)
-    stage1_context_cells: int | None = 0
-    # beyond the paper: before each validation, the stage-1 output layer is refitted by exact least
-    # squares on whole training images, so its bias cannot drift the count of every image
-    stage1_refit_output: bool = False
-    # beyond the paper: a fresh head's 1×1 feature processing starts scaled to the training features,
-    # so every channel enters the sigmoid with zero mean and unit spread whatever the features' scale
-    standardise_head_init: bool = False
-    stage1_patience: int = 8
-    stage2_epochs: int = 100
-    stage2_lr: float = 0.01
-    stage2_batch: int = 16
-    projection_every: int = 25
-    tau: float = 0.8
-    lambda_density: float = 1.0
-    lambda_proto: float = 1.0
-    lambda_diversity: float = 100.0
-    lambda_separation: float = 0.0  # beyond the paper: see losses.separation_loss
-    separation_ratio: float = 2.0
-    lambda_location_separation: float = 0.0  # beyond the paper: see losses.location_separation_loss
-    lambda_dot_cluster: float = 0.0  # beyond the paper: see losses.dot_cluster_loss
-    background_distance_px: float = 20.0
-    projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
-    seed: int = 0
-
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim)
-
-
-def stage1_autocast(config: TrainingConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    """The autocast context of stage-1 training steps: bfloat16 when asked for and computed natively."""
-    if config.stage1_precision not in ("fp32", "bf16"):
-        raise ValueError(f"unknown stage-1 precision '{config.stage1_precision}' (fp32 or bf16)")
-    if config.stage1_precision == "bf16" and native_bf16(device):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
-    """Stage-1 learning rate of an epoch (0-based): constant, or a cosine decay towards zero."""
-    if config.stage1_schedule == "cosine":
-        return config.stage1_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, config.stage1_epochs)))
-    if config.stage1_schedule != "constant":
-        raise ValueError(f"unknown stage-1 schedule '{config.stage1_schedule}' (constant or cosine)")
-    return config.stage1_lr
 
 
 def standardise_feature_processing(head: nn.Module, views: Sequence[View], device: torch.device,
