@@ -2,8 +2,10 @@
 
 Trains both stages (or stage 2 alone on the extractor of a saved model, ``"extractor": FILE``
 with ``"stage1_epochs": 0``), counts the test images at the set's spacing with the stage-1 output
-layer (CSRNet) and with the prototype head (CountXplain), and appends one JSON line with both
-MAEs and the validation history of each stage to ``benchmarks/results/stage_options.jsonl``.
+layer (CSRNet) and with the prototype head (CountXplain), measures the box purity of the
+explanations on the first 30 test images (``explanation_quality.set_quality``), and appends one
+JSON line with both MAEs, the purities and the validation history of each stage to
+``benchmarks/results/stage_options.jsonl``.
 
 Usage: python benchmarks/stage_options.py '{"protocol": "mbm", "seed": 0, "stage1_epochs": 15,
        "stage2_epochs": 60, "stage1_refit_output": true}' [--save MODEL.cxm]
@@ -16,12 +18,23 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from countxplain.evaluation import evaluate_samples
+from countxplain.inference import Counter
 from countxplain.modelfile import load_model, save_model
 from countxplain.training import TrainingConfig
+from explanation_quality import set_quality
 from run_protocols import train_protocol
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stage_options.jsonl"
+
+
+def box_purity(bundle, name: str, seed: int) -> dict:
+    """Cell- and background-box purity of the model's explanations on the split's first 30 test images."""
+    _, quality = set_quality(Counter(bundle, device="cpu"), Path("../shared/data"), name, seed, 30,
+                             np.random.default_rng(0))
+    return {"cell": round(quality["cell_box_purity"], 4), "background": round(quality["background_box_purity"], 4)}
 
 
 def main(argv=None) -> int:
@@ -42,6 +55,7 @@ def main(argv=None) -> int:
     row = {"protocol": name, "seed": seed, "options": options, "extractor": extractor,
            "csrnet_mae": round(evaluate_samples(bundle, test, diameter, branch="csrnet")["mae"], 2),
            "countxplain_mae": round(evaluate_samples(bundle, test, diameter)["mae"], 2),
+           "purity": box_purity(bundle, name, seed),
            "stage1_val": history("stage1"), "stage2_val": history("stage2"),
            "train_seconds": round(train_seconds), "seconds": round(time.perf_counter() - start)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

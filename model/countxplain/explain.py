@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .boxes import DEFAULT_PERCENTILE, cells_in_boxes, map_boxes, upsample_grid
 from .inference import CountResult
 from .modelfile import ModelBundle
 
-DEFAULT_PERCENTILE = 99.0
 
 
 @dataclass
@@ -48,14 +48,7 @@ def contributions(bundle: ModelBundle, result: CountResult) -> Contributions:
 
 def upsample_to_image(grid: np.ndarray, result: CountResult) -> np.ndarray:
     """Bilinearly interpolate a (h, w) map onto the original (H, W) pixel grid."""
-    from scipy import ndimage
-
-    height, width = result.image_shape
-    step = result.pixels_per_cell
-    rows = (np.arange(height) + 0.5) / step - 0.5
-    cols = (np.arange(width) + 0.5) / step - 0.5
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    return ndimage.map_coordinates(grid.astype(np.float32), [rr, cc], order=1, mode="nearest")
+    return upsample_grid(grid, result.image_shape, result.pixels_per_cell)
 
 
 def similarity_on_image(result: CountResult, prototype: int) -> np.ndarray:
@@ -74,34 +67,8 @@ def similarity_boxes(result: CountResult, prototype: int, percentile: float = DE
     shorter than ``min_side`` (default: one map cell) grows to it around its centre,
     staying inside the image. ``min_side=0`` keeps the regions' own extents.
     """
-    from scipy import ndimage
-
-    upsampled = similarity_on_image(result, prototype)
-    threshold = np.percentile(upsampled, percentile)
-    mask = upsampled >= threshold
-    structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
-    labels, n = ndimage.label(mask, structure=structure)
     side = float(result.pixels_per_cell) if min_side is None else float(min_side)
-    height, width = upsampled.shape
-    boxes = []
-    for found in ndimage.find_objects(labels):
-        if found is None:
-            continue
-        ys, xs = found
-        x0, x1 = _at_least(int(xs.start), int(xs.stop), side, width)
-        y0, y1 = _at_least(int(ys.start), int(ys.stop), side, height)
-        boxes.append((x0, y0, x1, y1))
-    return boxes
-
-
-def _at_least(start: int, stop: int, side: float, size: int) -> tuple[int, int]:
-    """Widen [start, stop) about its centre to at least ``side`` pixels (whole pixels, inside [0, size))."""
-    need = min(int(np.ceil(side)), size)
-    if stop - start >= need:
-        return start, stop
-    start = int(np.floor((start + stop - need) / 2))
-    start = min(max(start, 0), size - need)
-    return start, start + need
+    return map_boxes(similarity_on_image(result, prototype), percentile, connectivity, side)
 
 
 def count_in_rect(result: CountResult, x0: float, y0: float, x1: float, y1: float) -> float:
@@ -128,11 +95,5 @@ def _fractions(n: int, step: float, size: int, lo: float, hi: float) -> np.ndarr
     return weights
 
 
-def cells_in_boxes(dots: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """For each box, whether at least one dot lies inside it."""
-    dots = np.asarray(dots, dtype=float).reshape(-1, 2)
-    inside = []
-    for x0, y0, x1, y1 in boxes:
-        hit = (dots[:, 0] >= x0 - 0.5) & (dots[:, 0] < x1 - 0.5) & (dots[:, 1] >= y0 - 0.5) & (dots[:, 1] < y1 - 0.5)
-        inside.append(bool(hit.any()))
-    return np.array(inside, dtype=bool)
+__all__ = ["DEFAULT_PERCENTILE", "Contributions", "cells_in_boxes", "contributions", "count_in_rect",
+           "similarity_boxes", "similarity_on_image", "upsample_to_image"]

@@ -83,6 +83,11 @@ class HeadOutput(NamedTuple):
     distances: torch.Tensor  # (B, K, h, w)
 
 
+def log_similarity(distances: torch.Tensor) -> torch.Tensor:
+    """The paper's similarity of a squared distance: log((d + 1) / (d + ε))."""
+    return torch.log((distances + 1.0) / (distances + SIMILARITY_EPSILON))
+
+
 class PrototypeHead(nn.Module):
     """Feature processing (1×1 conv + sigmoid), K prototypes, log similarity, 1×1 density conv.
 
@@ -100,16 +105,18 @@ class PrototypeHead(nn.Module):
         """(B, C, h, w) backbone features -> (B, d, h, w) in (0, 1)."""
         return torch.sigmoid(self.feature_processing(features))
 
-    def distances(self, processed: torch.Tensor) -> torch.Tensor:
-        """Squared L2 distance of every location to every prototype: (B, K, h, w)."""
+    def distances(self, processed: torch.Tensor, prototypes: torch.Tensor | None = None) -> torch.Tensor:
+        """Squared L2 distance of every location to every prototype (the head's own unless
+        given, (K, d)): (B, K, h, w)."""
+        prototypes = self.prototypes if prototypes is None else prototypes
         squared_features = (processed ** 2).sum(dim=1, keepdim=True)
-        squared_prototypes = (self.prototypes ** 2).sum(dim=1).view(1, -1, 1, 1)
-        cross = torch.einsum("bdhw,kd->bkhw", processed, self.prototypes)
+        squared_prototypes = (prototypes ** 2).sum(dim=1).view(1, -1, 1, 1)
+        cross = torch.einsum("bdhw,kd->bkhw", processed, prototypes)
         return (squared_features - 2 * cross + squared_prototypes).clamp_min(0.0)
 
     def forward(self, features: torch.Tensor) -> HeadOutput:
         distances = self.distances(self.processed_features(features))
-        similarity = torch.log((distances + 1.0) / (distances + SIMILARITY_EPSILON))
+        similarity = log_similarity(distances)
         return HeadOutput(self.density_layer(similarity), similarity, distances)
 
 

@@ -3,19 +3,33 @@
 Cell prototypes are projected onto output cells holding a dot, background prototypes onto
 cells far from every dot; after a projection the 1×1 density layer is refitted exactly
 (least squares), so the model's counts are made of real training patches.
+
+Two ways to choose the patches (``TrainingConfig.projection_choice``): ``"nearest"``, the
+paper's, takes each prototype's nearest training patch; ``"purest"`` (beyond the paper) scores
+a random pool of each group's training patches by the purity of the boxes their similarity
+maps draw on training images (the explanation boxes: cell boxes should hold a dot,
+background boxes none) and takes a spread-out set of the purest.
 """
 
 from __future__ import annotations
 
 import math
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from .boxes import DEFAULT_PERCENTILE, cells_in_boxes, mask_boxes
 from .density import OUTPUT_STRIDE
 from .least_squares import least_squares_1x1
+from .network import log_similarity
 from .training_data import TrainingImage, View, dot_cell_map
+
+PURITY_POOL = 200  # candidate training patches per group
+PURITY_IMAGES = 32  # identity training views the candidates' boxes are drawn on
+PURE_SHARE = 0.1  # each group is chosen from this purest share of its pool
 
 if TYPE_CHECKING:
     from .training_config import TrainingConfig
@@ -42,6 +56,17 @@ def location_masks(image: TrainingImage, view: View, background_distance_px: flo
 
 def project_prototypes(head, views: list[View], images: Sequence[TrainingImage], config: TrainingConfig,
                        device: torch.device) -> list[dict]:
+    """Replace each prototype by a processed training feature of its own group, chosen as
+    ``config.projection_choice`` says (``project_nearest`` or ``project_purest``)."""
+    if config.projection_choice == "purest":
+        return project_purest(head, views, images, config, device)
+    if config.projection_choice != "nearest":
+        raise ValueError(f"unknown projection choice '{config.projection_choice}' (nearest or purest)")
+    return project_nearest(head, views, images, config, device)
+
+
+def project_nearest(head, views: list[View], images: Sequence[TrainingImage], config: TrainingConfig,
+                    device: torch.device) -> list[dict]:
     """Replace each prototype by the nearest processed training feature of its own group.
 
     Only identity views are searched, so every prototype is a patch of a training image
@@ -104,3 +129,96 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
 def refit_density_layer(head, views: list[View], device: torch.device, ridge: float = 1e-6) -> None:
     """Least-squares fit of the 1×1 density layer (weights and bias) on the training views."""
     least_squares_1x1(lambda features: head(features).similarity, views, head.density_layer, device, ridge)
+
+
+def box_purity(head, candidates: torch.Tensor, is_cell: bool, scored: Sequence[tuple[View, TrainingImage]],
+               device: torch.device, chunk: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate prototype (N, d): how many of the boxes its similarity map draws on the
+    ``scored`` identity views are pure (a cell box holds a dot, a background box none), and how many
+    boxes it draws. Boxes as ``explain.similarity_boxes`` draws them, at the training scale."""
+    pure = np.zeros(len(candidates), dtype=np.int64)
+    total = np.zeros(len(candidates), dtype=np.int64)
+    with torch.inference_mode():
+        for view, image in scored:
+            height, width = image.pixels.shape[:2]
+            processed = head.processed_features(view.features[None].float().to(device))
+            for start in range(0, len(candidates), chunk):
+                similarity = log_similarity(head.distances(processed, candidates[start:start + chunk].to(device)))
+                upsampled = F.interpolate(similarity, scale_factor=OUTPUT_STRIDE, mode="bilinear",
+                                          align_corners=False)[0, :, :height, :width]
+                thresholds = torch.quantile(upsampled.flatten(1).float().cpu(), DEFAULT_PERCENTILE / 100, dim=1)
+                masks = (upsampled.cpu() >= thresholds[:, None, None]).numpy()
+                for i, mask in enumerate(masks):
+                    inside = cells_in_boxes(image.dots, mask_boxes(mask, min_side=OUTPUT_STRIDE))
+                    pure[start + i] += int(inside.sum() if is_cell else (~inside).sum())
+                    total[start + i] += len(inside)
+    return pure, total
+
+
+def _scored_views(first_view: dict[int, View], images: Sequence[TrainingImage], limit: int) -> list[tuple[View, TrainingImage]]:
+    """Up to ``limit`` identity views, taken in turn from each group so every set is scored."""
+    by_group: dict[str, list[int]] = {}
+    for index in sorted(first_view):
+        by_group.setdefault(images[index].group, []).append(index)
+    order = [index for row in zip_longest(*by_group.values()) for index in row if index is not None]
+    return [(first_view[i], images[i]) for i in order[:limit]]
+
+
+def project_purest(head, views: list[View], images: Sequence[TrainingImage], config: TrainingConfig,
+                   device: torch.device) -> list[dict]:
+    """Beyond the paper: each group's prototypes become the training patches whose similarity
+    boxes are purest on training images, spread out in the prototype space.
+
+    A pool of ``PURITY_POOL`` locations is drawn at random from each group's locations
+    (``location_masks``) on the identity views; each location's processed feature is scored by
+    ``box_purity`` on up to ``PURITY_IMAGES`` identity views; the purest one is taken first, then
+    repeatedly the one farthest from those taken, among the purest ``PURE_SHARE`` of the pool.
+    Each chosen patch replaces the trained prototype nearest to it (an optimal assignment).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
+    first_view: dict[int, View] = {}
+    for view in views:
+        first_view.setdefault(view.image_index, view)
+    scored = _scored_views(first_view, images, PURITY_IMAGES)
+    rng = np.random.default_rng(config.seed)
+    trained = head.prototypes.detach().clone()
+    new, sources = trained.clone(), [None] * k_total
+    for members in (range(0, k_cell), range(k_cell, k_total)):
+        if not len(members):
+            continue
+        is_cell = members[0] < k_cell
+        locations = []
+        for index in sorted(first_view):
+            cell_mask, bg_mask = location_masks(images[index], first_view[index], config.background_distance_px)
+            locations += [(index, int(flat)) for flat in np.flatnonzero((cell_mask if is_cell else bg_mask).ravel())]
+        if len(locations) < len(members):
+            return project_nearest(head, views, images, config, device)
+        pool = [locations[i] for i in rng.choice(len(locations), size=min(PURITY_POOL, len(locations)), replace=False)]
+        with torch.inference_mode():
+            features = torch.stack([_processed_at(head, first_view[index], flat, device) for index, flat in pool])
+        pure, total = box_purity(head, features, is_cell, scored, device)
+        purity = pure / np.maximum(total, 1)
+        ranked = np.argsort(-purity, kind="stable")[:max(len(members), int(round(PURE_SHARE * len(pool))))]
+        chosen = [int(ranked[0])]
+        while len(chosen) < len(members):
+            spread = torch.cdist(features[ranked], features[chosen]).min(dim=1).values
+            chosen.append(int(ranked[int(spread.argmax())]))
+        cost = torch.cdist(trained[list(members)].to(features.dtype), features[chosen]).cpu().numpy()
+        rows, cols = linear_sum_assignment(cost)
+        for row, col in zip(rows, cols):
+            k, pick = members[row], chosen[col]
+            index, flat = pool[pick]
+            r, c = divmod(flat, first_view[index].target.shape[-1])
+            new[k] = features[pick].to(new.dtype)
+            sources[k] = {"prototype": k, "image": images[index].name, "row": int(r), "col": int(c),
+                          "distance": float(cost[row, col] ** 2), "box_purity": float(purity[pick])}
+    with torch.no_grad():
+        head.prototypes.copy_(new)
+    return sources
+
+
+def _processed_at(head, view: View, flat: int, device: torch.device) -> torch.Tensor:
+    row, col = divmod(flat, view.target.shape[-1])
+    return head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))[0, :, 0, 0].cpu()

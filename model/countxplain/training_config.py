@@ -58,6 +58,9 @@ class TrainingConfig:
     lambda_dot_cluster: float = 0.0  # beyond the paper: see losses.dot_cluster_loss
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
+    # "nearest" (the paper): each prototype's nearest training patch; "purest" (beyond it): the
+    # training patches whose similarity boxes are purest on training images (projection.project_purest)
+    projection_choice: str = "nearest"
     seed: int = 0
 
     def model_config(self) -> ModelConfig:
