@@ -58,6 +58,8 @@ def main(argv=None) -> int:
            "purity": box_purity(bundle, name, seed),
            "stage1_val": history("stage1"), "stage2_val": history("stage2"),
            "train_seconds": round(train_seconds), "seconds": round(time.perf_counter() - start)}
+    if args.save:
+        row["saved_as"] = args.save.name
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as out:
         out.write(json.dumps(row) + "\n")

@@ -17,6 +17,8 @@ def option_labels(config: dict) -> list[str]:
     if context is None or context:
         labels.append("stage-1 crops with " + ("their whole receptive field" if context is None else f"{context} cells")
                       + " of context")
+    if config.get("projection_choice", "nearest") == "purest":
+        labels.append("prototypes projected onto the training patches with the purest boxes")
     return labels
 
 
@@ -28,7 +30,7 @@ def describe(options: dict, extractor: str | None = None, saved: dict | None = N
     parts = option_labels(options)
     epochs = f"{options.get('stage1_epochs', 15)}+{options.get('stage2_epochs', 1)} epochs"
     if extractor:
-        source = (saved or {}).get(extractor)
+        source = (saved or {}).get(Path(extractor).name)
         epochs = (f"stage 2 only ({options.get('stage2_epochs')} epochs) on the stage-1 extractor of the run '"
                   + (describe(source["options"]) if source else extractor) + "'")
     return ", ".join([epochs] + (parts or ["defaults"]))
@@ -55,14 +57,17 @@ def stage_options_section(results: Path) -> list[str]:
         lines.append("")
     if runs:
         lines += ["Both stages (15 + 60 epochs unless stated):", "",
-                  "| protocol | seed | recipe | CSRNet test MAE | CountXplain test MAE | CountXplain validation MAE (projections) |",
-                  "|---|---|---|---|---|---|"]
+                  "| protocol | seed | recipe | CSRNet test MAE | CountXplain test MAE | CountXplain validation MAE (projections) "
+                  "| cell-box / background-box purity (30 test images) |",
+                  "|---|---|---|---|---|---|---|"]
         saved = {row["saved_as"]: row for row in runs if row.get("saved_as")}
         for row in runs:
             csrnet = "" if row["csrnet_mae"] is None else f"{row['csrnet_mae']:.2f}"
             vals = ", ".join(f"{v:.2f}" for _, v in row["stage2_val"])
+            purity = (f"{100 * row['purity']['cell']:.1f}% / {100 * row['purity']['background']:.1f}%"
+                      if row.get("purity") else "")
             lines.append(f"| {row['protocol']} | {row['seed']} | {describe(row['options'], row.get('extractor'), saved)} | {csrnet} "
-                         f"| {row['countxplain_mae']:.2f} | {vals} |")
+                         f"| {row['countxplain_mae']:.2f} | {vals} | {purity} |")
     lines += ["", "What this shows. Stage 1's validation MAE swung from epoch to epoch (vgg32: 11 to 35 between "
               "epochs 7 and 10) while its crop loss fell steadily: a shift of the output bias by 0.01 per output cell "
               "is about 13 cells on a vgg image (36×36 output cells at 10 px) and hardly moves the squared-error loss. Refitting the output "

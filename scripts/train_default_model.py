@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default="cosine",
                         help="stage-1 learning-rate schedule")
     parser.add_argument("--stage1-lr", type=float, default=3e-4, help="stage-1 (initial) learning rate")
+    parser.add_argument("--projection-choice", choices=("nearest", "purest"), default=None,
+                        help="prototype projection: nearest training patch (the paper) or purest boxes")
     parser.add_argument("--stage1-patience", type=int, default=100,
                         help="stage-1 epochs without a better validation MAE before it stops")
     args = parser.parse_args(argv)
@@ -101,7 +103,8 @@ def main(argv=None) -> int:
     overrides = {"lambda_diversity": args.lambda_diversity, "lambda_dot_cluster": args.lambda_dot_cluster,
                  "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
                  "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
-                 "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision}
+                 "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,
+                 "projection_choice": args.projection_choice}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     splits, diameters, train, val = {}, {}, [], []
     for name in DEFAULT_MODEL_PROTOCOLS:
