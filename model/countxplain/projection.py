@@ -4,11 +4,12 @@ Cell prototypes are projected onto output cells holding a dot, background protot
 cells far from every dot; after a projection the 1×1 density layer is refitted exactly
 (least squares), so the model's counts are made of real training patches.
 
-Two ways to choose the patches (``TrainingConfig.projection_choice``): ``"nearest"``, the
+Three ways to choose the patches (``TrainingConfig.projection_choice``): ``"nearest"``, the
 paper's, takes each prototype's nearest training patch; ``"purest"`` (beyond the paper) scores
 a random pool of each group's training patches by the purity of the boxes their similarity
 maps draw on training images (the explanation boxes: cell boxes should hold a dot,
-background boxes none) and takes a spread-out set of the purest.
+background boxes none) and takes a spread-out set of the purest; ``"nearest_pure"`` takes each
+prototype's nearest patch among those as pure as the pool's purest share.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .training_data import TrainingImage, View, dot_cell_map
 PURITY_POOL = 200  # candidate training patches per group
 PURITY_IMAGES = 32  # identity training views the candidates' boxes are drawn on
 PURE_SHARE = 0.1  # each group is chosen from this purest share of its pool
+PURITY_NEAR = 24  # "nearest_pure": each prototype's own nearest patches scored beside the pool
 
 if TYPE_CHECKING:
     from .training_config import TrainingConfig
@@ -58,10 +60,10 @@ def project_prototypes(head, views: list[View], images: Sequence[TrainingImage],
                        device: torch.device) -> list[dict]:
     """Replace each prototype by a processed training feature of its own group, chosen as
     ``config.projection_choice`` says (``project_nearest`` or ``project_purest``)."""
-    if config.projection_choice == "purest":
-        return project_purest(head, views, images, config, device)
+    if config.projection_choice in ("purest", "nearest_pure"):
+        return project_purest(head, views, images, config, device, near=config.projection_choice == "nearest_pure")
     if config.projection_choice != "nearest":
-        raise ValueError(f"unknown projection choice '{config.projection_choice}' (nearest or purest)")
+        raise ValueError(f"unknown projection choice '{config.projection_choice}' (nearest, purest or nearest_pure)")
     return project_nearest(head, views, images, config, device)
 
 
@@ -165,15 +167,18 @@ def _scored_views(first_view: dict[int, View], images: Sequence[TrainingImage], 
 
 
 def project_purest(head, views: list[View], images: Sequence[TrainingImage], config: TrainingConfig,
-                   device: torch.device) -> list[dict]:
-    """Beyond the paper: each group's prototypes become the training patches whose similarity
-    boxes are purest on training images, spread out in the prototype space.
+                   device: torch.device, near: bool = False) -> list[dict]:
+    """Beyond the paper: each group's prototypes become training patches whose similarity boxes
+    are pure on training images.
 
     A pool of ``PURITY_POOL`` locations is drawn at random from each group's locations
     (``location_masks``) on the identity views; each location's processed feature is scored by
-    ``box_purity`` on up to ``PURITY_IMAGES`` identity views; the purest one is taken first, then
-    repeatedly the one farthest from those taken, among the purest ``PURE_SHARE`` of the pool.
-    Each chosen patch replaces the trained prototype nearest to it (an optimal assignment).
+    ``box_purity`` on up to ``PURITY_IMAGES`` identity views, and the purest ``PURE_SHARE`` of the
+    pool sets the bar. By default (``"purest"``) the purest one is taken first, then repeatedly
+    the one farthest from those taken, and each chosen patch replaces the trained prototype
+    nearest to it (an optimal assignment). With ``near`` (``"nearest_pure"``) each prototype takes
+    the nearest patch that clears the bar, among its own ``PURITY_NEAR`` nearest patches and the
+    pool, so a prototype whose nearest patch is already pure stays where the paper's projection puts it.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -189,34 +194,78 @@ def project_purest(head, views: list[View], images: Sequence[TrainingImage], con
         if not len(members):
             continue
         is_cell = members[0] < k_cell
-        locations = []
-        for index in sorted(first_view):
-            cell_mask, bg_mask = location_masks(images[index], first_view[index], config.background_distance_px)
-            locations += [(index, int(flat)) for flat in np.flatnonzero((cell_mask if is_cell else bg_mask).ravel())]
+        masks = {index: location_masks(images[index], first_view[index], config.background_distance_px)[0 if is_cell else 1]
+                 for index in sorted(first_view)}
+        locations = [(index, int(flat)) for index, mask in masks.items() for flat in np.flatnonzero(mask.ravel())]
         if len(locations) < len(members):
             return project_nearest(head, views, images, config, device)
         pool = [locations[i] for i in rng.choice(len(locations), size=min(PURITY_POOL, len(locations)), replace=False)]
+        n_pool = len(pool)
+        if near:
+            in_pool = set(pool)
+            pool += [loc for loc in _nearest_locations(head, trained[list(members)], first_view, masks, device)
+                     if loc not in in_pool]
         with torch.inference_mode():
             features = torch.stack([_processed_at(head, first_view[index], flat, device) for index, flat in pool])
         pure, total = box_purity(head, features, is_cell, scored, device)
         purity = pure / np.maximum(total, 1)
-        ranked = np.argsort(-purity, kind="stable")[:max(len(members), int(round(PURE_SHARE * len(pool))))]
-        chosen = [int(ranked[0])]
-        while len(chosen) < len(members):
-            spread = torch.cdist(features[ranked], features[chosen]).min(dim=1).values
-            chosen.append(int(ranked[int(spread.argmax())]))
-        cost = torch.cdist(trained[list(members)].to(features.dtype), features[chosen]).cpu().numpy()
-        rows, cols = linear_sum_assignment(cost)
-        for row, col in zip(rows, cols):
-            k, pick = members[row], chosen[col]
+        ranked = np.argsort(-purity[:n_pool], kind="stable")[:max(len(members), int(round(PURE_SHARE * n_pool)))]
+        if near:
+            bar = purity[ranked[-1]]
+            eligible = np.flatnonzero(purity >= bar)
+            distances = torch.cdist(trained[list(members)].to(features.dtype), features).cpu().numpy()
+            taken: list[int] = []
+            for row, k in enumerate(members):
+                order = eligible[np.argsort(distances[row, eligible], kind="stable")]
+                free = [int(i) for i in order if int(i) not in taken]
+                spaced = [i for i in free if all(float(torch.dist(features[i], features[j])) >= config.projection_separation
+                                                 for j in taken)]
+                taken.append((spaced or free)[0])
+            assignment = [(row, row, taken[row]) for row in range(len(members))]
+            cost = distances
+        else:
+            chosen = [int(ranked[0])]
+            while len(chosen) < len(members):
+                spread = torch.cdist(features[ranked], features[chosen]).min(dim=1).values
+                chosen.append(int(ranked[int(spread.argmax())]))
+            chosen_cost = torch.cdist(trained[list(members)].to(features.dtype), features[chosen]).cpu().numpy()
+            rows, cols = linear_sum_assignment(chosen_cost)
+            cost = np.full((len(members), len(pool)), np.nan)
+            cost[:, chosen] = chosen_cost
+            assignment = [(row, row, chosen[col]) for row, col in zip(rows, cols)]
+        for row, _, pick in assignment:
+            k = members[row]
             index, flat = pool[pick]
             r, c = divmod(flat, first_view[index].target.shape[-1])
             new[k] = features[pick].to(new.dtype)
             sources[k] = {"prototype": k, "image": images[index].name, "row": int(r), "col": int(c),
-                          "distance": float(cost[row, col] ** 2), "box_purity": float(purity[pick])}
+                          "distance": float(cost[row, pick] ** 2), "box_purity": float(purity[pick])}
     with torch.no_grad():
         head.prototypes.copy_(new)
     return sources
+
+
+def _nearest_locations(head, prototypes: torch.Tensor, first_view: dict[int, View], masks: dict[int, np.ndarray],
+                       device: torch.device) -> list[tuple[int, int]]:
+    """Each prototype's ``PURITY_NEAR`` nearest locations inside the masks of the identity views."""
+    found: list[list[tuple[float, int, int]]] = [[] for _ in range(len(prototypes))]
+    with torch.inference_mode():
+        for index, view in first_view.items():
+            mask = torch.from_numpy(masks[index]).flatten()
+            if not mask.any():
+                continue
+            processed = head.processed_features(view.features[None].float().to(device))
+            distances = head.distances(processed, prototypes.to(device))[0].flatten(1).cpu()
+            distances = distances.masked_fill(~mask[None], math.inf)
+            values, flat = torch.topk(distances, min(PURITY_NEAR, int(mask.sum())), dim=1, largest=False)
+            for k in range(len(prototypes)):
+                found[k] += [(float(v), index, int(f)) for v, f in zip(values[k], flat[k])]
+    locations: list[tuple[int, int]] = []
+    for rows in found:
+        for _, index, flat in sorted(rows)[:PURITY_NEAR]:
+            if (index, flat) not in locations:
+                locations.append((index, flat))
+    return locations
 
 
 def _processed_at(head, view: View, flat: int, device: torch.device) -> torch.Tensor:

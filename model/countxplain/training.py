@@ -284,7 +284,12 @@ class Trainer:
             optimiser.load_state_dict(resume["optimiser"])
             best_mae, best_state, first_epoch = resume["best_mae"], resume["best_state"], resume["epoch"]
         steps = max(1, math.ceil(len(train) / c.stage2_batch))
-        epochs = max(1, c.stage2_epochs)
+        epochs = c.stage2_epochs
+        if epochs <= 0:  # no training: the head (e.g. a starting model's) is only projected again
+            best_mae = self._project(head, train, val)
+            best_state = {"head": copy.deepcopy(head.state_dict()), "sources": list(self.projection_sources)}
+            self.history.append({"stage": "stage2", "epoch": 0, "val_mae": best_mae})
+            self.progress(Progress("stage2", 0, 0, {}, best_mae, message="projected"))
         location_terms = [(name, weight, term) for name, weight, term in (
             ("separation", c.lambda_separation, functools.partial(separation_loss, ratio=c.separation_ratio)),
             ("location_separation", c.lambda_location_separation,
@@ -322,9 +327,7 @@ class Trainer:
             mae = None
             last = epoch + 1 == epochs
             if (epoch + 1) % max(1, c.projection_every) == 0 or last:
-                self.projection_sources = project_prototypes(head, train, self.train_images, c, self.device)
-                refit_density_layer(head, train, self.device)
-                mae = self._val_mae(lambda f: head(f).density, val)
+                mae = self._project(head, train, val)
                 if mae < best_mae or best_state is None:
                     best_mae, best_state = mae, {"head": copy.deepcopy(head.state_dict()),
                                                  "sources": list(self.projection_sources)}
@@ -338,6 +341,12 @@ class Trainer:
         for p in params:
             p.requires_grad_(False)
         head.eval()
+
+    def _project(self, head: nn.Module, train: list[View], val: list[View]) -> float:
+        """Project the prototypes, refit the density layer, and return the validation MAE."""
+        self.projection_sources = project_prototypes(head, train, self.train_images, self.config, self.device)
+        refit_density_layer(head, train, self.device)
+        return self._val_mae(lambda f: head(f).density, val)
 
     def _epoch_order(self, n: int) -> np.ndarray:
         """The views of one epoch: a permutation, or a weighted draw when sets are balanced."""

@@ -59,7 +59,8 @@ class TrainingConfig:
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     # "nearest" (the paper): each prototype's nearest training patch; "purest" (beyond it): the
-    # training patches whose similarity boxes are purest on training images (projection.project_purest)
+    # training patches whose similarity boxes are purest on training images; "nearest_pure": each
+    # prototype's nearest patch among the pure ones (projection.project_purest)
     projection_choice: str = "nearest"
     seed: int = 0
 
