@@ -63,7 +63,7 @@ def purity_projection_text(runs: list[dict]) -> list[str]:
             "(the purest first, then each time the one farthest from those taken). Stage 2 alone, same extractor and "
             "seed, nearest (the paper's projection) → purest: " + change + ". On these protocol models the cell "
             "prototypes the paper's projection gives are mostly impure and the purest ones raise cell-box purity "
-            "2.5-3 times at a test MAE within about half a cell of it; validation MAE is worse on all three. "
+            "1.4-3.2 times (background-box purity rises too) at a test MAE within about half a cell of it; validation MAE is worse on all three. "
             "On the default model, whose cell prototypes are already mostly pure, see the candidates table below."]
 
 
