@@ -221,7 +221,7 @@ def project_purest(head, views: list[View], images: Sequence[TrainingImage], con
                 spaced = [i for i in free if all(float(torch.dist(features[i], features[j])) >= config.projection_separation
                                                  for j in taken)]
                 taken.append((spaced or free)[0])
-            assignment = [(row, row, taken[row]) for row in range(len(members))]
+            assignment = list(enumerate(taken))
             cost = distances
         else:
             chosen = [int(ranked[0])]
@@ -232,8 +232,8 @@ def project_purest(head, views: list[View], images: Sequence[TrainingImage], con
             rows, cols = linear_sum_assignment(chosen_cost)
             cost = np.full((len(members), len(pool)), np.nan)
             cost[:, chosen] = chosen_cost
-            assignment = [(row, row, chosen[col]) for row, col in zip(rows, cols)]
-        for row, _, pick in assignment:
+            assignment = [(row, chosen[col]) for row, col in zip(rows, cols)]
+        for row, pick in assignment:
             k = members[row]
             index, flat = pool[pick]
             r, c = divmod(flat, first_view[index].target.shape[-1])
