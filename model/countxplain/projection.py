@@ -79,9 +79,7 @@ def project_nearest(head, views: list[View], images: Sequence[TrainingImage], co
     """
     k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
     candidates: list[list[tuple[float, int, int]]] = [[] for _ in range(k_total)]
-    first_view: dict[int, View] = {}
-    for view in views:
-        first_view.setdefault(view.image_index, view)
+    first_view = _identity_views(views)
     with torch.inference_mode():
         for view in first_view.values():
             image = images[view.image_index]
@@ -104,11 +102,9 @@ def project_nearest(head, views: list[View], images: Sequence[TrainingImage], co
         for value, image_index, flat in sorted(candidates[k]):
             if (image_index, flat) in used:
                 continue
-            view = first_view[image_index]
-            row, col = divmod(flat, view.target.shape[-1])
+            row, col = divmod(flat, first_view[image_index].target.shape[-1])
             with torch.inference_mode():
-                processed = head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))
-            feature = processed[0, :, 0, 0].to(new.dtype)
+                feature = _processed_at(head, first_view[image_index], flat, device).to(new.device, new.dtype)
             found = (feature, image_index, flat, row, col, value)
             fallback = fallback or found
             if all(float(torch.dist(feature, other)) >= config.projection_separation for other in chosen):
@@ -183,9 +179,7 @@ def project_purest(head, views: list[View], images: Sequence[TrainingImage], con
     from scipy.optimize import linear_sum_assignment
 
     k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
-    first_view: dict[int, View] = {}
-    for view in views:
-        first_view.setdefault(view.image_index, view)
+    first_view = _identity_views(views)
     scored = _scored_views(first_view, images, PURITY_IMAGES)
     rng = np.random.default_rng(config.seed)
     trained = head.prototypes.detach().clone()
@@ -268,6 +262,15 @@ def _nearest_locations(head, prototypes: torch.Tensor, first_view: dict[int, Vie
     return locations
 
 
+def _identity_views(views: list[View]) -> dict[int, View]:
+    """Each image's first view (the identity one), by image index."""
+    first_view: dict[int, View] = {}
+    for view in views:
+        first_view.setdefault(view.image_index, view)
+    return first_view
+
+
 def _processed_at(head, view: View, flat: int, device: torch.device) -> torch.Tensor:
+    """The processed feature (d,) of one output cell of a view, on the CPU."""
     row, col = divmod(flat, view.target.shape[-1])
     return head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))[0, :, 0, 0].cpu()

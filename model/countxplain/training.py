@@ -33,6 +33,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .annotations import atomic_write_bytes
 from .cell_size import frontend_modules_read
+from .head_start import standardise_feature_processing
 from .inference import Cancelled
 from .least_squares import least_squares_1x1
 from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
@@ -43,22 +44,6 @@ from .projection import project_prototypes, refit_density_layer
 from .training_config import TrainingConfig, stage1_autocast, stage1_learning_rate
 from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
                             receptive_radius, sampling_weights)
-
-
-def standardise_feature_processing(head: nn.Module, views: Sequence[View], device: torch.device,
-                                   max_locations: int = 200_000) -> None:
-    """Rescale the head's 1×1 feature processing so each of its output channels has zero mean
-    and unit standard deviation over the views' feature locations (before the sigmoid)."""
-    layer = head.feature_processing
-    features = torch.cat([view.features.flatten(1).float() for view in views], dim=1)
-    if features.shape[1] > max_locations:
-        features = features[:, torch.linspace(0, features.shape[1] - 1, max_locations).long()]
-    with torch.no_grad():
-        weight = layer.weight.view(layer.out_channels, -1).to(features.device)
-        z = weight @ features + layer.bias.to(features.device)[:, None]
-        mean, std = z.mean(dim=1), z.std(dim=1).clamp_min(1e-8)
-        layer.weight.copy_((weight / std[:, None]).view_as(layer.weight).to(device))
-        layer.bias.copy_(((layer.bias.to(features.device) - mean) / std).to(device))
 
 
 @dataclass
