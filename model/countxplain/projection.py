@@ -78,22 +78,11 @@ def project_nearest(head, views: list[View], images: Sequence[TrainingImage], co
     each prototype: image name, output-cell row and column, and distance moved.
     """
     k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
-    candidates: list[list[tuple[float, int, int]]] = [[] for _ in range(k_total)]
     first_view = _identity_views(views)
-    with torch.inference_mode():
-        for view in first_view.values():
-            image = images[view.image_index]
-            cell_mask, bg_mask = location_masks(image, view, config.background_distance_px)
-            processed = head.processed_features(view.features[None].float().to(device))[0]
-            distances = head.distances(processed[None])[0].cpu()
-            for k in range(k_total):
-                mask = torch.from_numpy(cell_mask if k < k_cell else bg_mask)
-                if not mask.any():
-                    continue
-                d = distances[k].masked_fill(~mask, math.inf).flatten()
-                values, flat = torch.topk(d, min(k_total, int(mask.sum())), largest=False)
-                for value, index in zip(values.tolist(), flat.tolist()):
-                    candidates[k].append((value, view.image_index, index))
+    masks = {index: location_masks(images[index], view, config.background_distance_px)
+             for index, view in first_view.items()}
+    candidates = _nearest_cells(head, head.prototypes.detach(), [k < k_cell for k in range(k_total)], first_view,
+                                masks, k_total, device)
     used, sources = set(), []
     new = head.prototypes.detach().clone()
     for k in range(k_total):
@@ -170,17 +159,18 @@ def project_purest(head, views: list[View], images: Sequence[TrainingImage], con
     A pool of ``PURITY_POOL`` locations is drawn at random from each group's locations
     (``location_masks``) on the identity views; each location's processed feature is scored by
     ``box_purity`` on up to ``PURITY_IMAGES`` identity views, and the purest ``PURE_SHARE`` of the
-    pool sets the bar. By default (``"purest"``) the purest one is taken first, then repeatedly
-    the one farthest from those taken, and each chosen patch replaces the trained prototype
-    nearest to it (an optimal assignment). With ``near`` (``"nearest_pure"``) each prototype takes
-    the nearest patch that clears the bar, among its own ``PURITY_NEAR`` nearest patches and the
-    pool, so a prototype whose nearest patch is already pure stays where the paper's projection puts it.
+    pool sets the bar. By default (``"purest"``, ``_spread_purest``) the purest one is taken
+    first, then repeatedly the one farthest from those taken, and each chosen patch replaces the
+    trained prototype nearest to it (an optimal assignment). With ``near`` (``"nearest_pure"``,
+    ``_nearest_pure``) each prototype takes the nearest patch that clears the bar, among its own
+    ``PURITY_NEAR`` nearest patches and the pool, so a prototype whose nearest patch is already
+    pure stays where the paper's projection puts it.
     """
-    from scipy.optimize import linear_sum_assignment
-
     k_cell, k_total = config.k_cell, config.k_cell + config.k_bg
     first_view = _identity_views(views)
     scored = _scored_views(first_view, images, PURITY_IMAGES)
+    masks = {index: location_masks(images[index], view, config.background_distance_px)
+             for index, view in first_view.items()}
     rng = np.random.default_rng(config.seed)
     trained = head.prototypes.detach().clone()
     new, sources = trained.clone(), [None] * k_total
@@ -188,78 +178,90 @@ def project_purest(head, views: list[View], images: Sequence[TrainingImage], con
         if not len(members):
             continue
         is_cell = members[0] < k_cell
-        masks = {index: location_masks(images[index], first_view[index], config.background_distance_px)[0 if is_cell else 1]
-                 for index in sorted(first_view)}
-        locations = [(index, int(flat)) for index, mask in masks.items() for flat in np.flatnonzero(mask.ravel())]
+        locations = [(index, int(flat)) for index in sorted(masks)
+                     for flat in np.flatnonzero(masks[index][0 if is_cell else 1].ravel())]
         if len(locations) < len(members):
             return project_nearest(head, views, images, config, device)
         pool = [locations[i] for i in rng.choice(len(locations), size=min(PURITY_POOL, len(locations)), replace=False)]
         n_pool = len(pool)
+        group = trained[list(members)]
         if near:
+            nearest = _nearest_cells(head, group, [is_cell] * len(members), first_view, masks, PURITY_NEAR, device)
             in_pool = set(pool)
-            pool += [loc for loc in _nearest_locations(head, trained[list(members)], first_view, masks, device)
-                     if loc not in in_pool]
+            for rows in nearest:
+                for _, index, flat in sorted(rows)[:PURITY_NEAR]:
+                    if (index, flat) not in in_pool:
+                        in_pool.add((index, flat))
+                        pool.append((index, flat))
         with torch.inference_mode():
             features = torch.stack([_processed_at(head, first_view[index], flat, device) for index, flat in pool])
         pure, total = box_purity(head, features, is_cell, scored, device)
         purity = pure / np.maximum(total, 1)
         ranked = np.argsort(-purity[:n_pool], kind="stable")[:max(len(members), int(round(PURE_SHARE * n_pool)))]
+        distances = torch.cdist(group.to(features.dtype), features).cpu().numpy()
         if near:
-            bar = purity[ranked[-1]]
-            eligible = np.flatnonzero(purity >= bar)
-            distances = torch.cdist(trained[list(members)].to(features.dtype), features).cpu().numpy()
-            taken: list[int] = []
-            for row, k in enumerate(members):
-                order = eligible[np.argsort(distances[row, eligible], kind="stable")]
-                free = [int(i) for i in order if int(i) not in taken]
-                spaced = [i for i in free if all(float(torch.dist(features[i], features[j])) >= config.projection_separation
-                                                 for j in taken)]
-                taken.append((spaced or free)[0])
-            assignment = list(enumerate(taken))
-            cost = distances
+            picks = _nearest_pure(distances, features, np.flatnonzero(purity >= purity[ranked[-1]]),
+                                  config.projection_separation)
         else:
-            chosen = [int(ranked[0])]
-            while len(chosen) < len(members):
-                spread = torch.cdist(features[ranked], features[chosen]).min(dim=1).values
-                chosen.append(int(ranked[int(spread.argmax())]))
-            chosen_cost = torch.cdist(trained[list(members)].to(features.dtype), features[chosen]).cpu().numpy()
-            rows, cols = linear_sum_assignment(chosen_cost)
-            cost = np.full((len(members), len(pool)), np.nan)
-            cost[:, chosen] = chosen_cost
-            assignment = [(row, chosen[col]) for row, col in zip(rows, cols)]
-        for row, pick in assignment:
+            picks = _spread_purest(distances, features, ranked)
+        for row, pick in enumerate(picks):
             k = members[row]
             index, flat = pool[pick]
             r, c = divmod(flat, first_view[index].target.shape[-1])
             new[k] = features[pick].to(new.dtype)
             sources[k] = {"prototype": k, "image": images[index].name, "row": int(r), "col": int(c),
-                          "distance": float(cost[row, pick] ** 2), "box_purity": float(purity[pick])}
+                          "distance": float(distances[row, pick] ** 2), "box_purity": float(purity[pick])}
     with torch.no_grad():
         head.prototypes.copy_(new)
     return sources
 
 
-def _nearest_locations(head, prototypes: torch.Tensor, first_view: dict[int, View], masks: dict[int, np.ndarray],
-                       device: torch.device) -> list[tuple[int, int]]:
-    """Each prototype's ``PURITY_NEAR`` nearest locations inside the masks of the identity views."""
+def _nearest_pure(distances: np.ndarray, features: torch.Tensor, eligible: np.ndarray, separation: float) -> list[int]:
+    """For each prototype (a row of ``distances`` to the pool), the nearest eligible patch not taken
+    by an earlier one, at least ``separation`` from those taken where any is."""
+    taken: list[int] = []
+    for row in range(len(distances)):
+        order = eligible[np.argsort(distances[row, eligible], kind="stable")]
+        free = [int(i) for i in order if int(i) not in taken]
+        spaced = [i for i in free if all(float(torch.dist(features[i], features[j])) >= separation for j in taken)]
+        taken.append((spaced or free)[0])
+    return taken
+
+
+def _spread_purest(distances: np.ndarray, features: torch.Tensor, ranked: np.ndarray) -> list[int]:
+    """A spread-out set of the ``ranked`` patches (the purest first, then each time the one farthest
+    from those chosen), each assigned to the prototype nearest it; the patch of each prototype."""
+    from scipy.optimize import linear_sum_assignment
+
+    chosen = [int(ranked[0])]
+    while len(chosen) < len(distances):
+        spread = torch.cdist(features[ranked], features[chosen]).min(dim=1).values
+        chosen.append(int(ranked[int(spread.argmax())]))
+    rows, cols = linear_sum_assignment(distances[:, chosen])
+    picks = [0] * len(distances)
+    for row, col in zip(rows, cols):
+        picks[row] = chosen[col]
+    return picks
+
+
+def _nearest_cells(head, prototypes: torch.Tensor, is_cell: Sequence[bool], first_view: dict[int, View],
+                   masks: dict[int, tuple[np.ndarray, np.ndarray]], per_view: int,
+                   device: torch.device) -> list[list[tuple[float, int, int]]]:
+    """For each prototype, (distance, image index, flat output cell) of its ``per_view`` nearest cells
+    in each identity view, among that view's cell locations (``is_cell``) or background locations."""
     found: list[list[tuple[float, int, int]]] = [[] for _ in range(len(prototypes))]
     with torch.inference_mode():
         for index, view in first_view.items():
-            mask = torch.from_numpy(masks[index]).flatten()
-            if not mask.any():
-                continue
             processed = head.processed_features(view.features[None].float().to(device))
             distances = head.distances(processed, prototypes.to(device))[0].flatten(1).cpu()
-            distances = distances.masked_fill(~mask[None], math.inf)
-            values, flat = torch.topk(distances, min(PURITY_NEAR, int(mask.sum())), dim=1, largest=False)
-            for k in range(len(prototypes)):
-                found[k] += [(float(v), index, int(f)) for v, f in zip(values[k], flat[k])]
-    locations: list[tuple[int, int]] = []
-    for rows in found:
-        for _, index, flat in sorted(rows)[:PURITY_NEAR]:
-            if (index, flat) not in locations:
-                locations.append((index, flat))
-    return locations
+            for k, cell in enumerate(is_cell):
+                mask = torch.from_numpy(masks[index][0 if cell else 1]).flatten()
+                if not mask.any():
+                    continue
+                values, flat = torch.topk(distances[k].masked_fill(~mask, math.inf), min(per_view, int(mask.sum())),
+                                          largest=False)
+                found[k] += [(value, index, position) for value, position in zip(values.tolist(), flat.tolist())]
+    return found
 
 
 def _identity_views(views: list[View]) -> dict[int, View]:
