@@ -211,3 +211,22 @@ def test_a_dim_16_bit_image_gets_usable_contrast(qtbot, window, tmp_path):
     assert slider.maximum() - slider.minimum() > 0.5  # the stretch uses the range, not 1000/65535 of it
     low, high = window.image_view.image_item.getLevels()
     assert (low, high) == pytest.approx((slider.minimum(), slider.maximum()), abs=1e-3)
+
+
+def test_gallery_names_say_how_pure_each_prototypes_training_boxes_were(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from cxdesktop.engine import ModelInfo
+    from cxdesktop.views.gallery import GalleryView
+
+    sources = [{"prototype": 0, "image": "a.png", "row": 3, "col": 4, "distance": 0.1, "box_purity": 0.9375},
+               {"prototype": 2, "image": "b.png", "row": 5, "col": 6, "distance": 0.2, "box_purity": 0.5}]
+    info = ModelInfo("m", "m.cxm", 2, 2, 10.0, {"prototype_sources": sources}, {}, {}, "cpu", "CPU", "",
+                     gallery_patches=np.zeros((4, 3, 16, 16, 3), np.uint8), gallery_similarity=np.ones((4, 3)))
+    view = GalleryView()
+    qtbot.addWidget(view)
+    view.set_model(info)
+    name = lambda p: view.findChild(QLabel, f"prototype-name-{p}")
+    assert "boxes 94% pure" in name(0).text() and "hold a dot" in name(0).toolTip()
+    assert "pure" not in name(1).text()  # nothing recorded for it (the paper's projection)
+    assert "boxes 50% pure" in name(2).text() and "hold no dot" in name(2).toolTip()

@@ -1,7 +1,9 @@
 """The prototype gallery: for every prototype, the training patches it stands for.
 
 Grouped "Cell prototypes" / "Background prototypes", each row in the prototype's colour,
-each patch captioned with its similarity (tooltip: the training image and position).
+each patch captioned with its similarity (tooltip: the training image and position). Where
+training measured it (projection by box purity), each prototype's name also says how pure its
+explanation boxes were on training images.
 """
 
 from __future__ import annotations
@@ -16,6 +18,21 @@ from ..palette import long_name, prototype_color
 PATCH_DISPLAY_PX = 72
 NO_GALLERY = ("This model file has no prototype gallery, so there are no training patches to show.\n"
               "(A gallery is stored when a model is trained with CountXplain.)")
+
+
+def training_box_purity(info, prototype: int) -> float | None:
+    """The share of a prototype's boxes on training images that were pure (a cell box holding a
+    dot, a background box none), as recorded when it was projected; None where not recorded."""
+    for source in (info.provenance or {}).get("prototype_sources") or []:
+        if isinstance(source, dict) and source.get("prototype") == prototype:
+            value = source.get("box_purity")
+            return float(value) if isinstance(value, (int, float)) else None
+    return None
+
+
+def purity_caption(prototype: int, k_cell: int, purity: float) -> str:
+    holds = "hold a dot" if prototype < k_cell else "hold no dot"
+    return f"{purity:.0%} of its boxes on training images {holds}"
 
 
 def patch_pixmap(patch: np.ndarray, side: int = PATCH_DISPLAY_PX) -> QPixmap:
@@ -61,7 +78,14 @@ class GalleryView(QScrollArea):
         grid.setHorizontalSpacing(6)
         for row, p in enumerate(members):
             color = prototype_color(p, info.k_cell)
-            name = QLabel(long_name(p, info.k_cell).replace(" prototype", "\nprototype"))
+            text = long_name(p, info.k_cell).replace(" prototype", "\nprototype")
+            purity = training_box_purity(info, p)
+            if purity is not None:
+                text += f"\nboxes {purity:.0%} pure"
+            name = QLabel(text)
+            name.setObjectName(f"prototype-name-{p}")
+            if purity is not None:
+                name.setToolTip(purity_caption(p, info.k_cell, purity))
             name.setStyleSheet(f"QLabel {{ border-left: 6px solid {color.name()}; padding-left: 4px; }}")
             grid.addWidget(name, row, 0)
             patches = info.gallery_patches[p]
