@@ -3,7 +3,9 @@
 * Purity: the share of cell-prototype boxes (99th percentile of the upsampled similarity
   map, 8-connected components) holding at least one annotated dot, and of
   background-prototype boxes holding none; for the boxes as the app and the figure show
-  them (at least one map cell wide) and for the regions' own extents (``min_side=0``).
+  them (at least one map cell wide) and for the regions' own extents (``min_side=0``); and,
+  apart, for the drawn boxes that reach within one map cell of the image border, whose
+  similarity the zero padding beyond the image shapes.
 * Faithfulness: erasing every cell-prototype box (filled with the image mean) against
   erasing as many random boxes of the same sizes; mean count drop of each and a one-sided
   Wilcoxon signed-rank p-value (H1: the prototype boxes' drop is larger).
@@ -54,6 +56,13 @@ def random_boxes(boxes, shape, rng) -> list:
     return moved
 
 
+def touches_border(boxes, shape: tuple[int, int], margin: float) -> np.ndarray:
+    """For each box (x0, y0, x1, y1), whether it reaches within ``margin`` pixels of the image edge."""
+    height, width = shape
+    return np.array([x0 < margin or y0 < margin or x1 > width - margin or y1 > height - margin
+                     for x0, y0, x1, y1 in boxes], dtype=bool)
+
+
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
@@ -65,6 +74,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
     cell_hits = cell_total = bg_clean = bg_total = 0
     raw = {"cell_hits": 0, "cell_total": 0, "bg_clean": 0, "bg_total": 0}
+    border = dict(raw)
     drops_proto, drops_random = [], []
     for sample in test[:per_set]:
         image = read_image(sample.image_path)
@@ -76,6 +86,10 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         for k in range(model.config.k_total):
             boxes = similarity_boxes(result, k)
             inside = cells_in_boxes(dots, boxes)
+            at_border = touches_border(boxes, image.pixels.shape[:2], result.pixels_per_cell)
+            group = "cell" if k < k_cell else "bg"
+            border[f"{group}_total"] += int(at_border.sum())
+            border["cell_hits" if k < k_cell else "bg_clean"] += int((inside if k < k_cell else ~inside)[at_border].sum())
             if k < k_cell:
                 cell_hits += int(inside.sum())
                 cell_total += len(boxes)
@@ -84,7 +98,6 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
                 bg_clean += int((~inside).sum())
                 bg_total += len(boxes)
             raw_inside = cells_in_boxes(dots, similarity_boxes(result, k, min_side=0))
-            group = "cell" if k < k_cell else "bg"
             raw[f"{group}_total"] += len(raw_inside)
             raw["cell_hits" if k < k_cell else "bg_clean"] += int(raw_inside.sum() if k < k_cell else (~raw_inside).sum())
         if cell_boxes:
@@ -101,6 +114,9 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "region_purity": {"cell": raw["cell_hits"] / max(raw["cell_total"], 1), "cell_boxes": raw["cell_total"],
                           "background": raw["bg_clean"] / max(raw["bg_total"], 1),
                           "background_boxes": raw["bg_total"]},
+        "border_purity": {"cell": border["cell_hits"] / max(border["cell_total"], 1), "cell_boxes": border["cell_total"],
+                          "background": border["bg_clean"] / max(border["bg_total"], 1),
+                          "background_boxes": border["bg_total"]},
         "mean_drop_prototype_boxes": float(np.mean(drops_proto)) if drops_proto else None,
         "mean_drop_random_boxes": float(np.mean(drops_random)) if drops_random else None,
         "wilcoxon_p": float(stat.pvalue) if stat is not None else None,

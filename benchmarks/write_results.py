@@ -27,6 +27,24 @@ def region_purity(row: dict, group: str) -> str:
     return "not measured" if region is None else f"{region[group]:.1%} ({region[group + '_boxes']} boxes)"
 
 
+def border_purity_section(sets: dict) -> list[str]:
+    """Purity of the drawn boxes that reach within one similarity-map cell of the image border."""
+    rows = {name: row["border_purity"] for name, row in sets.items() if row.get("border_purity")}
+    if not rows:
+        return []
+    lines = ["", "Boxes at the image border (reaching within one similarity-map cell of the edge, where the network "
+             "sees the zero padding beyond the image), their purity and their share of all drawn boxes:", "",
+             "| set | cell boxes at the border: purity | share of cell boxes | background boxes at the border: purity "
+             "| share of background boxes |", "|---|---|---|---|---|"]
+    for name, border in rows.items():
+        row = sets[name]
+        lines.append(f"| {name} | {border['cell']:.1%} ({border['cell_boxes']} boxes) | "
+                     f"{border['cell_boxes'] / max(row['cell_boxes'], 1):.0%} | "
+                     f"{border['background']:.1%} ({border['background_boxes']} boxes) | "
+                     f"{border['background_boxes'] / max(row['background_boxes'], 1):.0%} |")
+    return lines
+
+
 def scale_robustness_section(report: dict | None) -> list[str]:
     if not report:
         return []
@@ -310,6 +328,7 @@ def main() -> int:
                          f"{row['background_box_purity']:.1%} ({row['background_boxes']} boxes) | "
                          f"{fmt(row['mean_drop_prototype_boxes'], '.2f')} | {fmt(row['mean_drop_random_boxes'], '.2f')} | "
                          f"{fmt(row['wilcoxon_p'], '.2g')} | {region_purity(row, 'cell')} | {region_purity(row, 'background')} |")
+        lines += border_purity_section(explanations["sets"])
         d = explanations["diversity"]
         lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
                   f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
