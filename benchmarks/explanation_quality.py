@@ -56,6 +56,25 @@ def random_boxes(boxes, shape, rng) -> list:
     return moved
 
 
+class PurityTally:
+    """Pure boxes (a cell box holding a dot, a background box none) and all boxes, per group."""
+
+    def __init__(self) -> None:
+        self.pure = {True: 0, False: 0}
+        self.boxes = {True: 0, False: 0}
+
+    def add(self, is_cell: bool, holds_dot: np.ndarray) -> None:
+        self.pure[is_cell] += int(holds_dot.sum() if is_cell else (~holds_dot).sum())
+        self.boxes[is_cell] += len(holds_dot)
+
+    def purity(self, is_cell: bool) -> float:
+        return self.pure[is_cell] / max(self.boxes[is_cell], 1)
+
+    def summary(self) -> dict:
+        return {"cell": self.purity(True), "cell_boxes": self.boxes[True],
+                "background": self.purity(False), "background_boxes": self.boxes[False]}
+
+
 def touches_border(boxes, shape: tuple[int, int], margin: float) -> np.ndarray:
     """For each box (x0, y0, x1, y1), whether it reaches within ``margin`` pixels of the image edge."""
     height, width = shape
@@ -72,9 +91,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     set_diameter = None
     if protocol.dataset != "dsb2018":
         set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
-    cell_hits = cell_total = bg_clean = bg_total = 0
-    raw = {"cell_hits": 0, "cell_total": 0, "bg_clean": 0, "bg_total": 0}
-    border = dict(raw)
+    drawn, raw, border = PurityTally(), PurityTally(), PurityTally()
     drops_proto, drops_random = [], []
     for sample in test[:per_set]:
         image = read_image(sample.image_path)
@@ -84,22 +101,14 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         result = counter.count(image.pixels, cell_diameter_px=diameter, with_similarity=True)
         cell_boxes = []
         for k in range(model.config.k_total):
+            is_cell = k < k_cell
             boxes = similarity_boxes(result, k)
             inside = cells_in_boxes(dots, boxes)
-            at_border = touches_border(boxes, image.pixels.shape[:2], result.pixels_per_cell)
-            group = "cell" if k < k_cell else "bg"
-            border[f"{group}_total"] += int(at_border.sum())
-            border["cell_hits" if k < k_cell else "bg_clean"] += int((inside if k < k_cell else ~inside)[at_border].sum())
-            if k < k_cell:
-                cell_hits += int(inside.sum())
-                cell_total += len(boxes)
+            drawn.add(is_cell, inside)
+            border.add(is_cell, inside[touches_border(boxes, image.pixels.shape[:2], result.pixels_per_cell)])
+            raw.add(is_cell, cells_in_boxes(dots, similarity_boxes(result, k, min_side=0)))
+            if is_cell:
                 cell_boxes += boxes
-            else:
-                bg_clean += int((~inside).sum())
-                bg_total += len(boxes)
-            raw_inside = cells_in_boxes(dots, similarity_boxes(result, k, min_side=0))
-            raw[f"{group}_total"] += len(raw_inside)
-            raw["cell_hits" if k < k_cell else "bg_clean"] += int(raw_inside.sum() if k < k_cell else (~raw_inside).sum())
         if cell_boxes:
             erased = counter.count(erase(image.pixels, cell_boxes), cell_diameter_px=diameter).count
             randomised = counter.count(erase(image.pixels, random_boxes(cell_boxes, image.pixels.shape[:2], rng)),
@@ -109,14 +118,9 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     stat = wilcoxon(drops_proto, drops_random, alternative="greater") if len(drops_proto) > 1 else None
     return protocol.dataset, {
         "n_images": min(per_set, len(test)),
-        "cell_box_purity": cell_hits / max(cell_total, 1), "cell_boxes": cell_total,
-        "background_box_purity": bg_clean / max(bg_total, 1), "background_boxes": bg_total,
-        "region_purity": {"cell": raw["cell_hits"] / max(raw["cell_total"], 1), "cell_boxes": raw["cell_total"],
-                          "background": raw["bg_clean"] / max(raw["bg_total"], 1),
-                          "background_boxes": raw["bg_total"]},
-        "border_purity": {"cell": border["cell_hits"] / max(border["cell_total"], 1), "cell_boxes": border["cell_total"],
-                          "background": border["bg_clean"] / max(border["bg_total"], 1),
-                          "background_boxes": border["bg_total"]},
+        "cell_box_purity": drawn.purity(True), "cell_boxes": drawn.boxes[True],
+        "background_box_purity": drawn.purity(False), "background_boxes": drawn.boxes[False],
+        "region_purity": raw.summary(), "border_purity": border.summary(),
         "mean_drop_prototype_boxes": float(np.mean(drops_proto)) if drops_proto else None,
         "mean_drop_random_boxes": float(np.mean(drops_random)) if drops_random else None,
         "wilcoxon_p": float(stat.pvalue) if stat is not None else None,
