@@ -27,8 +27,9 @@ import torch
 from scipy.stats import wilcoxon
 
 from countxplain.annotations import read_dots
+from countxplain.boxes import cells_in_boxes, pure_boxes
 from countxplain.density import typical_cell_spacing
-from countxplain.explain import cells_in_boxes, similarity_boxes
+from countxplain.explain import similarity_boxes
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.losses import intra_group_distances
@@ -64,7 +65,7 @@ class PurityTally:
         self.boxes = {True: 0, False: 0}
 
     def add(self, is_cell: bool, holds_dot: np.ndarray) -> None:
-        self.pure[is_cell] += int(holds_dot.sum() if is_cell else (~holds_dot).sum())
+        self.pure[is_cell] += pure_boxes(holds_dot, is_cell)
         self.boxes[is_cell] += len(holds_dot)
 
     def purity(self, is_cell: bool) -> float:

@@ -64,3 +64,10 @@ def cells_in_boxes(dots: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> 
         hit = (dots[:, 0] >= x0 - 0.5) & (dots[:, 0] < x1 - 0.5) & (dots[:, 1] >= y0 - 0.5) & (dots[:, 1] < y1 - 0.5)
         inside.append(bool(hit.any()))
     return np.array(inside, dtype=bool)
+
+
+def pure_boxes(holds_dot: np.ndarray, is_cell: bool) -> int:
+    """How many boxes are pure: a cell-prototype box holding a dot, a background-prototype box none
+    (``holds_dot`` from ``cells_in_boxes``)."""
+    holds_dot = np.asarray(holds_dot, dtype=bool)
+    return int(holds_dot.sum() if is_cell else (~holds_dot).sum())

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .boxes import DEFAULT_PERCENTILE, cells_in_boxes, mask_boxes
+from .boxes import DEFAULT_PERCENTILE, cells_in_boxes, mask_boxes, pure_boxes
 from .density import OUTPUT_STRIDE
 from .least_squares import least_squares_1x1
 from .network import log_similarity
@@ -137,7 +137,7 @@ def box_purity(head, candidates: torch.Tensor, is_cell: bool, scored: Sequence[t
                 masks = (upsampled.cpu() >= thresholds[:, None, None]).numpy()
                 for i, mask in enumerate(masks):
                     inside = cells_in_boxes(image.dots, mask_boxes(mask, min_side=OUTPUT_STRIDE))
-                    pure[start + i] += int(inside.sum() if is_cell else (~inside).sum())
+                    pure[start + i] += pure_boxes(inside, is_cell)
                     total[start + i] += len(inside)
     return pure, total
 
