@@ -145,7 +145,7 @@ class Annotator(QObject):
         result, path, diameter = entry.analysis.result, entry.path, self.diameter()
         self.panel.set_status("Proposing dots from the density map…")
         self.session.submit_job(
-            "propose-dots", lambda ctx: propose_dots(result.density, result.pixels_per_cell, result.image_shape,
+            "propose-dots", lambda ctx: propose_dots(result.density, result.cell_px, result.image_shape,
                                                      result.count, diameter),
             path, INTERACTIVE, ok=lambda dots: self._proposed(path, dots),
             error=lambda message: show_error(self.parent_widget, "Propose dots", message))

@@ -80,8 +80,8 @@ def write_counts_csv(path: str | Path, rows: list[dict]) -> Path:
 def save_density(path: str | Path, analysis) -> Path:
     """The density map as computed (h, w), float32, one value per density cell: its sum is the count.
 
-    One density cell covers ``pixels_per_cell`` × ``pixels_per_cell`` original pixels (stored in the
-    TIFF description as JSON; a .npy holds the array alone).
+    One density cell covers ``cell_height_px`` × ``cell_width_px`` original pixels (stored in the
+    TIFF description as JSON, with their mean ``pixels_per_cell``; a .npy holds the array alone).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -93,7 +93,8 @@ def save_density(path: str | Path, analysis) -> Path:
     import tifffile
 
     meta = {"image": analysis.path, "count": analysis.count, "units": "cells per density cell",
-            "pixels_per_cell": float(analysis.result.pixels_per_cell), "scale": float(analysis.result.scale),
+            "pixels_per_cell": float(analysis.result.pixels_per_cell), "cell_height_px": float(analysis.result.cell_px[0]),
+            "cell_width_px": float(analysis.result.cell_px[1]), "scale": float(analysis.result.scale),
             "model": analysis.model_name, "device": analysis.device}
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, density, description=json.dumps(meta))

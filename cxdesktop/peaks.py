@@ -13,50 +13,56 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from countxplain.boxes import cell_sides
+
 MIN_PEAK_MASS = 0.3  # a maximum is a cell only if the window around it holds this much density
 
 
-def density_on_image(density: np.ndarray, pixels_per_cell: float, image_shape: tuple[int, int]) -> np.ndarray:
+def density_on_image(density: np.ndarray, cell_px: float | tuple[float, float],
+                     image_shape: tuple[int, int]) -> np.ndarray:
     """The (h, w) density map interpolated bilinearly to the (H, W) image (values: cells per density cell).
 
-    Density cell (i, j) covers image pixels [j·p, (j+1)·p) × [i·p, (i+1)·p) with p = ``pixels_per_cell``.
+    Density cell (i, j) covers image pixels [j·pw, (j+1)·pw) × [i·ph, (i+1)·ph) with (ph, pw) =
+    ``cell_px`` (one number: square cells).
     """
     height, width = image_shape[:2]
     h, w = density.shape
-    full_h, full_w = max(height, round(h * pixels_per_cell)), max(width, round(w * pixels_per_cell))
+    cell_h, cell_w = cell_sides(cell_px)
+    full_h, full_w = max(height, round(h * cell_h)), max(width, round(w * cell_w))
     upsampled = ndimage.zoom(density.astype(np.float32), (full_h / h, full_w / w), order=1, mode="nearest",
                              grid_mode=True)
     return upsampled[:height, :width]
 
 
-def propose_dots(density: np.ndarray, pixels_per_cell: float, image_shape: tuple[int, int],
+def propose_dots(density: np.ndarray, cell_px: float | tuple[float, float], image_shape: tuple[int, int],
                  count: float | None = None, cell_diameter_px: float = 10.0) -> np.ndarray:
     """(N, 2) float64 dots (x, y) in image pixels, N = round(``count``) (default: the density's sum)."""
     wanted = int(round(float(density.sum() if count is None else count)))
     if wanted <= 0 or density.size == 0:
         return np.zeros((0, 2), dtype=np.float64)
-    upsampled = density_on_image(density, pixels_per_cell, image_shape)
+    upsampled = density_on_image(density, cell_px, image_shape)
     diameter = max(2.0, float(cell_diameter_px))
     spacing = 0.5 * diameter
     blocked = np.zeros(upsampled.shape, dtype=bool)
     chosen: list[tuple[int, int]] = []
-    for x, y in _peaks(upsampled, pixels_per_cell, diameter):  # strongest first
+    for x, y in _peaks(upsampled, cell_px, diameter):  # strongest first
         if len(chosen) == wanted:
             break
         if not blocked[y, x]:
             chosen.append((x, y))
             _block(blocked, x, y, spacing)
     if len(chosen) < wanted:
-        chosen += _fill_by_mass(density, pixels_per_cell, upsampled, blocked, chosen, wanted - len(chosen), spacing)
+        chosen += _fill_by_mass(density, cell_px, upsampled, blocked, chosen, wanted - len(chosen), spacing)
     return np.array(chosen, dtype=np.float64).reshape(-1, 2)
 
 
-def _peaks(upsampled: np.ndarray, pixels_per_cell: float, diameter: float) -> list[tuple[int, int]]:
+def _peaks(upsampled: np.ndarray, cell_px: float | tuple[float, float], diameter: float) -> list[tuple[int, int]]:
     """Local maxima (a flat top counts once, at its centre) holding at least ``MIN_PEAK_MASS`` cells
     within a cell diameter (or two density cells, where those are wider), strongest first."""
     size = max(3, int(round(0.5 * diameter)) | 1)
-    window = max(3, int(round(max(diameter, 2 * pixels_per_cell))))
-    mass = ndimage.uniform_filter(upsampled / float(pixels_per_cell) ** 2, size=window, mode="constant") * window ** 2
+    cell_h, cell_w = cell_sides(cell_px)
+    window = max(3, int(round(max(diameter, 2 * max(cell_h, cell_w)))))
+    mass = ndimage.uniform_filter(upsampled / (cell_h * cell_w), size=window, mode="constant") * window ** 2
     tops = (upsampled == ndimage.maximum_filter(upsampled, size=size, mode="nearest")) & (mass >= MIN_PEAK_MASS)
     labels, n = ndimage.label(tops, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
@@ -76,20 +82,20 @@ def _block(blocked: np.ndarray, x: int, y: int, radius: float) -> None:
     blocked[y0:y1, x0:x1] |= (yy - y) ** 2 + (xx - x) ** 2 < radius ** 2
 
 
-def _fill_by_mass(density, pixels_per_cell, upsampled, blocked, chosen, missing, spacing) -> list[tuple[int, int]]:
+def _fill_by_mass(density, cell_px, upsampled, blocked, chosen, missing, spacing) -> list[tuple[int, int]]:
     """``missing`` more dots, each in the density cell with the most mass not yet covered by a dot."""
     height, width = upsampled.shape
-    p = float(pixels_per_cell)
-    h, w = min(density.shape[0], int(np.ceil(height / p))), min(density.shape[1], int(np.ceil(width / p)))
+    ph, pw = cell_sides(cell_px)
+    h, w = min(density.shape[0], int(np.ceil(height / ph))), min(density.shape[1], int(np.ceil(width / pw)))
     remaining = density[:h, :w].astype(np.float64).copy()
     for x, y in chosen:
-        remaining[min(h - 1, int(y / p)), min(w - 1, int(x / p))] -= 1.0
+        remaining[min(h - 1, int(y / ph)), min(w - 1, int(x / pw))] -= 1.0
     added = []
     for _ in range(missing):
         i, j = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
         remaining[i, j] -= 1.0
-        y0, y1 = int(i * p), max(int(i * p) + 1, min(height, int(np.ceil((i + 1) * p))))
-        x0, x1 = int(j * p), max(int(j * p) + 1, min(width, int(np.ceil((j + 1) * p))))
+        y0, y1 = int(i * ph), max(int(i * ph) + 1, min(height, int(np.ceil((i + 1) * ph))))
+        x0, x1 = int(j * pw), max(int(j * pw) + 1, min(width, int(np.ceil((j + 1) * pw))))
         block = np.where(blocked[y0:y1, x0:x1], -np.inf, upsampled[y0:y1, x0:x1])
         if np.isneginf(block).all():  # every pixel of the cell is near a dot already: its centre
             y, x = (y0 + y1 - 1) // 2, (x0 + x1 - 1) // 2

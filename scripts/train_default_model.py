@@ -97,6 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stage1-lr", type=float, default=3e-4, help="stage-1 (initial) learning rate")
     parser.add_argument("--projection-choice", choices=("nearest", "purest", "nearest_pure"), default=None,
                         help="prototype projection: nearest training patch (the paper) or purest boxes")
+    parser.add_argument("--fit-to-stride", action="store_true",
+                        help="resize every image so its sides are whole multiples of the output stride (no padded cells)")
     parser.add_argument("--stage1-patience", type=int, default=100,
                         help="stage-1 epochs without a better validation MAE before it stops")
     args = parser.parse_args(argv)
@@ -107,7 +109,7 @@ def main(argv=None) -> int:
                  "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
                  "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
                  "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,
-                 "projection_choice": args.projection_choice}
+                 "projection_choice": args.projection_choice, "fit_to_stride": args.fit_to_stride or None}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     splits, diameters, train, val = {}, {}, [], []
     for name in DEFAULT_MODEL_PROTOCOLS:
@@ -120,8 +122,10 @@ def main(argv=None) -> int:
     training_seconds = None
     for name, (tr, va, _) in splits.items():
         d = diameters[name]
-        train += prepare_images(tr, [name] * len(tr), config.cell_diameter_px, None if d is None else [d] * len(tr))
-        val += prepare_images(va, [name] * len(va), config.cell_diameter_px, None if d is None else [d] * len(va))
+        train += prepare_images(tr, [name] * len(tr), config.cell_diameter_px, None if d is None else [d] * len(tr),
+                                config.fit_to_stride)
+        val += prepare_images(va, [name] * len(va), config.cell_diameter_px, None if d is None else [d] * len(va),
+                              config.fit_to_stride)
     if args.from_model:
         bundle = load_model(args.from_model)
         bundle.gallery = build_gallery(bundle.network, train, k=3)

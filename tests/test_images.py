@@ -345,3 +345,16 @@ def test_resize_pixels_sizes_and_range():
     assert double.shape == (80, 120, 3)
     assert 0.0 <= double.min() and double.max() <= 1.0
     assert resize_pixels(pixels, 0.01).shape[:2] == (8, 8)
+
+
+def test_resize_fitted_to_stride_makes_whole_cells():
+    from countxplain.images import resize_pixels, stride_fitted_shape
+
+    assert stride_fitted_shape(150, 150, 1.075, 8) == (160, 160)
+    assert stride_fitted_shape(93, 125, 10 / 13, 8) == (72, 96)
+    assert stride_fitted_shape(5, 300, 1.0, 8) == (8, 304)
+    pixels = np.random.default_rng(0).random((93, 125, 3)).astype(np.float32)
+    fitted = resize_pixels(pixels, 1.0, fit_stride=8)
+    assert fitted.shape == (96, 128, 3)
+    assert resize_pixels(pixels, 1.0).shape == pixels.shape
+    assert resize_pixels(fitted, 1.0, fit_stride=8) is fitted  # already whole cells: untouched

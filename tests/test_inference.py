@@ -214,3 +214,34 @@ def test_counters_leave_the_bundle_network_as_it_was_and_run_side_by_side(tiny_m
         thread.join(120)
     assert not errors
     assert counts[0] == pytest.approx(counts[1], rel=1e-5) and len(counts[0]) == 3
+
+
+def test_model_fitted_to_its_stride_counts_without_padded_cells(varying, rgb_image):
+    """A model trained with ``fit_to_stride`` resizes each axis to a whole number of cells; boxes,
+    box counts and the density's cell sides follow the two axes' own scales."""
+    import copy
+
+    from countxplain.explain import count_in_rect, similarity_boxes, upsample_to_image
+
+    bundle = copy.copy(varying)
+    bundle.preprocessing = {**varying.preprocessing, "fit_to_stride": True}
+    pixels = read_image(rgb_image).pixels[:93, :125]  # neither side a multiple of 8
+    result = Counter(bundle, device="cpu").count(pixels, cell_diameter_px=13.0, with_similarity=True)
+    scale = 10.0 / 13.0
+    rows, cols = round(93 * scale / 8) * 8, round(125 * scale / 8) * 8  # 72 x 96
+    assert result.density.shape == (rows // 8, cols // 8)
+    assert result.axis_scales == pytest.approx((rows / 93, cols / 125))
+    assert result.axis_scales[0] != pytest.approx(result.axis_scales[1], rel=1e-3)
+    assert result.cell_px == pytest.approx((8 * 93 / rows, 8 * 125 / cols))
+    assert result.scale == pytest.approx(scale)
+    assert count_in_rect(result, 0, 0, 125, 93) == pytest.approx(result.count, rel=1e-6)
+    left_half = count_in_rect(result, 0, 0, result.cell_px[1] * 6, 93)
+    assert left_half == pytest.approx(float(result.density[:, :6].sum(dtype=np.float64)), rel=1e-5)
+    assert upsample_to_image(result.density, result).shape == (93, 125)
+    for k in range(bundle.config.k_total):
+        for x0, y0, x1, y1 in similarity_boxes(result, k):
+            assert 0 <= x0 < x1 <= 125 and 0 <= y0 < y1 <= 93
+            assert x1 - x0 >= np.ceil(result.cell_px[1]) and y1 - y0 >= np.ceil(result.cell_px[0])
+    plain = Counter(varying, device="cpu").count(pixels, cell_diameter_px=13.0)
+    assert plain.axis_scales is None and plain.cell_px == (8 / plain.scale, 8 / plain.scale)
+    assert plain.density.shape == (-(-round(93 * scale) // 8), -(-round(125 * scale) // 8))

@@ -98,6 +98,8 @@ def test_loaded_model_keeps_the_default_preprocessing_keys(payload, tmp_path):
     bundle = load_model(_write(tmp_path / "m.cxm", changed))
     assert bundle.cell_diameter_px == 23.5
     assert "intensity" in bundle.preprocessing
+    assert load_model(_write(tmp_path / "f.cxm", dict(payload, preprocessing={"fit_to_stride": True}))
+                      ).preprocessing["fit_to_stride"] is True
 
 
 # --- refused files -----------------------------------------------------------------------------------
@@ -176,6 +178,7 @@ def test_bad_gallery_and_metadata(payload, tmp_path):
     _refused(_write(tmp_path / "g3.cxm", dict(payload, gallery=[1, 2])), "gallery")
     _refused(_write(tmp_path / "d.cxm", dict(payload, preprocessing={"cell_diameter_px": -3.0})), "diameter")
     _refused(_write(tmp_path / "p.cxm", dict(payload, provenance="text")), "provenance")
+    _refused(_write(tmp_path / "s.cxm", dict(payload, preprocessing={"fit_to_stride": "yes"})), "fit_to_stride")
 
 
 def test_text_file_and_other_files(tmp_path):

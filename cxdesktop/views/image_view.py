@@ -47,8 +47,9 @@ class SmoothImageItem(pg.ImageItem):
 
 
 def density_per_pixel(result) -> np.ndarray:
-    """Cells per original pixel: a density cell covers ``pixels_per_cell``² original pixels."""
-    return (result.density / float(result.pixels_per_cell) ** 2).astype(np.float32)
+    """Cells per original pixel: a density cell covers ``cell_px`` (height × width) original pixels."""
+    cell_h, cell_w = result.cell_px
+    return (result.density / (cell_h * cell_w)).astype(np.float32)
 
 
 class ImageView(QWidget):
@@ -151,9 +152,9 @@ class ImageView(QWidget):
             return
         density = density_per_pixel(result)
         self._density = density
-        step = float(result.pixels_per_cell)
+        cell_h, cell_w = result.cell_px
         self.density_item.setImage(density, autoLevels=False, levels=self.colorbar.levels())
-        self.density_item.setRect(QRectF(0, 0, density.shape[1] * step, density.shape[0] * step))
+        self.density_item.setRect(QRectF(0, 0, density.shape[1] * cell_w, density.shape[0] * cell_h))
         if not self._levels_fitted:
             self.fit_density_levels()
         self.density_item.setVisible(self.overlay.visible.isChecked() and not self.similarity_item.isVisible())

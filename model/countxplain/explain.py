@@ -1,8 +1,8 @@
 """Per-image explanations: prototype similarity boxes, signed contributions, box counts.
 
 All coordinates are in pixels of the *original* image (before any cell-size rescale).
-A density or similarity cell (row i, column j) covers the square
-``[j, j + 1) × [i, i + 1)`` times ``result.pixels_per_cell`` in original pixels.
+A density or similarity cell (row i, column j) covers ``[j·w, (j + 1)·w) × [i·h, (i + 1)·h)``
+in original pixels, with (h, w) = ``result.cell_px``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def contributions(bundle: ModelBundle, result: CountResult) -> Contributions:
 
 def upsample_to_image(grid: np.ndarray, result: CountResult) -> np.ndarray:
     """Bilinearly interpolate a (h, w) map onto the original (H, W) pixel grid."""
-    return upsample_grid(grid, result.image_shape, result.pixels_per_cell)
+    return upsample_grid(grid, result.image_shape, result.cell_px)
 
 
 def similarity_on_image(result: CountResult, prototype: int) -> np.ndarray:
@@ -58,16 +58,17 @@ def similarity_on_image(result: CountResult, prototype: int) -> np.ndarray:
 
 
 def similarity_boxes(result: CountResult, prototype: int, percentile: float = DEFAULT_PERCENTILE,
-                     connectivity: int = 8, min_side: float | None = None) -> list[tuple[int, int, int, int]]:
+                     connectivity: int = 8, min_side: float | tuple[float, float] | None = None
+                     ) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1), end-exclusive, around the connected regions of the upsampled
     similarity map at or above its ``percentile`` (the paper's Appendix C).
 
-    The map has one value per ``result.pixels_per_cell`` pixels, so a region narrower than
-    that is a sliver of the interpolation, not a located structure: a box narrower or
-    shorter than ``min_side`` (default: one map cell) grows to it around its centre,
-    staying inside the image. ``min_side=0`` keeps the regions' own extents.
+    The map has one value per ``result.cell_px`` pixels, so a region narrower than that
+    is a sliver of the interpolation, not a located structure: a box narrower or shorter
+    than ``min_side`` (default: one map cell) grows to it around its centre, staying
+    inside the image. ``min_side=0`` keeps the regions' own extents.
     """
-    side = float(result.pixels_per_cell) if min_side is None else float(min_side)
+    side = result.cell_px if min_side is None else min_side
     return map_boxes(similarity_on_image(result, prototype), percentile, connectivity, side)
 
 
@@ -79,8 +80,9 @@ def count_in_rect(result: CountResult, x0: float, y0: float, x1: float, y1: floa
     y0, y1 = sorted((float(y0), float(y1)))
     height, width = result.image_shape
     h, w = result.density.shape
-    col_weights = _fractions(w, result.pixels_per_cell, width, x0, x1)
-    row_weights = _fractions(h, result.pixels_per_cell, height, y0, y1)
+    cell_h, cell_w = result.cell_px
+    col_weights = _fractions(w, cell_w, width, x0, x1)
+    row_weights = _fractions(h, cell_h, height, y0, y1)
     return float(row_weights @ result.density.astype(np.float64) @ col_weights)
 
 

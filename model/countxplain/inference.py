@@ -70,7 +70,8 @@ class CountResult:
     """The count of one image and the maps behind it.
 
     ``density`` is (h, w) at 1/8 of the image *after* rescaling by ``scale``; one density
-    cell covers ``8 / scale`` original pixels on each side.
+    cell covers ``cell_px`` = (8 / row scale, 8 / column scale) original pixels. The two
+    scales are ``scale`` unless the model fits images to its stride (``axis_scales``).
     """
 
     count: float
@@ -83,10 +84,18 @@ class CountResult:
     cell_diameter_px: float | None = None  # the diameter the image was counted at (None: scale 1)
     cell_diameter_estimated: bool = False  # counted at the estimator's diameter
     estimated_diameter_px: float | None = None  # the estimator's diameter, used or not
+    axis_scales: tuple[float, float] | None = None  # (rows, columns) as resized, when they differ from scale
+
+    @property
+    def cell_px(self) -> tuple[float, float]:
+        """Height and width of one density cell in original pixels."""
+        rows, cols = self.axis_scales or (self.scale, self.scale)
+        return OUTPUT_STRIDE / rows, OUTPUT_STRIDE / cols
 
     @property
     def pixels_per_cell(self) -> float:
-        return OUTPUT_STRIDE / self.scale
+        """The mean side of one density cell in original pixels (``cell_px`` gives both)."""
+        return float(np.mean(self.cell_px))
 
 
 class Counter:
@@ -147,14 +156,16 @@ class Counter:
                                                image_pixels=pixels.shape[0] * pixels.shape[1])
         estimated = estimate is not None and cell_diameter_px is not None
         scale = self.scale_for(cell_diameter_px)
-        scaled = resize_pixels(pixels, scale) if scale != 1.0 else pixels
+        fit = OUTPUT_STRIDE if self.bundle.preprocessing.get("fit_to_stride") else None
+        scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
+        axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
         density, similarity = self._run_tiled(scaled, with_similarity, cancel)
         return CountResult(
             count=float(density.sum(dtype=np.float64)), density=density, scale=scale,
             image_shape=(int(pixels.shape[0]), int(pixels.shape[1])), seconds=time.perf_counter() - start,
             device=str(self.device), similarity=similarity,
             cell_diameter_px=float(cell_diameter_px) if cell_diameter_px else None,
-            cell_diameter_estimated=estimated, estimated_diameter_px=estimate)
+            cell_diameter_estimated=estimated, estimated_diameter_px=estimate, axis_scales=axis_scales)
 
     def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = pixels.shape[:2]

@@ -5,7 +5,9 @@ Contents (a plain dict of strings, numbers, lists and tensors; no pickled object
 * ``format``/``version``: ``"countxplain-model"`` and ``FORMAT_VERSION``.
 * ``config``: the architecture (``ModelConfig``).
 * ``preprocessing``: intensity normalisation and ``cell_diameter_px``, the typical cell
-  diameter (nearest-neighbour spacing) in pixels at which the model was trained.
+  diameter (nearest-neighbour spacing) in pixels at which the model was trained; with
+  ``fit_to_stride`` true, images are resized to whole output cells (``images.stride_fitted_shape``),
+  as in its training.
 * ``state_dict``: the weights (float32 or float16).
 * ``gallery``: per prototype, its top training patches (uint8 RGB) with similarities.
 * ``provenance``: training data, metrics, date, free text.
@@ -121,6 +123,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelBun
     diameter = preprocessing.get("cell_diameter_px", DEFAULT_PREPROCESSING["cell_diameter_px"])
     if not isinstance(diameter, (int, float)) or not diameter > 0:
         raise ModelFileError(path, f"cell diameter {diameter!r} is not a positive number")
+    if not isinstance(preprocessing.get("fit_to_stride", False), bool):
+        raise ModelFileError(path, f"'fit_to_stride' {preprocessing['fit_to_stride']!r} is not true or false")
     provenance = payload.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise ModelFileError(path, "'provenance' is not a mapping")

@@ -123,8 +123,9 @@ class Trainer:
         resume = self._load_checkpoint()
         c = self.config
         sigma = c.sigma_px
-        train_views = make_views(self.train_images, c.n_views, sigma, c.seed, c.scale_jitter, c.min_group_views)
-        val_views = make_views(self.val_images, 1, sigma, c.seed)
+        train_views = make_views(self.train_images, c.n_views, sigma, c.seed, c.scale_jitter, c.min_group_views,
+                                 c.fit_to_stride)
+        val_views = make_views(self.val_images, 1, sigma, c.seed, fit_to_stride=c.fit_to_stride)
         train_groups = [self.train_images[view.image_index].group for view, _ in train_views]
         self.train_weights = sampling_weights(train_groups, power=c.group_share_power)
         self.val_weights = sampling_weights([self.val_images[view.image_index].group for view, _ in val_views],
@@ -386,6 +387,8 @@ class Trainer:
         }
         preprocessing = {"intensity": "uint8/255, else 0.1-99.9 percentile stretch; ImageNet mean/std",
                          "cell_diameter_px": float(c.cell_diameter_px), "sigma_px": float(c.sigma_px)}
+        if c.fit_to_stride:
+            preprocessing["fit_to_stride"] = True
         if self.size_model:
             preprocessing["size_model"] = self.size_model
         self.model.to("cpu").eval()

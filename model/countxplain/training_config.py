@@ -24,6 +24,10 @@ class TrainingConfig:
     min_group_views: int = 96  # small data sets get up to 8 views per image
     group_share_power: float = 0.5  # each set's share of the batches ∝ (its images)**power; 1 = by size
     crop_cells: int = 32
+    # beyond the paper: every image and view is resized so both sides are whole multiples of the
+    # output stride (each axis within half a cell of the scale), so no output cell mixes image and
+    # the padding that rounds it up; inference then resizes the same way (preprocessing["fit_to_stride"])
+    fit_to_stride: bool = False
     train_backend_layers: int = 3
     train_frontend_layers: int = 0  # with all 6 backend layers: also the last 0-3 VGG convolutions (conv4_x)
     stage1_epochs: int = 30

@@ -70,18 +70,20 @@ def scale_for_diameter(diameter_px: float | None, target_diameter_px: float) -> 
 
 
 def prepare_images(samples: Sequence[Sample], groups: Sequence[str], target_diameter_px: float,
-                   diameters: Sequence[float | None] | None = None) -> list[TrainingImage]:
+                   diameters: Sequence[float | None] | None = None,
+                   fit_to_stride: bool = False) -> list[TrainingImage]:
     """Read samples and rescale each so its cells have ``target_diameter_px``.
 
     A sample's diameter is taken from ``diameters`` when given, else measured as the
-    median nearest-neighbour spacing of its dots.
+    median nearest-neighbour spacing of its dots. With ``fit_to_stride`` both sides become
+    whole multiples of ``OUTPUT_STRIDE`` (``images.stride_fitted_shape``).
     """
     images = []
     for i, sample in enumerate(samples):
         image, dots = load_sample(sample)
         diameter = diameters[i] if diameters is not None else typical_cell_spacing(dots)
         scale = scale_for_diameter(diameter, target_diameter_px)
-        pixels = resize_pixels(image.pixels, scale)
+        pixels = resize_pixels(image.pixels, scale, OUTPUT_STRIDE if fit_to_stride else None)
         factor_y, factor_x = pixels.shape[0] / image.height, pixels.shape[1] / image.width
         images.append(TrainingImage(sample.image_path.name, groups[i], pixels,
                                     scale_dots(dots, factor_x, factor_y), scale, len(dots)))
@@ -102,13 +104,16 @@ def dihedral(pixels: np.ndarray, dots: np.ndarray, rotations: int, flip: bool) -
 
 
 def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed: int,
-               scale_jitter: float = 0.0, min_group_views: int = 0) -> list[tuple[View, np.ndarray]]:
+               scale_jitter: float = 0.0, min_group_views: int = 0,
+               fit_to_stride: bool = False) -> list[tuple[View, np.ndarray]]:
     """Dihedral views of every image with pooled targets; the first view of each is the identity.
 
     Every other view is also rescaled by a factor drawn log-uniformly from
     [1 - ``scale_jitter``, 1 + ``scale_jitter``], so the model sees cells a little smaller
     and larger than the training diameter. Groups with few images get more views per
-    image (up to the 8 dihedral ones) until they have ``min_group_views`` views.
+    image (up to the 8 dihedral ones) until they have ``min_group_views`` views. With
+    ``fit_to_stride`` every view's sides are whole multiples of ``OUTPUT_STRIDE``, so no
+    output cell holds padding.
     """
     rng = np.random.default_rng(seed)
     group_sizes = Counter(image.group for image in images)
@@ -121,8 +126,8 @@ def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed
                                            for c in others]
         for rotations, flip, scale in transforms:
             pixels, dots = dihedral(image.pixels, image.dots, rotations, bool(flip))
-            if scale != 1.0:
-                resized = resize_pixels(pixels, scale)
+            if scale != 1.0 or fit_to_stride:
+                resized = resize_pixels(pixels, scale, OUTPUT_STRIDE if fit_to_stride else None)
                 dots = scale_dots(dots, resized.shape[1] / pixels.shape[1], resized.shape[0] / pixels.shape[0])
                 pixels = resized
             target = torch.from_numpy(pooled_density_map(dots, pixels.shape[:2], sigma))[None]
