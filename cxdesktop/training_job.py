@@ -103,10 +103,12 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     from countxplain.training import Progress, Trainer
     from countxplain.training_data import prepare_images
 
+    from countxplain.training_config import config_for_start
+
     start = time.perf_counter()
-    config = request.config
-    train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
     starts_from_init = init is not None and request.start == START_CURRENT
+    config = config_for_start(request.config, init if starts_from_init else None)
+    train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
     # without a size estimator every unsized image is trained as it is: no Counter, no second read
     sizer = Counter(init, device="cpu") if starts_from_init and init.preprocessing.get("size_model") else None
 
@@ -125,7 +127,7 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
             path = Path(request.images[i])
             diameter = request.diameters[i] or unset_diameter(path)
             images += prepare_images([Sample(path, sidecar_path(path))], [path.parent.name], config.cell_diameter_px,
-                                     [diameter])
+                                     [diameter], config.fit_to_stride)
         return images
 
     report(Progress("prepare", 0, 0, message="reading the annotated images"))

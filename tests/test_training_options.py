@@ -131,4 +131,6 @@ def test_trainer_fitted_to_the_stride_tells_inference_to_fit_too(images):
     assert result.density.shape == (6, 8) and result.axis_scales == pytest.approx((48 / 50, 64 / 61))
     plain = Trainer(tiny_config(stage1_epochs=1, stage2_epochs=1), train, val).run()
     assert "fit_to_stride" not in plain.preprocessing
+    tuned = Trainer(tiny_config(stage1_epochs=0, stage2_epochs=1), train, val, init=bundle)
+    assert tuned.config.fit_to_stride and tuned.run().preprocessing["fit_to_stride"] is True
     assert Counter(plain, device="cpu").count(pixels).density.shape == (7, 8)

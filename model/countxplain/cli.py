@@ -109,6 +109,7 @@ def cmd_train(args) -> int:
     from .datasets import load_dataset
     from .modelfile import load_model, save_model
     from .training import Trainer, TrainingConfig
+    from .training_config import config_for_start
     from .training_data import prepare_images
     from .gallery import build_gallery
     from .datasets import split_indices
@@ -125,15 +126,16 @@ def cmd_train(args) -> int:
     config = TrainingConfig(k_cell=args.k_cell, k_bg=args.k_bg, stage1_epochs=args.stage1_epochs,
                             stage2_epochs=args.epochs, tau=args.tau, seed=args.seed,
                             cell_diameter_px=args.train_diameter)
+    init = load_model(args.init) if args.init else None
+    config = config_for_start(config, init)
     given = args.train_diameter if args.cell_diameter == "as-is" else args.cell_diameter
     diameters = None if given is None else [given] * len(dataset)
     pick = lambda idx: [dataset.samples[i] for i in idx]
     group = Path(args.data).name
     train = prepare_images(pick(train_idx), [group] * len(train_idx), config.cell_diameter_px,
-                           None if diameters is None else diameters[:len(train_idx)])
+                           None if diameters is None else diameters[:len(train_idx)], config.fit_to_stride)
     val = prepare_images(pick(val_idx), [group] * len(val_idx), config.cell_diameter_px,
-                         None if diameters is None else diameters[:len(val_idx)])
-    init = load_model(args.init) if args.init else None
+                         None if diameters is None else diameters[:len(val_idx)], config.fit_to_stride)
     csrnet = None if init else load_csrnet_state()
     device = choose_device(args.device)
     print(f"training on {device.label} ({device.reason})", file=sys.stderr)

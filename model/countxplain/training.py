@@ -41,7 +41,7 @@ from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss,
 from .modelfile import ModelBundle
 from .network import CountXplain
 from .projection import project_prototypes, refit_density_layer
-from .training_config import TrainingConfig, stage1_autocast, stage1_learning_rate
+from .training_config import TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate
 from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
                             receptive_radius, sampling_weights)
 
@@ -74,6 +74,7 @@ class Trainer:
                  checkpoint: Path | None = None) -> None:
         if not train or not val:
             raise ValueError("training needs at least one training and one validation image")
+        config = config_for_start(config, init)
         self.config = config
         self.train_images, self.val_images = list(train), list(val)
         self.device = torch.device(device)

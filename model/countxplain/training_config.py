@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -88,3 +89,11 @@ def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
     if config.stage1_schedule != "constant":
         raise ValueError(f"unknown stage-1 schedule '{config.stage1_schedule}' (constant or cosine)")
     return config.stage1_lr
+
+
+def config_for_start(config: TrainingConfig, init) -> TrainingConfig:
+    """``config`` as training from the model ``init`` (a ``ModelBundle`` or None) must run it: a model
+    that fits images to its stride is fine-tuned on fitted images too."""
+    if init is not None and init.preprocessing.get("fit_to_stride") and not config.fit_to_stride:
+        return dataclasses.replace(config, fit_to_stride=True)
+    return config
