@@ -5,14 +5,19 @@
   background-prototype boxes holding none; for the boxes as the app and the figure show
   them (at least one map cell wide) and for the regions' own extents (``min_side=0``); and,
   apart, for the drawn boxes that reach within one map cell of the image border, whose
-  similarity the zero padding beyond the image shapes.
+  similarity the zero padding beyond the image shapes; and those at the right or bottom
+  edge apart from those at the left or top, since only the last row and column of cells
+  also hold the padding that rounds the image up to whole cells (absent with
+  ``--fit-to-stride``, which counts every image resized to whole cells, as a model
+  trained with ``fit_to_stride`` does).
 * Faithfulness: erasing every cell-prototype box (filled with the image mean) against
   erasing as many random boxes of the same sizes; mean count drop of each and a one-sided
   Wilcoxon signed-rank p-value (H1: the prototype boxes' drop is larger).
 * Diversity: minimum and mean pairwise prototype distance within each group.
+* The count's MAE on the images measured.
 
 Usage: python benchmarks/explanation_quality.py [--model resources/models/default.cxm] [--per-set 30]
-       [--protocols vgg64 mbm adi dsb2018] [--seed 0] [--out benchmarks/results/explanations.json]
+       [--protocols vgg64 mbm adi dsb2018] [--seed 0] [--fit-to-stride] [--out benchmarks/results/explanations.json]
 """
 
 from __future__ import annotations
@@ -78,9 +83,16 @@ class PurityTally:
 
 def touches_border(boxes, shape: tuple[int, int], margin: float) -> np.ndarray:
     """For each box (x0, y0, x1, y1), whether it reaches within ``margin`` pixels of the image edge."""
+    return touches_right_or_bottom(boxes, shape, margin) | touches_left_or_top(boxes, margin)
+
+
+def touches_right_or_bottom(boxes, shape: tuple[int, int], margin: float) -> np.ndarray:
     height, width = shape
-    return np.array([x0 < margin or y0 < margin or x1 > width - margin or y1 > height - margin
-                     for x0, y0, x1, y1 in boxes], dtype=bool)
+    return np.array([x1 > width - margin or y1 > height - margin for x0, y0, x1, y1 in boxes], dtype=bool)
+
+
+def touches_left_or_top(boxes, margin: float) -> np.ndarray:
+    return np.array([x0 < margin or y0 < margin for x0, y0, x1, y1 in boxes], dtype=bool)
 
 
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
@@ -93,20 +105,26 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     if protocol.dataset != "dsb2018":
         set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
     drawn, raw, border = PurityTally(), PurityTally(), PurityTally()
-    drops_proto, drops_random = [], []
+    far_edges, near_edges = PurityTally(), PurityTally()
+    drops_proto, drops_random, errors = [], [], []
     for sample in test[:per_set]:
         image = read_image(sample.image_path)
         dots = read_dots(sample.dots_path)
         diameter = set_diameter or typical_cell_spacing(dots)
         diameter = diameter if np.isfinite(diameter) else None
         result = counter.count(image.pixels, cell_diameter_px=diameter, with_similarity=True)
+        errors.append(abs(result.count - len(dots)))
+        shape, margin = image.pixels.shape[:2], result.pixels_per_cell
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell
             boxes = similarity_boxes(result, k)
             inside = cells_in_boxes(dots, boxes)
             drawn.add(is_cell, inside)
-            border.add(is_cell, inside[touches_border(boxes, image.pixels.shape[:2], result.pixels_per_cell)])
+            border.add(is_cell, inside[touches_border(boxes, shape, margin)])
+            far = touches_right_or_bottom(boxes, shape, margin)
+            far_edges.add(is_cell, inside[far])
+            near_edges.add(is_cell, inside[touches_left_or_top(boxes, margin) & ~far])
             raw.add(is_cell, cells_in_boxes(dots, similarity_boxes(result, k, min_side=0)))
             if is_cell:
                 cell_boxes += boxes
@@ -122,6 +140,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "cell_box_purity": drawn.purity(True), "cell_boxes": drawn.boxes[True],
         "background_box_purity": drawn.purity(False), "background_boxes": drawn.boxes[False],
         "region_purity": raw.summary(), "border_purity": border.summary(),
+        "edge_purity": {"right_or_bottom": far_edges.summary(), "left_or_top_only": near_edges.summary()},
+        "mae": float(np.mean(errors)) if errors else None,
         "mean_drop_prototype_boxes": float(np.mean(drops_proto)) if drops_proto else None,
         "mean_drop_random_boxes": float(np.mean(drops_random)) if drops_random else None,
         "wilcoxon_p": float(stat.pvalue) if stat is not None else None,
@@ -136,12 +156,16 @@ def main(argv=None) -> int:
     parser.add_argument("--protocols", nargs="+", default=list(DEFAULT_MODEL_PROTOCOLS),
                         help="whose test splits to use (a protocol model: its own protocol)")
     parser.add_argument("--seed", type=int, default=0, help="split seed")
+    parser.add_argument("--fit-to-stride", action="store_true",
+                        help="count every image resized to whole output cells, whatever the model was trained with")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     model = load_model(args.model)
+    if args.fit_to_stride:
+        model.preprocessing["fit_to_stride"] = True
     counter = Counter(model, device="cpu")
     rng = np.random.default_rng(0)
-    report = {"model": str(args.model), "sets": {}}
+    report = {"model": str(args.model), "fit_to_stride": bool(model.preprocessing.get("fit_to_stride")), "sets": {}}
     for name in args.protocols:
         dataset_name, quality = set_quality(counter, args.data, name, args.seed, args.per_set, rng)
         report["sets"][dataset_name] = quality

@@ -1,7 +1,8 @@
 """Rewrite benchmarks/RESULTS.md from the JSON results of the committed harnesses.
 
 Inputs: benchmarks/results/protocols.json (run_protocols.py), resources/models/default-metrics.json
-(scripts/train_default_model.py), benchmarks/results/explanations.json (explanation_quality.py),
+(scripts/train_default_model.py), benchmarks/results/explanations.json and explanations_whole_cells.json (explanation_quality.py,
+the second with --fit-to-stride),
 benchmarks/results/default_candidates.json (record_candidate.py), benchmarks/results/stage1_fit.jsonl
 and stage_options.jsonl (stage1_fit.py, stage_options.py).
 """
@@ -33,7 +34,7 @@ def border_purity_section(sets: dict) -> list[str]:
     if not rows:
         return []
     lines = ["", "Boxes at the image border (reaching within one similarity-map cell of the edge, where the network "
-             "sees the zero padding beyond the image), their purity and their share of all drawn boxes:", "",
+             "sees the padding beyond the image), their purity and their share of all drawn boxes:", "",
              "| set | cell boxes at the border: purity | share of cell boxes | background boxes at the border: purity "
              "| share of background boxes |", "|---|---|---|---|---|"]
     for name, border in rows.items():
@@ -42,6 +43,45 @@ def border_purity_section(sets: dict) -> list[str]:
                      f"{border['cell_boxes'] / max(row['cell_boxes'], 1):.0%} | "
                      f"{border['background']:.1%} ({border['background_boxes']} boxes) | "
                      f"{border['background_boxes'] / max(row['background_boxes'], 1):.0%} |")
+    return lines
+
+
+def edge_purity_section(sets: dict) -> list[str]:
+    """Purity of the drawn boxes at the right or bottom edge (whose last cells also hold the padding that
+    rounds the image up to whole cells) against those at the left or top edge only."""
+    rows = {name: row["edge_purity"] for name, row in sets.items() if row.get("edge_purity")}
+    if not rows:
+        return []
+    lines = ["", "The same boxes split by edge: the last row and column of cells also hold the padding that rounds "
+             "the image up to whole 8-pixel cells, the first ones do not:", "",
+             "| set | cell boxes, right or bottom edge | cell boxes, left or top edge only "
+             "| background boxes, right or bottom edge | background boxes, left or top edge only |",
+             "|---|---|---|---|---|"]
+    cell = lambda t: f"{t['cell']:.1%} ({t['cell_boxes']} boxes)"
+    background = lambda t: f"{t['background']:.1%} ({t['background_boxes']} boxes)"
+    for name, edges in rows.items():
+        far, near = edges["right_or_bottom"], edges["left_or_top_only"]
+        lines.append(f"| {name} | {cell(far)} | {cell(near)} | {background(far)} | {background(near)} |")
+    return lines
+
+
+def stride_fit_section(plain: dict | None, fitted: dict | None) -> list[str]:
+    """The shipped model counted as it was trained (rounding padding) and resized to whole cells."""
+    if not plain or not fitted:
+        return []
+    lines = ["", "### Counted on whole cells (`explanation_quality.py --fit-to-stride`)", "",
+             "The shipped model, unchanged, counting each image resized so both sides are whole 8-pixel cells "
+             "(each axis within half a cell of the scale) instead of padded up to them; same images, "
+             "MAE of those images:", "",
+             "| set | images | MAE, padded / whole cells | cell-box purity, padded / whole cells "
+             "| background-box purity, padded / whole cells |", "|---|---|---|---|---|"]
+    for name, row in fitted["sets"].items():
+        before = plain["sets"].get(name)
+        if not before or before.get("mae") is None or before["n_images"] != row["n_images"]:
+            continue
+        lines.append(f"| {name} | {row['n_images']} | {before['mae']:.2f} / {row['mae']:.2f} | "
+                     f"{before['cell_box_purity']:.1%} / {row['cell_box_purity']:.1%} | "
+                     f"{before['background_box_purity']:.1%} / {row['background_box_purity']:.1%} |")
     return lines
 
 
@@ -329,9 +369,11 @@ def main() -> int:
                          f"{fmt(row['mean_drop_prototype_boxes'], '.2f')} | {fmt(row['mean_drop_random_boxes'], '.2f')} | "
                          f"{fmt(row['wilcoxon_p'], '.2g')} | {region_purity(row, 'cell')} | {region_purity(row, 'background')} |")
         lines += border_purity_section(explanations["sets"])
+        lines += edge_purity_section(explanations["sets"])
         d = explanations["diversity"]
         lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
                   f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
+        lines += stride_fit_section(explanations, load(RESULTS / "explanations_whole_cells.json"))
     else:
         lines.append("Not measured yet.")
     lines += candidates_section(load(RESULTS / "default_candidates.json"))
