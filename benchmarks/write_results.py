@@ -23,46 +23,51 @@ RESULTS = ROOT / "benchmarks" / "results"
 TARGETS = {"vgg32": 2.4, "mbm": 5.9, "adi": 7.7}
 
 
+def purity_text(tally: dict, group: str) -> str:
+    """'cell' or 'background' purity of a ``PurityTally.summary()``, with its number of boxes."""
+    return f"{tally[group]:.1%} ({tally[group + '_boxes']} boxes)"
+
+
 def region_purity(row: dict, group: str) -> str:
     region = row.get("region_purity")
-    return "not measured" if region is None else f"{region[group]:.1%} ({region[group + '_boxes']} boxes)"
+    return "not measured" if region is None else purity_text(region, group)
+
+
+def box_table(sets: dict, key: str, intro: str, columns: list[str], cells) -> list[str]:
+    """A table of the sets whose explanation rows have ``key``: one row of ``cells(row[key], row)`` each."""
+    rows = {name: row for name, row in sets.items() if row.get(key)}
+    if not rows:
+        return []
+    lines = ["", intro, "", "| set | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(cells(row[key], row)) + " |" for name, row in rows.items()]
+    return lines
 
 
 def border_purity_section(sets: dict) -> list[str]:
     """Purity of the drawn boxes that reach within one similarity-map cell of the image border."""
-    rows = {name: row["border_purity"] for name, row in sets.items() if row.get("border_purity")}
-    if not rows:
-        return []
-    lines = ["", "Boxes at the image border (reaching within one similarity-map cell of the edge, where the network "
-             "sees the padding beyond the image), their purity and their share of all drawn boxes:", "",
-             "| set | cell boxes at the border: purity | share of cell boxes | background boxes at the border: purity "
-             "| share of background boxes |", "|---|---|---|---|---|"]
-    for name, border in rows.items():
-        row = sets[name]
-        lines.append(f"| {name} | {border['cell']:.1%} ({border['cell_boxes']} boxes) | "
-                     f"{border['cell_boxes'] / max(row['cell_boxes'], 1):.0%} | "
-                     f"{border['background']:.1%} ({border['background_boxes']} boxes) | "
-                     f"{border['background_boxes'] / max(row['background_boxes'], 1):.0%} |")
-    return lines
+    share = lambda border, row, group: f"{border[group + '_boxes'] / max(row[group + '_boxes'], 1):.0%}"
+    return box_table(
+        sets, "border_purity",
+        "Boxes at the image border (reaching within one similarity-map cell of the edge, where the network "
+        "sees the padding beyond the image), their purity and their share of all drawn boxes:",
+        ["cell boxes at the border: purity", "share of cell boxes", "background boxes at the border: purity",
+         "share of background boxes"],
+        lambda border, row: [purity_text(border, "cell"), share(border, row, "cell"),
+                             purity_text(border, "background"), share(border, row, "background")])
 
 
 def edge_purity_section(sets: dict) -> list[str]:
     """Purity of the drawn boxes at the right or bottom edge (whose last cells also hold the padding that
     rounds the image up to whole cells) against those at the left or top edge only."""
-    rows = {name: row["edge_purity"] for name, row in sets.items() if row.get("edge_purity")}
-    if not rows:
-        return []
-    lines = ["", "The same boxes split by edge: the last row and column of cells also hold the padding that rounds "
-             "the image up to whole 8-pixel cells, the first ones do not:", "",
-             "| set | cell boxes, right or bottom edge | cell boxes, left or top edge only "
-             "| background boxes, right or bottom edge | background boxes, left or top edge only |",
-             "|---|---|---|---|---|"]
-    cell = lambda t: f"{t['cell']:.1%} ({t['cell_boxes']} boxes)"
-    background = lambda t: f"{t['background']:.1%} ({t['background_boxes']} boxes)"
-    for name, edges in rows.items():
-        far, near = edges["right_or_bottom"], edges["left_or_top_only"]
-        lines.append(f"| {name} | {cell(far)} | {cell(near)} | {background(far)} | {background(near)} |")
-    return lines
+    return box_table(
+        sets, "edge_purity",
+        "The same boxes split by edge: the last row and column of cells also hold the padding that rounds "
+        "the image up to whole 8-pixel cells, the first ones do not:",
+        ["cell boxes, right or bottom edge", "cell boxes, left or top edge only",
+         "background boxes, right or bottom edge", "background boxes, left or top edge only"],
+        lambda edges, row: [purity_text(edges["right_or_bottom"], "cell"), purity_text(edges["left_or_top_only"], "cell"),
+                            purity_text(edges["right_or_bottom"], "background"),
+                            purity_text(edges["left_or_top_only"], "background")])
 
 
 def stride_fit_section(plain: dict | None, fitted: dict | None) -> list[str]:
