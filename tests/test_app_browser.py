@@ -177,3 +177,21 @@ def test_an_empty_window_says_how_to_start_and_opens_the_bundled_samples(qtbot, 
     assert all(window.session.store[p].status == "done" for p in samples)
     qtbot.waitUntil(lambda: window.image_view.path is not None, timeout=60_000)
     assert not window.image_view.message.isVisible()
+
+
+def test_a_long_file_name_is_shortened_in_the_middle_and_the_details_stay_whole(qtbot, window, small_images):
+    long_name = small_images[0].parent / ("07fb37aafa6626608af90c1e18f6a743f29b6b233d2e427dcd1102df6a916cf5" + ".png")
+    long_name.write_bytes(small_images[0].read_bytes())
+    window.resize(1200, 800)
+    window.show()
+    drop_paths(window, [long_name])
+    wait_counted(qtbot, window, [long_name])
+    window.browser.select(str(long_name))
+    summary = window.summary
+    qtbot.waitUntil(lambda: summary.details.text() != "", timeout=5000)
+    shown = summary.name.text()
+    assert "…" in shown and shown.startswith("07fb") and shown.endswith(".png")
+    assert summary.name.fontMetrics().horizontalAdvance(shown) <= summary.name.width()
+    assert summary.name.toolTip() == str(long_name)
+    details = summary.details
+    assert details.height() >= details.heightForWidth(details.width())  # no line of the details is cut off

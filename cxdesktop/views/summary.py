@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 from countxplain.scale_policy import cell_size_note
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..store import CANCELLED, COUNTING, DONE, ERROR, QUEUED
+
+
+class ElidedLabel(QLabel):
+    """One line that shortens itself in the middle ("07fb…dcd.png") to the width it is given, so a
+    long file name neither widens the panel nor squeezes the lines below it."""
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.width(), 1)
+        super().setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width))
 
 
 class SummaryPanel(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.name = QLabel("No image")
+        self.name = ElidedLabel("No image")
         self.name.setStyleSheet("font-weight: bold;")
-        self.name.setWordWrap(True)
         self.count = QLabel("")
         self.count.setObjectName("countLabel")
         self.count.setStyleSheet("font-size: 20px;")
@@ -32,7 +55,7 @@ class SummaryPanel(QWidget):
             self.details.setText("Open images or a folder (File menu), or drop them on the window.")
             return
         self.name.setText(entry.name)
-        self.name.setToolTip(entry.path)
+        self.name.setToolTip(entry.path)  # the whole name, however it is shortened
         self.count.setStyleSheet("font-size: 20px;" + (" color: #c81e1e;" if entry.status == ERROR else ""))
         if entry.status == DONE:
             a = entry.analysis
