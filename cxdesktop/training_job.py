@@ -101,9 +101,8 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     from countxplain.gallery import build_gallery
     from countxplain.inference import Cancelled, Counter
     from countxplain.training import Progress, Trainer
-    from countxplain.training_data import prepare_images
-
     from countxplain.training_config import config_for_start
+    from countxplain.training_data import prepare_images
 
     start = time.perf_counter()
     starts_from_init = init is not None and request.start == START_CURRENT

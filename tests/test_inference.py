@@ -233,6 +233,7 @@ def test_model_fitted_to_its_stride_counts_without_padded_cells(varying, rgb_ima
     assert result.axis_scales == pytest.approx((rows / 93, cols / 125))
     assert result.axis_scales[0] != pytest.approx(result.axis_scales[1], rel=1e-3)
     assert result.cell_px == pytest.approx((8 * 93 / rows, 8 * 125 / cols))
+    assert result.cell_area_px == pytest.approx(64 * 93 * 125 / (rows * cols))
     assert result.scale == pytest.approx(scale)
     assert count_in_rect(result, 0, 0, 125, 93) == pytest.approx(result.count, rel=1e-6)
     left_half = count_in_rect(result, 0, 0, result.cell_px[1] * 6, 93)

@@ -47,9 +47,8 @@ class SmoothImageItem(pg.ImageItem):
 
 
 def density_per_pixel(result) -> np.ndarray:
-    """Cells per original pixel: a density cell covers ``cell_px`` (height × width) original pixels."""
-    cell_h, cell_w = result.cell_px
-    return (result.density / (cell_h * cell_w)).astype(np.float32)
+    """Cells per original pixel: a density cell covers ``cell_area_px`` original pixels."""
+    return (result.density / result.cell_area_px).astype(np.float32)
 
 
 class ImageView(QWidget):

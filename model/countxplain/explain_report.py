@@ -111,7 +111,7 @@ def render_figure(bundle: ModelBundle, pixels: np.ndarray, result, data: dict):
     draw.text((MARGIN, top + image_panel.height + 2), "image", fill="black", font=small)
     from .explain import upsample_to_image
 
-    density_image = upsample_to_image(result.density, result) / float(np.prod(result.cell_px))
+    density_image = upsample_to_image(result.density, result) / result.cell_area_px
     hi = float(np.percentile(density_image, 99.5)) or 1e-6
     overlay = (0.45 * rgb + 0.55 * colourise(density_image, 0.0, hi)).astype(np.uint8)
     density_panel, _ = _fit(overlay, PANEL)

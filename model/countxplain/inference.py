@@ -93,6 +93,12 @@ class CountResult:
         return OUTPUT_STRIDE / rows, OUTPUT_STRIDE / cols
 
     @property
+    def cell_area_px(self) -> float:
+        """Original pixels under one density cell: density / cell_area_px is cells per pixel."""
+        cell_h, cell_w = self.cell_px
+        return cell_h * cell_w
+
+    @property
     def pixels_per_cell(self) -> float:
         """The mean side of one density cell in original pixels (``cell_px`` gives both)."""
         return float(np.mean(self.cell_px))
