@@ -171,7 +171,6 @@ def _draw_gallery(canvas, draw, bundle, origin, font) -> None:
 
     x0, y0 = origin
     patches = bundle.gallery.patches.numpy()
-    scores = bundle.gallery.similarity.numpy()
     size = 56
     draw.text((x0, y0), "prototype gallery: the most similar training patches (one per image)", fill="black", font=font)
     y0 += 18
