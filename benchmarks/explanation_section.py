@@ -1,0 +1,100 @@
+"""RESULTS.md's section on the default model's explanation quality (benchmarks/explanation_quality.py):
+purity, faithfulness and diversity, the boxes at the image border and at each edge, and the model counted on
+whole cells (--fit-to-stride)."""
+
+from __future__ import annotations
+
+
+def explanation_quality_section(explanations: dict | None, whole_cells: dict | None) -> list[str]:
+    """From explanations.json and, when measured, explanations_whole_cells.json."""
+    lines = ["", "## Explanation quality of the default model (`benchmarks/explanation_quality.py`)", ""]
+    if explanations:
+        lines += ["Cell size: each set's training spacing for vgg, mbm and adi; each image's own dot spacing for dsb2018 "
+                  "(an oracle). Every connected component of the top-1 % similarity pixels is a box; boxes are drawn "
+                  "at least one similarity-map cell wide (as in the app and the explanation figure); the regions' "
+                  "own extents, often slivers of a few pixels, are in the last two columns.", "",
+                  "| set | images | cell-box purity | background-box purity | drop, prototype boxes erased | drop, random boxes "
+                  "| Wilcoxon p (one-sided) | cell purity, raw regions | background purity, raw regions |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, row in explanations["sets"].items():
+            fmt = lambda v, f: "n/a" if v is None else format(v, f)
+            lines.append(f"| {name} | {row['n_images']} | {row['cell_box_purity']:.1%} ({row['cell_boxes']} boxes) | "
+                         f"{row['background_box_purity']:.1%} ({row['background_boxes']} boxes) | "
+                         f"{fmt(row['mean_drop_prototype_boxes'], '.2f')} | {fmt(row['mean_drop_random_boxes'], '.2f')} | "
+                         f"{fmt(row['wilcoxon_p'], '.2g')} | {region_purity(row, 'cell')} | {region_purity(row, 'background')} |")
+        lines += border_purity_section(explanations["sets"])
+        lines += edge_purity_section(explanations["sets"])
+        d = explanations["diversity"]
+        lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
+                  f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
+        lines += stride_fit_section(explanations, whole_cells)
+    else:
+        lines.append("Not measured yet.")
+    return lines
+
+
+def purity_text(tally: dict, group: str) -> str:
+    """'cell' or 'background' purity of a ``PurityTally.summary()``, with its number of boxes."""
+    return f"{tally[group]:.1%} ({tally[group + '_boxes']} boxes)"
+
+
+def region_purity(row: dict, group: str) -> str:
+    region = row.get("region_purity")
+    return "not measured" if region is None else purity_text(region, group)
+
+
+def box_table(sets: dict, key: str, intro: str, columns: list[str], cells) -> list[str]:
+    """A table of the sets whose explanation rows have ``key``: one row of ``cells(row[key], row)`` each."""
+    rows = {name: row for name, row in sets.items() if row.get(key)}
+    if not rows:
+        return []
+    lines = ["", intro, "", "| set | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(cells(row[key], row)) + " |" for name, row in rows.items()]
+    return lines
+
+
+def border_purity_section(sets: dict) -> list[str]:
+    """Purity of the drawn boxes that reach within one similarity-map cell of the image border."""
+    share = lambda border, row, group: f"{border[group + '_boxes'] / max(row[group + '_boxes'], 1):.0%}"
+    return box_table(
+        sets, "border_purity",
+        "Boxes at the image border (reaching within one similarity-map cell of the edge, where the network "
+        "sees the padding beyond the image), their purity and their share of all drawn boxes:",
+        ["cell boxes at the border: purity", "share of cell boxes", "background boxes at the border: purity",
+         "share of background boxes"],
+        lambda border, row: [purity_text(border, "cell"), share(border, row, "cell"),
+                             purity_text(border, "background"), share(border, row, "background")])
+
+
+def edge_purity_section(sets: dict) -> list[str]:
+    """Purity of the drawn boxes at the right or bottom edge (whose last cells also hold the padding that
+    rounds the image up to whole cells) against those at the left or top edge only."""
+    return box_table(
+        sets, "edge_purity",
+        "The same boxes split by edge: the last row and column of cells also hold the padding that rounds "
+        "the image up to whole 8-pixel cells, the first ones do not:",
+        ["cell boxes, right or bottom edge", "cell boxes, left or top edge only",
+         "background boxes, right or bottom edge", "background boxes, left or top edge only"],
+        lambda edges, row: [purity_text(edges["right_or_bottom"], "cell"), purity_text(edges["left_or_top_only"], "cell"),
+                            purity_text(edges["right_or_bottom"], "background"),
+                            purity_text(edges["left_or_top_only"], "background")])
+
+
+def stride_fit_section(plain: dict | None, fitted: dict | None) -> list[str]:
+    """The shipped model counted as it was trained (rounding padding) and resized to whole cells."""
+    if not plain or not fitted:
+        return []
+    lines = ["", "### Counted on whole cells (`explanation_quality.py --fit-to-stride`)", "",
+             "The shipped model, unchanged, counting each image resized so both sides are whole 8-pixel cells "
+             "(each axis within half a cell of the scale) instead of padded up to them; same images, "
+             "MAE of those images:", "",
+             "| set | images | MAE, padded / whole cells | cell-box purity, padded / whole cells "
+             "| background-box purity, padded / whole cells |", "|---|---|---|---|---|"]
+    for name, row in fitted["sets"].items():
+        before = plain["sets"].get(name)
+        if not before or before.get("mae") is None or before["n_images"] != row["n_images"]:
+            continue
+        lines.append(f"| {name} | {row['n_images']} | {before['mae']:.2f} / {row['mae']:.2f} | "
+                     f"{before['cell_box_purity']:.1%} / {row['cell_box_purity']:.1%} | "
+                     f"{before['background_box_purity']:.1%} / {row['background_box_purity']:.1%} |")
+    return lines
