@@ -10,6 +10,9 @@
   also hold the padding that rounds the image up to whole cells (absent with
   ``--fit-to-stride``, which counts every image resized to whole cells, as a model
   trained with ``fit_to_stride`` does).
+* Where the impure cell boxes lie: each one's distance from its centre to the nearest annotated
+  dot, in cell spacings (the cell size the image was counted at), and the purity of the same
+  components drawn at least one cell spacing wide instead of one map cell (0.8 of a spacing).
 * Faithfulness: erasing every cell-prototype box (filled with the image mean) against
   erasing as many random boxes of the same sizes; mean count drop of each and a one-sided
   Wilcoxon signed-rank p-value (H1: the prototype boxes' drop is larger).
@@ -81,6 +84,16 @@ class PurityTally:
                 "background": self.purity(False), "background_boxes": self.boxes[False]}
 
 
+def nearest_dot_spacings(dots: np.ndarray, boxes, spacing: float) -> np.ndarray:
+    """For each box (x0, y0, x1, y1), the distance from its centre to the nearest dot, in ``spacing`` units."""
+    dots = np.asarray(dots, dtype=float).reshape(-1, 2)
+    if len(dots) == 0:
+        return np.full(len(boxes), np.inf)
+    centres = np.array([((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2) for x0, y0, x1, y1 in boxes]).reshape(-1, 2)
+    gaps = np.hypot(centres[:, None, 0] - dots[None, :, 0], centres[:, None, 1] - dots[None, :, 1])
+    return gaps.min(axis=1) / spacing
+
+
 def touches_border(boxes, shape: tuple[int, int], margin: float) -> np.ndarray:
     """For each box (x0, y0, x1, y1), whether it reaches within ``margin`` pixels of the image edge."""
     return touches_right_or_bottom(boxes, shape, margin) | touches_left_or_top(boxes, margin)
@@ -95,6 +108,14 @@ def touches_left_or_top(boxes, margin: float) -> np.ndarray:
     return np.array([x0 < margin or y0 < margin for x0, y0, x1, y1 in boxes], dtype=bool)
 
 
+def miss_summary(spacings: np.ndarray) -> dict:
+    """How far the impure cell boxes' centres lie from the nearest dot, in cell spacings."""
+    finite = spacings[np.isfinite(spacings)]
+    return {"boxes": int(len(spacings)),
+            "median_spacings": float(np.median(finite)) if len(finite) else None,
+            "within_one_spacing": float((spacings < 1.0).mean()) if len(spacings) else None}
+
+
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
@@ -105,7 +126,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     if protocol.dataset != "dsb2018":
         set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
     drawn, raw, border = PurityTally(), PurityTally(), PurityTally()
-    far_edges, near_edges = PurityTally(), PurityTally()
+    far_edges, near_edges, cell_wide = PurityTally(), PurityTally(), PurityTally()
+    misses = []
     drops_proto, drops_random, errors = [], [], []
     for sample in test[:per_set]:
         image = read_image(sample.image_path)
@@ -115,6 +137,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         result = counter.count(image.pixels, cell_diameter_px=diameter, with_similarity=True)
         errors.append(abs(result.count - len(dots)))
         shape, margin = image.pixels.shape[:2], result.pixels_per_cell
+        spacing = diameter or float(model.cell_diameter_px)
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell
@@ -126,8 +149,10 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
             far_edges.add(is_cell, inside[far])
             near_edges.add(is_cell, inside[touches_left_or_top(boxes, margin) & ~far])
             raw.add(is_cell, cells_in_boxes(dots, similarity_boxes(result, k, min_side=0)))
+            cell_wide.add(is_cell, cells_in_boxes(dots, similarity_boxes(result, k, min_side=spacing)))
             if is_cell:
                 cell_boxes += boxes
+                misses += list(nearest_dot_spacings(dots, [b for b, hit in zip(boxes, inside) if not hit], spacing))
         if cell_boxes:
             erased = counter.count(erase(image.pixels, cell_boxes), cell_diameter_px=diameter).count
             randomised = counter.count(erase(image.pixels, random_boxes(cell_boxes, image.pixels.shape[:2], rng)),
@@ -141,6 +166,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "background_box_purity": drawn.purity(False), "background_boxes": drawn.boxes[False],
         "region_purity": raw.summary(), "border_purity": border.summary(),
         "edge_purity": {"right_or_bottom": far_edges.summary(), "left_or_top_only": near_edges.summary()},
+        "cell_wide_purity": cell_wide.summary(),
+        "impure_cell_boxes": miss_summary(np.array(misses)),
         "mae": float(np.mean(errors)) if errors else None,
         "mean_drop_prototype_boxes": float(np.mean(drops_proto)) if drops_proto else None,
         "mean_drop_random_boxes": float(np.mean(drops_random)) if drops_random else None,

@@ -24,6 +24,7 @@ def explanation_quality_section(explanations: dict | None, whole_cells: dict | N
                          f"{fmt(row['wilcoxon_p'], '.2g')} | {region_purity(row, 'cell')} | {region_purity(row, 'background')} |")
         lines += border_purity_section(explanations["sets"])
         lines += edge_purity_section(explanations["sets"])
+        lines += impure_cell_box_section(explanations["sets"])
         d = explanations["diversity"]
         lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
                   f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
@@ -78,6 +79,23 @@ def edge_purity_section(sets: dict) -> list[str]:
         lambda edges, row: [purity_text(edges["right_or_bottom"], "cell"), purity_text(edges["left_or_top_only"], "cell"),
                             purity_text(edges["right_or_bottom"], "background"),
                             purity_text(edges["left_or_top_only"], "background")])
+
+
+def impure_cell_box_section(sets: dict) -> list[str]:
+    """Where the impure cell boxes lie (nearest dot, in cell spacings), and the same components drawn one
+    cell spacing wide."""
+    share = lambda value: "n/a" if value is None else f"{value:.0%}"
+    spacings = lambda value: "n/a" if value is None else f"{value:.2f}"
+    return box_table(
+        sets, "impure_cell_boxes",
+        "Where the impure cell boxes lie: the distance from each one's centre to the nearest annotated dot, in "
+        "cell spacings (the cell size the image was counted at; a drawn box is one map cell, 0.8 of a spacing, "
+        "wide), and the purity of the same components drawn at least one cell spacing wide:",
+        ["impure cell boxes", "median distance to the nearest dot", "nearest dot within one spacing",
+         "cell-box purity, boxes one spacing wide", "background-box purity, boxes one spacing wide"],
+        lambda misses, row: [str(misses["boxes"]), spacings(misses["median_spacings"]), share(misses["within_one_spacing"]),
+                             purity_text(row["cell_wide_purity"], "cell"),
+                             purity_text(row["cell_wide_purity"], "background")])
 
 
 def stride_fit_section(plain: dict | None, fitted: dict | None) -> list[str]:

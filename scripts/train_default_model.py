@@ -87,6 +87,8 @@ def main(argv=None) -> int:
                         help="weight of the prototype diversity loss (default: TrainingConfig's)")
     parser.add_argument("--lambda-dot-cluster", type=float, default=None,
                         help="weight of the loss pulling every dot cell to its nearest cell prototype (default: off)")
+    parser.add_argument("--lambda-top-location", type=float, default=None,
+                        help="weight of the stage-2 term that puts each prototype's strongest responses on its own kind of cell")
     parser.add_argument("--backend-layers", type=int, default=6, help="CSRNet backend layers fine-tuned in stage 1, 0-6")
     parser.add_argument("--frontend-layers", type=int, default=0,
                         help="with 6 backend layers: the last VGG convolutions also fine-tuned (0-3)")
@@ -106,6 +108,7 @@ def main(argv=None) -> int:
     log = lambda text: print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
     config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
     overrides = {"lambda_diversity": args.lambda_diversity, "lambda_dot_cluster": args.lambda_dot_cluster,
+                 "lambda_top_location": args.lambda_top_location,
                  "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
                  "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
                  "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,

@@ -185,7 +185,8 @@ def test_dot_cells_mark_the_output_cells_holding_dots_in_every_view(images):
         assert float(view.target[near].sum()) > 0.8 * float(view.target.sum())
 
 
-@pytest.mark.parametrize("weight, name", [("lambda_separation", "separation"), ("lambda_dot_cluster", "dot_cluster")])
+@pytest.mark.parametrize("weight, name", [("lambda_separation", "separation"), ("lambda_dot_cluster", "dot_cluster"),
+                                          ("lambda_top_location", "top_location")])
 def test_training_with_an_optional_loss_reports_it(images, weight, name):
     train, val = images
     events = []
@@ -331,3 +332,25 @@ def test_the_stage1_count_term_changes_what_stage1_learns(images):
         return trainer.model.extractor.output_layer.weight.detach().clone()
 
     assert not torch.equal(extractor(), extractor(lambda_stage1_count=1.0))
+
+
+def test_top_location_loss_weighs_each_prototypes_strongest_responses_by_their_kind_of_cell():
+    from countxplain.losses import top_location_loss
+
+    dots = torch.zeros(1, 1, 4, 4)
+    dots[0, 0, 1, 1] = 1.0
+    mask = torch.ones(1, 1, 4, 4)
+    good = torch.full((1, 2, 4, 4), 8.0)  # one cell prototype, one background prototype
+    good[0, 0, 1, 1] = 0.01  # the cell prototype is nearest at the dot
+    good[0, 1, 3, 3] = 0.01  # the background prototype at an empty cell
+    swapped = good.flip(1)
+    low, high = float(top_location_loss(good, dots, mask, k_cell=1)), float(top_location_loss(swapped, dots, mask, k_cell=1))
+    assert 0.0 <= low < 0.01 and high > 10.0
+    masked = mask.clone()
+    masked[0, 0, 3, 3] = 0.0  # the background prototype's response in the padding no longer counts
+    assert float(top_location_loss(good, dots, masked, k_cell=1)) > low
+    distances = swapped.clone().requires_grad_(True)
+    top_location_loss(distances, dots, mask, k_cell=1).backward()
+    assert distances.grad[0, 0, 3, 3] < 0 < distances.grad[0, 0, 1, 1]  # the cell prototype: its empty-cell distance grows, its dot-cell one shrinks
+    assert float(top_location_loss(good, torch.zeros_like(dots), mask, k_cell=1)) == 0.0  # no dot: no term
+

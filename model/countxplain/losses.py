@@ -106,6 +106,30 @@ def dot_cluster_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: tor
     return (nearest * dots).sum() / dots.sum()
 
 
+def top_location_loss(distances: torch.Tensor, dot_cells: torch.Tensor, mask: torch.Tensor, k_cell: int,
+                      temperature: float = 0.25, offset: float = 1e-3) -> torch.Tensor:
+    """Beyond the paper: each prototype's strongest responses in a crop lie on its own kind of
+    output cell, one holding a dot for cell prototypes and one holding none for background ones.
+
+    A softmax over the crop's valid cells of ``-log(distance) / temperature`` weighs each
+    prototype's nearest locations most (a distance ratio of e**temperature is a factor e);
+    the loss is minus the log of the weight on its own kind of cell. That is the share of its
+    top-percentile boxes that are pure, made smooth, and unlike ``separation_loss`` it cares
+    about every strong response, not the single nearest one. Averaged over prototypes and
+    the crops that have both kinds. ``distances`` (B, K, h, w); ``dot_cells``, ``mask`` (B, 1, h, w).
+    """
+    dots, empty, usable = dot_and_empty_cells(dot_cells, mask)
+    if usable.sum() == 0:
+        return distances.new_zeros(())
+    k_total = distances.shape[1]
+    logits = -torch.log(distances.clamp_min(0.0) + offset) / temperature
+    logits = logits.masked_fill(~(mask > 0), -torch.inf).flatten(2)
+    own = torch.cat([dots.expand(-1, k_cell, -1, -1), empty.expand(-1, k_total - k_cell, -1, -1)], dim=1).flatten(2)
+    missed = torch.logsumexp(logits, dim=2) - torch.logsumexp(logits.masked_fill(~own, -torch.inf), dim=2)
+    missed = torch.where(usable[:, None] > 0, missed, torch.zeros_like(missed))
+    return (missed.mean(dim=1) * usable).sum() / usable.sum()
+
+
 def diversity_loss(prototypes: torch.Tensor, k_cell: int, tau: float) -> torch.Tensor:
     """Eq. 6-9 on L2-normalised prototypes: off-diagonal cosine similarity above ``tau``,
     averaged within the cell group and within the background group, then halved sum."""

@@ -37,7 +37,7 @@ from .head_start import standardise_feature_processing
 from .inference import Cancelled
 from .least_squares import least_squares_1x1
 from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
-                     location_separation_loss, prototype_to_feature_loss, separation_loss)
+                     location_separation_loss, prototype_to_feature_loss, separation_loss, top_location_loss)
 from .modelfile import ModelBundle
 from .network import CountXplain
 from .projection import project_prototypes, refit_density_layer
@@ -281,7 +281,9 @@ class Trainer:
             ("separation", c.lambda_separation, functools.partial(separation_loss, ratio=c.separation_ratio)),
             ("location_separation", c.lambda_location_separation,
              functools.partial(location_separation_loss, ratio=c.separation_ratio)),
-            ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss)) if weight]
+            ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss),
+            ("top_location", c.lambda_top_location,
+             functools.partial(top_location_loss, temperature=c.top_location_temperature))) if weight]
         for epoch in range(first_epoch, epochs):
             order = self._epoch_order(len(train))
             sums = {"density": 0.0, "proto": 0.0, "diversity": 0.0}

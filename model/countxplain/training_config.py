@@ -61,6 +61,8 @@ class TrainingConfig:
     separation_ratio: float = 2.0
     lambda_location_separation: float = 0.0  # beyond the paper: see losses.location_separation_loss
     lambda_dot_cluster: float = 0.0  # beyond the paper: see losses.dot_cluster_loss
+    lambda_top_location: float = 0.0  # beyond the paper: see losses.top_location_loss
+    top_location_temperature: float = 0.25
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
     # "nearest" (the paper): each prototype's nearest training patch; "purest" (beyond it): the
