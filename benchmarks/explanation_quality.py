@@ -13,6 +13,11 @@
 * Where the impure cell boxes lie: each one's distance from its centre to the nearest annotated
   dot, in cell spacings (the cell size the image was counted at), and the purity of the same
   components drawn at least one cell spacing wide instead of one map cell (0.8 of a spacing).
+* For reference, the purity of the same kind of boxes drawn on the model's density map
+  (its top-1 % pixels as if it were a cell prototype's map): how well the counting itself
+  puts its strongest output on annotated dots, which the prototypes' maps, whose weighted
+  sum the density is, can hardly beat.
+* Each purity's 95 % interval, resampling whole images (2000 bootstrap draws).
 * Faithfulness: erasing every cell-prototype box (filled with the image mean) against
   erasing as many random boxes of the same sizes; mean count drop of each and a one-sided
   Wilcoxon signed-rank p-value (H1: the prototype boxes' drop is larger).
@@ -35,9 +40,9 @@ import torch
 from scipy.stats import wilcoxon
 
 from countxplain.annotations import read_dots
-from countxplain.boxes import cells_in_boxes, pure_boxes
+from countxplain.boxes import DEFAULT_PERCENTILE, cells_in_boxes, map_boxes, pure_boxes
 from countxplain.density import typical_cell_spacing
-from countxplain.explain import similarity_boxes
+from countxplain.explain import similarity_boxes, upsample_to_image
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.losses import intra_group_distances
@@ -66,18 +71,38 @@ def random_boxes(boxes, shape, rng) -> list:
 
 
 class PurityTally:
-    """Pure boxes (a cell box holding a dot, a background box none) and all boxes, per group."""
+    """Pure boxes (a cell box holding a dot, a background box none) and all boxes, per group,
+    in all and per image (``new_image`` starts one)."""
 
     def __init__(self) -> None:
         self.pure = {True: 0, False: 0}
         self.boxes = {True: 0, False: 0}
+        self.per_image = {True: [], False: []}
+
+    def new_image(self) -> None:
+        for group in self.per_image.values():
+            group.append([0, 0])
 
     def add(self, is_cell: bool, holds_dot: np.ndarray) -> None:
-        self.pure[is_cell] += pure_boxes(holds_dot, is_cell)
+        pure = pure_boxes(holds_dot, is_cell)
+        self.pure[is_cell] += pure
         self.boxes[is_cell] += len(holds_dot)
+        if self.per_image[is_cell]:
+            self.per_image[is_cell][-1][0] += pure
+            self.per_image[is_cell][-1][1] += len(holds_dot)
 
     def purity(self, is_cell: bool) -> float:
         return self.pure[is_cell] / max(self.boxes[is_cell], 1)
+
+    def interval(self, is_cell: bool, resamples: int = 2000, seed: int = 0) -> list[float] | None:
+        """95 % interval of the purity, resampling whole images (boxes of one image are not independent)."""
+        counts = np.array(self.per_image[is_cell], dtype=float).reshape(-1, 2)
+        if len(counts) < 2 or counts[:, 1].sum() == 0:
+            return None
+        draws = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
+        sums = counts[draws].sum(axis=1)
+        shares = sums[:, 0] / np.maximum(sums[:, 1], 1)
+        return [float(np.percentile(shares, 2.5)), float(np.percentile(shares, 97.5))]
 
     def summary(self) -> dict:
         return {"cell": self.purity(True), "cell_boxes": self.boxes[True],
@@ -126,7 +151,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     if protocol.dataset != "dsb2018":
         set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
     drawn, raw, border = PurityTally(), PurityTally(), PurityTally()
-    far_edges, near_edges, cell_wide = PurityTally(), PurityTally(), PurityTally()
+    far_edges, near_edges, cell_wide, density = PurityTally(), PurityTally(), PurityTally(), PurityTally()
     misses = []
     drops_proto, drops_random, errors = [], [], []
     for sample in test[:per_set]:
@@ -138,6 +163,9 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         errors.append(abs(result.count - len(dots)))
         shape, margin = image.pixels.shape[:2], result.pixels_per_cell
         spacing = diameter or float(model.cell_diameter_px)
+        drawn.new_image()
+        density.add(True, cells_in_boxes(dots, map_boxes(upsample_to_image(result.density, result),
+                                                         DEFAULT_PERCENTILE, 8, result.cell_px)))
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell
@@ -164,6 +192,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "n_images": min(per_set, len(test)),
         "cell_box_purity": drawn.purity(True), "cell_boxes": drawn.boxes[True],
         "background_box_purity": drawn.purity(False), "background_boxes": drawn.boxes[False],
+        "purity_interval": {"cell": drawn.interval(True), "background": drawn.interval(False)},
+        "density_box_purity": {"purity": density.purity(True), "boxes": density.boxes[True]},
         "region_purity": raw.summary(), "border_purity": border.summary(),
         "edge_purity": {"right_or_bottom": far_edges.summary(), "left_or_top_only": near_edges.summary()},
         "cell_wide_purity": cell_wide.summary(),

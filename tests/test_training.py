@@ -354,3 +354,16 @@ def test_top_location_loss_weighs_each_prototypes_strongest_responses_by_their_k
     assert distances.grad[0, 0, 3, 3] < 0 < distances.grad[0, 0, 1, 1]  # the cell prototype: its empty-cell distance grows, its dot-cell one shrinks
     assert float(top_location_loss(good, torch.zeros_like(dots), mask, k_cell=1)) == 0.0  # no dot: no term
 
+
+
+def test_a_head_trained_on_shared_views_is_the_head_that_run_trains(images):
+    """``head_views`` + ``train_head`` is stage 2 of ``run`` without stage 1, so one cache can serve several heads."""
+    train, val = images
+    config = tiny_config(stage1_epochs=0, stage2_epochs=2)
+    whole = Trainer(config, train, val).run()
+    trainer = Trainer(config, train, val)
+    views = trainer.head_views()
+    shared = trainer.train_head(*views)
+    for name, value in whole.network.head.state_dict().items():
+        assert torch.equal(value, shared.network.head.state_dict()[name]), name
+    assert [row["stage"] for row in shared.provenance["history"]] == ["stage2", "stage2"]

@@ -122,6 +122,32 @@ class Trainer:
     def run(self) -> ModelBundle:
         start = time.perf_counter()
         resume = self._load_checkpoint()
+        trainable, train_cache, val_cache = self._frozen_views()
+        if resume.get("stage") != "stage2" and self.config.stage1_epochs > 0:
+            self._stage1(trainable, train_cache, val_cache, resume if resume.get("stage") == "stage1" else {})
+            resume = {}
+        self._to_head_features(trainable, train_cache, val_cache)
+        self._stage2(train_cache, val_cache, resume if resume.get("stage") == "stage2" else {})
+        seconds = time.perf_counter() - start
+        self.progress(Progress("done", 0, 0, message=f"finished in {seconds:.0f} s"))
+        return self._bundle(seconds)
+
+    def head_views(self) -> tuple[list[View], list[View]]:
+        """The training and validation views with the features stage 2 trains on, from the extractor as
+        it is (no stage 1): one cache for training several heads (``train_head``)."""
+        trainable, train_cache, val_cache = self._frozen_views()
+        self._to_head_features(trainable, train_cache, val_cache)
+        return train_cache, val_cache
+
+    def train_head(self, train_views: list[View], val_views: list[View]) -> ModelBundle:
+        """Stage 2 alone on views from ``head_views``, from the head as it is now, with ``self.config``."""
+        start = time.perf_counter()
+        self.history = []
+        self._stage2(train_views, val_views, {})
+        return self._bundle(time.perf_counter() - start)
+
+    def _frozen_views(self) -> tuple[nn.Module, list[View], list[View]]:
+        """The extractor's trainable tail, and the training and validation views with the frozen part's features."""
         c = self.config
         sigma = c.sigma_px
         train_views = make_views(self.train_images, c.n_views, sigma, c.seed, c.scale_jitter, c.min_group_views,
@@ -138,18 +164,15 @@ class Trainer:
         report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
         train_cache = cache_features(frozen, train_views, self.device, progress=report, cancel=self.cancel)
         val_cache = cache_features(frozen, val_views, self.device, cancel=self.cancel)
-        if resume.get("stage") != "stage2" and c.stage1_epochs > 0:
-            self._stage1(trainable, train_cache, val_cache, resume if resume.get("stage") == "stage1" else {})
-            resume = {}
+        return trainable, train_cache, val_cache
+
+    def _to_head_features(self, trainable: nn.Module, *caches: list[View]) -> None:
+        """Replace each cached view's features by the extractor's output (the trainable tail, less its output layer)."""
         tail = nn.Sequential(*list(trainable)[:-1]).eval()
-        for cache in (train_cache, val_cache):
+        for cache in caches:
             with torch.inference_mode():
                 for view in cache:
                     view.features = tail(view.features[None].float().to(self.device))[0].cpu()
-        self._stage2(train_cache, val_cache, resume if resume.get("stage") == "stage2" else {})
-        seconds = time.perf_counter() - start
-        self.progress(Progress("done", 0, 0, message=f"finished in {seconds:.0f} s"))
-        return self._bundle(seconds)
 
     # ----- stage 1: density regression of the trainable extractor tail
     def _stage1(self, trainable: nn.Module, train: list[View], val: list[View], resume: dict) -> None:
