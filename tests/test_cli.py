@@ -239,11 +239,13 @@ def test_shipped_model_counts_without_a_cell_size(shipped_model_path, data_root,
     assert abs(float(dsb["count"]) - annotated) < 0.3 * annotated < abs(as_is - annotated)
 
 
-@pytest.mark.parametrize("diameter_args, expect_scale_one", [((), False), (("--cell-diameter", "as-is"), True)])
+@pytest.mark.parametrize("diameter_args, expect_scale_one", [((), False), (("--cell-diameter", "as-is"), True),
+                                                             (("--fit-to-stride",), False)])
 def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatch, capsys, diameter_args,
                                            expect_scale_one):
     """``train --cell-diameter as-is`` trains on the images as they are; by default each image is
-    brought from its dot spacing (about 20 px here) to the training diameter (10 px)."""
+    brought from its dot spacing (about 20 px here) to the training diameter (10 px); ``--fit-to-stride``
+    makes a model that resizes to whole output cells."""
     from countxplain import training_data
     from countxplain.annotations import write_dots_csv
     from countxplain.modelfile import load_model
@@ -266,6 +268,7 @@ def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatc
     assert main(["train", str(folder), "--out", str(out), "--init", str(tiny_model_file), "--k-cell", "2",
                  "--k-bg", "2", "--stage1-epochs", "1", "--epochs", "1", *diameter_args]) == 0
     assert "saved" in capsys.readouterr().out and load_model(out).config.k_cell == 2
+    assert load_model(out).preprocessing.get("fit_to_stride", False) == ("--fit-to-stride" in diameter_args)
     assert len(scales) == 3
     assert all(s == 1.0 for s in scales) == expect_scale_one
     if not expect_scale_one:

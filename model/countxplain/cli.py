@@ -125,7 +125,7 @@ def cmd_train(args) -> int:
     train_idx, val_idx, _ = split_indices(len(dataset), len(dataset) - n_val, n_val, 0, args.seed)
     config = TrainingConfig(k_cell=args.k_cell, k_bg=args.k_bg, stage1_epochs=args.stage1_epochs,
                             stage2_epochs=args.epochs, tau=args.tau, seed=args.seed,
-                            cell_diameter_px=args.train_diameter)
+                            cell_diameter_px=args.train_diameter, fit_to_stride=args.fit_to_stride)
     init = load_model(args.init) if args.init else None
     config = config_for_start(config, init)
     given = args.train_diameter if args.cell_diameter == "as-is" else args.cell_diameter
@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-diameter", type=float, default=10.0)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint", type=Path, default=None)
+    train.add_argument("--fit-to-stride", action="store_true",
+                       help="resize every image to whole 8-pixel output cells instead of padding it up to them "
+                            "(the model then counts that way too)")
     train.add_argument("--half", action="store_true", help="store weights as float16")
     train.add_argument("--name", default=None)
     common(train, model=False)
