@@ -16,7 +16,8 @@
 * For reference, the purity of the same kind of boxes drawn on the model's density map
   (its top-1 % pixels as if it were a cell prototype's map): how well the counting itself
   puts its strongest output on annotated dots, which the prototypes' maps, whose weighted
-  sum the density is, can hardly beat.
+  sum the density is, can hardly beat; and the same for the density of the CSRNet output layer that
+  stage 1 trained on the same features.
 * Each purity's 95 % interval, resampling whole images (2000 bootstrap draws).
 * Faithfulness: erasing every cell-prototype box (filled with the image mean) against
   erasing as many random boxes of the same sizes; mean count drop of each and a one-sided
@@ -141,9 +142,15 @@ def miss_summary(spacings: np.ndarray) -> dict:
             "within_one_spacing": float((spacings < 1.0).mean()) if len(spacings) else None}
 
 
+def density_boxes(result) -> list[tuple[int, int, int, int]]:
+    """The boxes a density map's top-1 % pixels draw, one map cell wide, as a prototype's map would."""
+    return map_boxes(upsample_to_image(result.density, result), DEFAULT_PERCENTILE, 8, result.cell_px)
+
+
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
+    stage1 = Counter(model, device=counter.device, branch="csrnet")
     k_cell = model.config.k_cell
     protocol, dataset = load_protocol_data(data, name)
     train, _, test = protocol.split(dataset, seed=seed)
@@ -151,7 +158,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     if protocol.dataset != "dsb2018":
         set_diameter = float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in train]))
     drawn, raw, border = PurityTally(), PurityTally(), PurityTally()
-    far_edges, near_edges, cell_wide, density = PurityTally(), PurityTally(), PurityTally(), PurityTally()
+    far_edges, near_edges, cell_wide = PurityTally(), PurityTally(), PurityTally()
+    density, stage1_density = PurityTally(), PurityTally()
     misses = []
     drops_proto, drops_random, errors = [], [], []
     for sample in test[:per_set]:
@@ -164,8 +172,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         shape, margin = image.pixels.shape[:2], result.pixels_per_cell
         spacing = diameter or float(model.cell_diameter_px)
         drawn.new_image()
-        density.add(True, cells_in_boxes(dots, map_boxes(upsample_to_image(result.density, result),
-                                                         DEFAULT_PERCENTILE, 8, result.cell_px)))
+        density.add(True, cells_in_boxes(dots, density_boxes(result)))
+        stage1_density.add(True, cells_in_boxes(dots, density_boxes(stage1.count(image.pixels, cell_diameter_px=diameter))))
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell
@@ -194,6 +202,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "background_box_purity": drawn.purity(False), "background_boxes": drawn.boxes[False],
         "purity_interval": {"cell": drawn.interval(True), "background": drawn.interval(False)},
         "density_box_purity": {"purity": density.purity(True), "boxes": density.boxes[True]},
+        "csrnet_density_box_purity": {"purity": stage1_density.purity(True), "boxes": stage1_density.boxes[True]},
         "region_purity": raw.summary(), "border_purity": border.summary(),
         "edge_purity": {"right_or_bottom": far_edges.summary(), "left_or_top_only": near_edges.summary()},
         "cell_wide_purity": cell_wide.summary(),

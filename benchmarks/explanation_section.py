@@ -100,13 +100,15 @@ def impure_cell_box_section(sets: dict) -> list[str]:
         "cell spacings (the cell size the image was counted at; a drawn box is one map cell, 0.8 of a spacing, "
         "wide); the purity of the same components drawn at least one cell spacing wide; and, for reference, "
         "the same boxes drawn on the model's density map (its top-1 % pixels, one map cell wide, scored as cell "
-        "boxes), which is the weighted sum of the prototypes' similarity maps:",
+        "boxes), which is the weighted sum of the prototypes' similarity maps, and on the density of the CSRNet "
+        "output layer that stage 1 trained on the same features:",
         ["impure cell boxes", "median distance to the nearest dot", "nearest dot within one spacing",
          "cell-box purity, boxes one spacing wide", "background-box purity, boxes one spacing wide",
-         "density-map boxes holding a dot"],
+         "density-map boxes holding a dot", "CSRNet density-map boxes holding a dot"],
         lambda misses, row: [str(misses["boxes"]), spacings(misses["median_spacings"]), share(misses["within_one_spacing"]),
                              purity_text(row["cell_wide_purity"], "cell"),
-                             purity_text(row["cell_wide_purity"], "background"), density_text(row)])
+                             purity_text(row["cell_wide_purity"], "background"), density_text(row, "density_box_purity"),
+                             density_text(row, "csrnet_density_box_purity")])
     measured = {name: row for name, row in sets.items() if row.get("density_box_purity")}
     if lines and measured:
         pairs = ", ".join(f"{name} {row['cell_box_purity']:.1%} against {row['density_box_purity']['purity']:.1%}"
@@ -117,15 +119,22 @@ def impure_cell_box_section(sets: dict) -> list[str]:
         lines += ["", "What this shows. An impure cell box is nearly always within one cell spacing of an annotated "
                   f"dot ({span}), not out in the background: its centre lies a median of about 0.6 spacings from "
                   "the nearest dot, beyond the 0.4 spacing that half a drawn box reaches. The cell prototypes' boxes "
-                  f"hold a dot about as often as the density map's own strongest regions do ({pairs}). The density "
-                  "is the weighted sum of the prototypes' maps, and at 8-pixel resolution its strongest output "
-                  "falls that often on a neighbouring cell or between two touching cells; this points at the "
-                  "counting network's localisation, more than at the head, as what keeps cell boxes below 95 %."]
+                  f"hold a dot about as often as the density map's own strongest regions do ({pairs}), and the CSRNet "
+                  "output layer's density, which has no prototypes, does no better"
+                  f"{stage1_text(measured)}. At 8-pixel resolution the strongest output of the counting network "
+                  "itself falls that often on a neighbouring cell or between two touching cells; that, more than "
+                  "the head, is what keeps cell boxes below 95 %."]
     return lines
 
 
-def density_text(row: dict) -> str:
-    density = row.get("density_box_purity")
+def stage1_text(sets: dict) -> str:
+    values = [f"{name} {row['csrnet_density_box_purity']['purity']:.1%}" for name, row in sets.items()
+              if row.get("csrnet_density_box_purity")]
+    return f" ({', '.join(values)})" if values else ""
+
+
+def density_text(row: dict, key: str) -> str:
+    density = row.get(key)
     return "not measured" if not density else f"{density['purity']:.1%} ({density['boxes']} boxes)"
 
 
