@@ -18,6 +18,8 @@
   puts its strongest output on annotated dots, which the prototypes' maps, whose weighted
   sum the density is, can hardly beat; and the same for the density of the CSRNet output layer that
   stage 1 trained on the same features.
+* With ``--flips 4`` every map is the mean over the image and its three mirror images
+  (``inference.FLIP_AXES``), as ``countxplain count/explain --flips 4`` count.
 * Each purity's 95 % interval, resampling whole images (2000 bootstrap draws).
 * Faithfulness: erasing every cell-prototype box (filled with the image mean) against
   erasing as many random boxes of the same sizes; mean count drop of each and a one-sided
@@ -26,7 +28,8 @@
 * The count's MAE on the images measured.
 
 Usage: python benchmarks/explanation_quality.py [--model resources/models/default.cxm] [--per-set 30]
-       [--protocols vgg64 mbm adi dsb2018] [--seed 0] [--fit-to-stride] [--out benchmarks/results/explanations.json]
+       [--protocols vgg64 mbm adi dsb2018] [--seed 0] [--fit-to-stride] [--flips 1|2|4]
+       [--out benchmarks/results/explanations.json]
 """
 
 from __future__ import annotations
@@ -150,7 +153,7 @@ def density_boxes(result) -> list[tuple[int, int, int, int]]:
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
-    stage1 = Counter(model, device=counter.device, branch="csrnet")
+    stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips)
     k_cell = model.config.k_cell
     protocol, dataset = load_protocol_data(data, name)
     train, _, test = protocol.split(dataset, seed=seed)
@@ -224,14 +227,17 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="split seed")
     parser.add_argument("--fit-to-stride", action="store_true",
                         help="count every image resized to whole output cells, whatever the model was trained with")
+    parser.add_argument("--flips", type=int, default=1, choices=(1, 2, 4),
+                        help="average every map over the image and its mirror images (inference.FLIP_AXES)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     model = load_model(args.model)
     if args.fit_to_stride:
         model.preprocessing["fit_to_stride"] = True
-    counter = Counter(model, device="cpu")
+    counter = Counter(model, device="cpu", flips=args.flips)
     rng = np.random.default_rng(0)
-    report = {"model": str(args.model), "fit_to_stride": bool(model.preprocessing.get("fit_to_stride")), "sets": {}}
+    report = {"model": str(args.model), "fit_to_stride": bool(model.preprocessing.get("fit_to_stride")),
+              "flips": args.flips, "sets": {}}
     for name in args.protocols:
         dataset_name, quality = set_quality(counter, args.data, name, args.seed, args.per_set, rng)
         report["sets"][dataset_name] = quality

@@ -273,3 +273,18 @@ def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatc
     assert all(s == 1.0 for s in scales) == expect_scale_one
     if not expect_scale_one:
         assert scales == pytest.approx([0.5] * 3)
+
+
+def test_explain_with_flips_records_them_and_its_numbers_still_add_up(tiny_model_file, rgb_image, tmp_path, capsys):
+    import json
+
+    for flips in (1, 4):
+        assert main(["explain", str(rgb_image), "--out", str(tmp_path / str(flips)), "--model", str(tiny_model_file),
+                     "--device", "cpu", "--cell-diameter", "as-is", "--flips", str(flips)]) == 0
+        data = json.loads((tmp_path / str(flips) / f"{rgb_image.stem}-explanation.json").read_text())
+        assert data["flips"] == flips
+        total = sum(p["contribution"] for p in data["prototypes"]) + data["bias_term"]
+        assert total == pytest.approx(data["count"], rel=1e-5, abs=1e-4)
+    with pytest.raises(SystemExit) as refused:
+        main(["explain", str(rgb_image), "--out", str(tmp_path), "--flips", "3"])
+    assert refused.value.code == 2 and "--flips" in capsys.readouterr().err

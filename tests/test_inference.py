@@ -246,3 +246,24 @@ def test_model_fitted_to_its_stride_counts_without_padded_cells(varying, rgb_ima
     plain = Counter(varying, device="cpu").count(pixels, cell_diameter_px=13.0)
     assert plain.axis_scales is None and plain.cell_px == (8 / plain.scale, 8 / plain.scale)
     assert plain.density.shape == (-(-round(93 * scale) // 8), -(-round(125 * scale) // 8))
+
+
+def test_flip_averaged_maps_are_the_mean_over_the_mirrored_image(varying, rgb_image):
+    """``flips=4`` averages the maps of the image and its three mirror images, each flipped back onto
+    the image; on a 96 x 128 image (whole cells, no padding) that is the mean of four plain counts."""
+    from countxplain.explain import contributions
+
+    pixels = read_image(rgb_image).pixels
+    plain = Counter(varying, device="cpu")
+    averaged = Counter(varying, device="cpu", flips=4).count(pixels, with_similarity=True)
+    views = [((), plain.count(pixels, with_similarity=True))]
+    for axes in ((1,), (0,), (0, 1)):
+        views.append((axes, plain.count(np.ascontiguousarray(np.flip(pixels, axes)), with_similarity=True)))
+    density = np.mean([np.flip(r.density, axes) for axes, r in views], axis=0)
+    similarity = np.mean([np.flip(r.similarity, tuple(a + 1 for a in axes)) for axes, r in views], axis=0)
+    assert not np.allclose(views[0][1].density, density, atol=1e-4)  # mirroring changes the map
+    np.testing.assert_allclose(averaged.density, density, atol=1e-5)
+    np.testing.assert_allclose(averaged.similarity, similarity, atol=1e-5)
+    assert contributions(varying, averaged).total == pytest.approx(averaged.count, rel=1e-5)
+    with pytest.raises(ValueError, match="flips"):
+        Counter(varying, device="cpu", flips=3)

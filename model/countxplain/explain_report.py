@@ -41,9 +41,10 @@ def group_colour(is_cell: bool) -> tuple[int, int, int]:
 
 
 def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: float | None = None,
-                     device: str = "cpu", estimate_cell_size: bool = False) -> tuple[np.ndarray, object, dict]:
+                     device: str = "cpu", estimate_cell_size: bool = False,
+                     flips: int = 1) -> tuple[np.ndarray, object, dict]:
     image = read_image(image_path)
-    result = Counter(bundle, device=device).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
+    result = Counter(bundle, device=device, flips=flips).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
                                                   estimate_cell_size=estimate_cell_size)
     parts = contributions(bundle, result)
     prototypes = []
@@ -57,15 +58,16 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
     data = {"image": str(image_path), "width": image.width, "height": image.height, "model": bundle.name,
             "count": result.count, "bias_term": parts.bias_term, "scale": result.scale,
             "cell_diameter_px": result.cell_diameter_px, "cell_diameter_estimated": result.cell_diameter_estimated,
-            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "prototypes": prototypes}
+            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "flips": flips,
+            "prototypes": prototypes}
     return image.pixels, result, data
 
 
 def write_explanation(bundle: ModelBundle, image_path: str | Path, out_dir: str | Path,
                       cell_diameter_px: float | None = None, device: str = "cpu",
-                      estimate_cell_size: bool = False) -> tuple[Path, Path]:
+                      estimate_cell_size: bool = False, flips: int = 1) -> tuple[Path, Path]:
     image_path, out_dir = Path(image_path), Path(out_dir)
-    pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device, estimate_cell_size)
+    pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device, estimate_cell_size, flips)
     figure = render_figure(bundle, pixels, result, data)
     out_dir.mkdir(parents=True, exist_ok=True)
     png_path = out_dir / f"{image_path.stem}-explanation.png"
