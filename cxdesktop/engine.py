@@ -43,6 +43,7 @@ class ModelInfo:
     device_reason: str
     precision: str = "fp32"  # what counting uses: 'fp32' or 'bf16'
     precision_reason: str = ""
+    flips: int = 1  # the maps are averaged over the image and flips - 1 mirror images of it
     gallery_patches: np.ndarray | None = None  # uint8 (K, k, P, P, 3)
     gallery_similarity: np.ndarray | None = None  # float (K, k)
     gallery_sources: list = field(default_factory=list)
@@ -101,6 +102,7 @@ class Engine:
         self.counter = None
         self.info: ModelInfo | None = None
         self.trained: tuple | None = None  # (bundle, counter) of the last training run
+        self.flips = 1  # every count and explanation: the image and flips - 1 mirror images, averaged
 
     # ---- devices and models ----
     def probe_devices(self) -> dict[str, str | None]:
@@ -108,14 +110,16 @@ class Engine:
 
         return usable_devices()
 
-    def load_model(self, path: str | Path, device: str = "auto", precision: str = "auto") -> ModelInfo:
+    def load_model(self, path: str | Path, device: str = "auto", precision: str = "auto",
+                   flips: int | None = None) -> ModelInfo:
         """Load and validate a model file; the previous model stays if this one is refused."""
-        from countxplain.inference import Counter
+        from countxplain.inference import Counter, checked_flips
         from countxplain.modelfile import load_model
 
+        flips = self.flips if flips is None else checked_flips(flips)
         bundle = load_model(path, device="cpu")
         counter = Counter(bundle, device=device, precision=precision)
-        self.bundle, self.counter = bundle, counter
+        self.bundle, self.counter, self.flips = bundle, counter, flips
         self.info = self._snapshot(bundle, counter)
         return self.info
 
@@ -128,8 +132,17 @@ class Engine:
         self.info = self._snapshot(self.bundle, self.counter)
         return self.info
 
-    @staticmethod
-    def _snapshot(bundle, counter) -> ModelInfo:
+    def set_flips(self, flips: int) -> ModelInfo:
+        """Average every later count's maps over ``flips`` views (1, 2 or 4)."""
+        from countxplain.inference import checked_flips
+
+        if self.bundle is None:
+            raise NoModelError("no model is loaded")
+        self.flips = checked_flips(flips)
+        self.info = self._snapshot(self.bundle, self.counter)
+        return self.info
+
+    def _snapshot(self, bundle, counter) -> ModelInfo:
         gallery = bundle.gallery
         label = counter.device.type.upper()
         if counter.device.type == "cuda":
@@ -141,7 +154,7 @@ class Engine:
             cell_diameter_px=bundle.cell_diameter_px, provenance=dict(bundle.provenance),
             preprocessing=dict(bundle.preprocessing), config=bundle.config.to_dict(), device=str(counter.device),
             device_label=label, device_reason=counter.device_reason,
-            precision=counter.precision, precision_reason=counter.precision_reason,
+            precision=counter.precision, precision_reason=counter.precision_reason, flips=self.flips,
             gallery_patches=gallery.patches.cpu().numpy() if gallery is not None else None,
             gallery_similarity=gallery.similarity.float().cpu().numpy() if gallery is not None else None,
             gallery_sources=list(gallery.sources) if gallery is not None else [])
@@ -197,7 +210,7 @@ class Engine:
             raise NoModelError("no model is loaded")
         preview = self.read(path)
         result = self.counter.count(preview.pixels, cell_diameter_px=cell_diameter_px or None,
-                                    with_similarity=True, cancel=cancel, estimate_cell_size=True)
+                                    with_similarity=True, cancel=cancel, estimate_cell_size=True, flips=self.flips)
         parts = contributions(self.bundle, result)
         analysis = Analysis(str(path), result, parts, cell_diameter_px or None, self.bundle.name,
                             str(self.bundle.path or ""), result.device)
@@ -218,4 +231,4 @@ class Engine:
             raise NoModelError("no model is loaded")
         return write_explanation(self.bundle, Path(image_path), Path(out_dir),
                                  cell_diameter_px=cell_diameter_px or None,
-                                 device=str(self.counter.device), estimate_cell_size=True)
+                                 device=str(self.counter.device), estimate_cell_size=True, flips=self.flips)

@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self.session = Session(self.runner, self)
         self.session.device_pref = self.settings.device
         self.session.precision_pref = self.settings.precision
+        self.session.flips_pref = self.settings.flips
         self._dialogs: list[QWidget] = []
         self.training = TrainingController(self.session, parent=self)
         self.training_dialog = None
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         self.annotation_panel = AnnotationPanel()
         self.annotator = Annotator(self.session, self.image_view, self.annotation_panel, self.settings, self)
         self.exporter = Exporter(self.session, self.settings, self)
-        self.status = StatusBar(self.session.device_pref, self.session.precision_pref)
+        self.status = StatusBar(self.session.device_pref, self.session.precision_pref, self.session.flips_pref)
         self.setStatusBar(self.status)
         self.opener = Opener(self, self.session, self.settings, self.browser, self.status)
 
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self.status.sigCancelBatch.connect(s.cancel_batch)
         self.status.device_picker.sigDeviceChosen.connect(self._device_chosen)
         self.status.precision_picker.sigPrecisionChosen.connect(self._precision_chosen)
+        self.status.flips_picker.sigFlipsChosen.connect(self._flips_chosen)
         self.image_view.overlay.sigOpacityChanged.connect(lambda v: setattr(self.settings, "overlay_opacity", v))
         self.image_view.overlay.sigColormapChanged.connect(lambda name: setattr(self.settings, "colormap", name))
         self.cell_size.sigDiameterChanged.connect(self._diameter_changed)
@@ -349,6 +351,10 @@ class MainWindow(QMainWindow):
     def _precision_chosen(self, precision: str) -> None:
         self.settings.precision = precision
         self.session.set_precision(precision)
+
+    def _flips_chosen(self, flips: int) -> None:
+        self.settings.flips = flips
+        self.session.set_flips(flips)
 
     # ---- dialogs ----
     def _show_dialog(self, title: str, body: str) -> TextDialog:

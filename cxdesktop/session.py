@@ -42,6 +42,7 @@ class Session(QObject):
         self.devices: dict[str, str | None] = {"cpu": None}
         self.device_pref = "auto"
         self.precision_pref = "auto"
+        self.flips_pref = 1
         self.current: str | None = None
         self._callbacks: dict[int, tuple[Callable, Callable | None, Callable | None]] = {}
         self._batch: set[str] = set()
@@ -99,9 +100,9 @@ class Session(QObject):
 
     def load_model(self, path: str | Path, user: bool = False) -> None:
         """Load a model in the worker; on success every listed image is counted again."""
-        path, device, precision = str(path), self.device_pref, self.precision_pref
+        path, device, precision, flips = str(path), self.device_pref, self.precision_pref, self.flips_pref
         self.sigModelLoading.emit(path)
-        self._submit("load-model", lambda ctx: self.engine.load_model(path, device, precision), "model", INTERACTIVE,
+        self._submit("load-model", lambda ctx: self.engine.load_model(path, device, precision, flips), "model", INTERACTIVE,
                      ok=lambda info: self._model_loaded(info, recount=True),
                      error=lambda message: self.sigModelFailed.emit(message, user))
 
@@ -113,6 +114,15 @@ class Session(QObject):
         """'auto' (bf16 where native and accurate for this model), 'fp32' or 'bf16'."""
         self.precision_pref = precision
         self._reload_counter()
+
+    def set_flips(self, flips: int) -> None:
+        """Average the maps of every count over ``flips`` views (1, 2 or 4); every listed image is counted again."""
+        self.flips_pref = flips
+        if self.model is None:
+            return
+        self._submit("set-flips", lambda ctx: self.engine.set_flips(flips), "model", INTERACTIVE,
+                     ok=lambda info: self._model_loaded(info, recount=True),
+                     error=lambda message: self.sigModelFailed.emit(message, True))
 
     def _reload_counter(self) -> None:
         if self.model is None:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from . import APP_NAME, ORGANISATION
 
-DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "precision": "auto", "overlay_opacity": 0.6, "colormap": "inferno"}
+DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "precision": "auto", "flips": 1, "overlay_opacity": 0.6, "colormap": "inferno"}
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
 
 
@@ -54,6 +54,16 @@ class Settings:
     @precision.setter
     def precision(self, precision: str) -> None:
         self._qs.setValue("precision", precision)
+
+    @property
+    def flips(self) -> int:
+        """How many views (the image alone, or with its three mirror images) the maps are averaged over: 1 or 4."""
+        flips = self._get("flips", int)
+        return flips if flips in (1, 4) else 1
+
+    @flips.setter
+    def flips(self, flips: int) -> None:
+        self._qs.setValue("flips", int(flips))
 
     @property
     def overlay_opacity(self) -> float:

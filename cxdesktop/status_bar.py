@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from .views.device_picker import DevicePicker
+from .views.flips_picker import FlipsPicker
 from .views.precision_picker import PrecisionPicker
 
 
@@ -20,7 +21,8 @@ def device_text(info) -> str:
 class StatusBar(QStatusBar):
     sigCancelBatch = Signal()
 
-    def __init__(self, device_preference: str = "auto", precision_preference: str = "auto", parent=None) -> None:
+    def __init__(self, device_preference: str = "auto", precision_preference: str = "auto", flips_preference: int = 1,
+                 parent=None) -> None:
         super().__init__(parent)
         self.progress = QProgressBar()
         self.progress.setObjectName("batchProgress")
@@ -33,6 +35,7 @@ class StatusBar(QStatusBar):
         self.model_label.setObjectName("modelLabel")
         self.device_picker = DevicePicker(device_preference)
         self.precision_picker = PrecisionPicker(precision_preference)
+        self.flips_picker = FlipsPicker(flips_preference)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.cancel_button)
         self.addPermanentWidget(self.model_label, 1)
@@ -40,6 +43,8 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.device_picker)
         self.addPermanentWidget(QLabel("Precision:"))
         self.addPermanentWidget(self.precision_picker)
+        self.addPermanentWidget(QLabel("Maps:"))
+        self.addPermanentWidget(self.flips_picker)
         self.set_batch(0, 0)
         self.cancel_button.clicked.connect(self.sigCancelBatch)
 
@@ -52,7 +57,8 @@ class StatusBar(QStatusBar):
             self.progress.setValue(done)
 
     def set_model(self, info) -> None:
-        text = f"Model: {info.name} · {device_text(info)} · {info.precision}"
+        views = f" · {info.flips} views" if info.flips > 1 else ""
+        text = f"Model: {info.name} · {device_text(info)} · {info.precision}{views}"
         self.model_label.setText(text)
         self.model_label.setToolTip("\n".join(t for t in (info.path, info.device_reason, info.precision_reason) if t))
 

@@ -75,6 +75,7 @@ def test_density_map_exports_as_npy_and_tif(counted, tmp_path):
     np.testing.assert_array_equal(data, entry.analysis.result.density)
     assert float(data.sum(dtype=np.float64)) == pytest.approx(entry.count, rel=1e-5)
     assert meta["pixels_per_cell"] == pytest.approx(entry.analysis.result.pixels_per_cell)
+    assert meta["views_averaged"] == entry.analysis.result.flips == 1
 
 
 def test_density_refuses_other_formats(counted, tmp_path):

@@ -3,6 +3,8 @@ the device picker, and the Help dialogs."""
 
 from __future__ import annotations
 
+import pytest
+
 from app_fixtures import app_settings, drop_paths, small_images, wait_counted, window  # noqa: F401
 from PySide6.QtWidgets import QMessageBox
 
@@ -69,6 +71,25 @@ def test_precision_picker_switches_the_counter_and_is_remembered(qtbot, window):
         qtbot.waitUntil(lambda: window.session.model.precision == choice, timeout=60_000)
         assert window.settings.precision == choice
         assert window.status.model_label.text().endswith(f"· {choice}")
+
+
+def test_maps_picker_recounts_with_mirror_images_and_is_remembered(qtbot, window, small_images):
+    """Choosing 4 views counts every listed image again with its maps averaged over its mirror images."""
+    drop_paths(window, small_images[:1])
+    wait_counted(qtbot, window, small_images[:1])
+    entry = lambda: window.session.store[str(small_images[0])]
+    assert entry().analysis.result.flips == 1 and window.session.model.flips == 1
+    picker = window.status.flips_picker
+    for choice in (4, 1):
+        picker.setCurrentIndex(picker.findData(choice))
+        picker.activated.emit(picker.findData(choice))
+        qtbot.waitUntil(lambda: entry().analysis is not None and entry().analysis.result.flips == choice
+                        and entry().status == "done", timeout=60_000)
+        assert window.session.model.flips == choice and window.settings.flips == choice
+        assert window.status.model_label.text().endswith(" · 4 views") == (choice == 4)
+        assert ("4 views averaged" in window.summary.details.text()) == (choice == 4)
+        result = entry().analysis.result
+        assert entry().analysis.contributions.total == pytest.approx(result.count, rel=1e-5)
 
 
 def test_status_bar_gives_the_reason_a_gpu_is_not_used(window):

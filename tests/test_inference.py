@@ -249,8 +249,9 @@ def test_model_fitted_to_its_stride_counts_without_padded_cells(varying, rgb_ima
 
 
 def test_flip_averaged_maps_are_the_mean_over_the_mirrored_image(varying, rgb_image):
-    """``flips=4`` averages the maps of the image and its three mirror images, each flipped back onto
-    the image; on a 96 x 128 image (whole cells, no padding) that is the mean of four plain counts."""
+    """``flips=4`` (for the counter or for one count) averages the maps of the image and its three mirror
+    images, each flipped back onto the image; on a 96 x 128 image (whole cells, no padding) that is the
+    mean of four plain counts."""
     from countxplain.explain import contributions
 
     pixels = read_image(rgb_image).pixels
@@ -265,5 +266,9 @@ def test_flip_averaged_maps_are_the_mean_over_the_mirrored_image(varying, rgb_im
     np.testing.assert_allclose(averaged.density, density, atol=1e-5)
     np.testing.assert_allclose(averaged.similarity, similarity, atol=1e-5)
     assert contributions(varying, averaged).total == pytest.approx(averaged.count, rel=1e-5)
+    assert averaged.flips == 4 and views[0][1].flips == 1
+    np.testing.assert_array_equal(plain.count(pixels, flips=4).density, averaged.density)  # asked for per count
     with pytest.raises(ValueError, match="flips"):
         Counter(varying, device="cpu", flips=3)
+    with pytest.raises(ValueError, match="flips"):
+        plain.count(pixels, flips=8)

@@ -63,7 +63,8 @@ class SummaryPanel(QWidget):
             self.count.setText(f"{entry.count:.1f} cells")
             size = f"{entry.width}×{entry.height} px · " if entry.width else ""
             scale = cell_size_note(result)
-            self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()} in {result.seconds:.2f} s")
+            views = f", {result.flips} views averaged" if result.flips > 1 else ""
+            self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()}{views} in {result.seconds:.2f} s")
         elif entry.status == ERROR:
             self.count.setText("Cannot count")
             self.details.setText(entry.error)

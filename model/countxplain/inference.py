@@ -89,6 +89,7 @@ class CountResult:
     cell_diameter_estimated: bool = False  # counted at the estimator's diameter
     estimated_diameter_px: float | None = None  # the estimator's diameter, used or not
     axis_scales: tuple[float, float] | None = None  # (rows, columns) as resized, when they differ from scale
+    flips: int = 1  # the maps are the mean over the image and flips - 1 mirror images of it
 
     @property
     def cell_px(self) -> tuple[float, float]:
@@ -115,9 +116,7 @@ class Counter:
                  tile_margin: int = 128, precision: str = "fp32", branch: str = "countxplain", flips: int = 1) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
-        if flips not in FLIP_AXES:
-            raise ValueError(f"flips must be one of {tuple(FLIP_AXES)} (the image and its mirror images averaged)")
-        self.flips = flips
+        self.flips = checked_flips(flips)
         if branch not in ("countxplain", "csrnet"):
             raise ValueError("branch must be 'countxplain' (prototype head) or 'csrnet' (stage-1 output layer)")
         self.branch = branch
@@ -154,14 +153,17 @@ class Counter:
         return estimate_cell_diameter(self.network.extractor.frontend, size_model, pixels)
 
     def count(self, pixels: np.ndarray, cell_diameter_px: float | None = None, with_similarity: bool = False,
-              cancel: Callable[[], bool] | None = None, estimate_cell_size: bool = False) -> CountResult:
+              cancel: Callable[[], bool] | None = None, estimate_cell_size: bool = False,
+              flips: int | None = None) -> CountResult:
         """Count one image at ``cell_diameter_px`` (None: the image as it is, scale 1).
 
         With ``estimate_cell_size`` and no diameter, the model's size estimator (if it has one)
         measures the cells; the image is counted at that diameter only when it is far from the
         training diameter (``scale_policy.diameter_to_use``), else as it is. The library's default
-        is no estimate; the app and the command line estimate unless a diameter is given."""
+        is no estimate; the app and the command line estimate unless a diameter is given.
+        ``flips`` (1, 2 or 4; default the counter's own) is how many mirror images the maps are averaged over."""
         start = time.perf_counter()
+        flips = self.flips if flips is None else checked_flips(flips)
         estimate = None
         if not cell_diameter_px and estimate_cell_size:
             estimate = self.estimate_cell_diameter(pixels)
@@ -172,15 +174,16 @@ class Counter:
         fit = OUTPUT_STRIDE if self.bundle.preprocessing.get("fit_to_stride") else None
         scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
         axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
-        density, similarity = self._run_tiled(scaled, with_similarity, cancel)
+        density, similarity = self._run_tiled(scaled, with_similarity, cancel, flips)
         return CountResult(
             count=float(density.sum(dtype=np.float64)), density=density, scale=scale,
             image_shape=(int(pixels.shape[0]), int(pixels.shape[1])), seconds=time.perf_counter() - start,
             device=str(self.device), similarity=similarity,
             cell_diameter_px=float(cell_diameter_px) if cell_diameter_px else None,
-            cell_diameter_estimated=estimated, estimated_diameter_px=estimate, axis_scales=axis_scales)
+            cell_diameter_estimated=estimated, estimated_diameter_px=estimate, axis_scales=axis_scales, flips=flips)
 
-    def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel,
+                   flips: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = pixels.shape[:2]
         out_h, out_w = padded_size(h) // OUTPUT_STRIDE, padded_size(w) // OUTPUT_STRIDE
         density = np.zeros((out_h, out_w), dtype=np.float32)
@@ -194,7 +197,7 @@ class Counter:
                 y1, x1 = min(y0 + t, h), min(x0 + t, w)
                 ey0, ex0 = max(0, y0 - m), max(0, x0 - m)
                 ey1, ex1 = min(h, y1 + m), min(w, x1 + m)
-                tile_density, tile_similarity = self._run(image[:, :, ey0:ey1, ex0:ex1], with_similarity)
+                tile_density, tile_similarity = self._run(image[:, :, ey0:ey1, ex0:ex1], with_similarity, flips=flips)
                 oy, ox = (y0 - ey0) // OUTPUT_STRIDE, (x0 - ex0) // OUTPUT_STRIDE
                 ch, cw = padded_size(y1 - y0) // OUTPUT_STRIDE, padded_size(x1 - x0) // OUTPUT_STRIDE
                 ty, tx = y0 // OUTPUT_STRIDE, x0 // OUTPUT_STRIDE
@@ -203,15 +206,15 @@ class Counter:
                     similarity[:, ty:ty + ch, tx:tx + cw] = tile_similarity[:, oy:oy + ch, ox:ox + cw]
         return density, similarity
 
-    def _run(self, tile: torch.Tensor, with_similarity: bool,
-             precision: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(self, tile: torch.Tensor, with_similarity: bool, precision: str | None = None,
+             flips: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = tile.shape[-2:]
         batch = normalise_batch(tile)
         batch = F.pad(batch, (0, padded_size(w) - w, 0, padded_size(h) - h))
         batch = batch.to(self.device)
         density, similarity = 0.0, 0.0
         with torch.inference_mode():
-            for axes in FLIP_AXES[self.flips]:
+            for axes in FLIP_AXES[flips]:
                 view = (batch.flip(axes) if axes else batch).contiguous(memory_format=torch.channels_last)
                 features = self._features(view, precision or self.precision).float()
                 del view
@@ -222,7 +225,7 @@ class Counter:
                 density = density + _unflip(output.density, axes)[0, 0]
                 if with_similarity:
                     similarity = similarity + _unflip(output.similarity, axes)[0]
-        n = len(FLIP_AXES[self.flips])
+        n = len(FLIP_AXES[flips])
         density = (density / n).float().cpu().numpy()
         similarity = (similarity / n).float().cpu().numpy() if with_similarity and self.branch != "csrnet" else None
         return density, similarity
@@ -271,6 +274,12 @@ class Counter:
         if np.isfinite(difference) and difference <= AUTO_TOLERANCE:
             return "bf16", f"bf16: native, and its count of the gallery patches is within {difference:.2%} of fp32"
         return "fp32", f"fp32: the bf16 count of the gallery patches is {difference:.2%} off fp32"
+
+
+def checked_flips(flips: int) -> int:
+    if flips not in FLIP_AXES:
+        raise ValueError(f"flips must be one of {tuple(FLIP_AXES)} (the image and its mirror images averaged)")
+    return flips
 
 
 def _unflip(maps: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
