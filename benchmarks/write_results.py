@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explanation_section import explanation_quality_section
+from explanation_section import explanation_quality_section, top_location_section
 from stage_options_section import option_labels, stage_options_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,6 +293,7 @@ def main() -> int:
     lines += scale_robustness_section(load(RESULTS / "scale_robustness.json"))
     lines += explanation_quality_section(load(RESULTS / "explanations.json"),
                                          load(RESULTS / "explanations_whole_cells.json"))
+    lines += top_location_section(load(RESULTS / "top_location.json"))
     lines += candidates_section(load(RESULTS / "default_candidates.json"))
     stall = load(RESULTS / "gui_stall.json")
     lines += ["", "## The app's GUI thread while counting (`benchmarks/gui_stall.py`)", ""]
