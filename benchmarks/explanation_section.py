@@ -1,12 +1,15 @@
 """RESULTS.md's section on the default model's explanation quality (benchmarks/explanation_quality.py):
-purity, faithfulness and diversity, the boxes at the image border and at each edge, and the model counted on
-whole cells (--fit-to-stride)."""
+purity with its intervals, faithfulness and diversity, the boxes at the image border and at each edge, where
+the impure cell boxes lie against the density maps' own boxes, the model counted on whole cells
+(--fit-to-stride) and with its maps averaged over mirror images (--flips 4), and the top-location screen
+(benchmarks/top_location.py)."""
 
 from __future__ import annotations
 
 
-def explanation_quality_section(explanations: dict | None, whole_cells: dict | None) -> list[str]:
-    """From explanations.json and, when measured, explanations_whole_cells.json."""
+def explanation_quality_section(explanations: dict | None, whole_cells: dict | None,
+                                flipped: dict | None = None) -> list[str]:
+    """From explanations.json and, when measured, explanations_whole_cells.json and explanations_flips4.json."""
     lines = ["", "## Explanation quality of the default model (`benchmarks/explanation_quality.py`)", ""]
     if explanations:
         lines += ["Cell size: each set's training spacing for vgg, mbm and adi; each image's own dot spacing for dsb2018 "
@@ -32,6 +35,7 @@ def explanation_quality_section(explanations: dict | None, whole_cells: dict | N
         lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
                   f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
         lines += stride_fit_section(explanations, whole_cells)
+        lines += flips_section(explanations, flipped)
     else:
         lines.append("Not measured yet.")
     return lines
@@ -155,6 +159,29 @@ def stride_fit_section(plain: dict | None, fitted: dict | None) -> list[str]:
         lines.append(f"| {name} | {row['n_images']} | {before['mae']:.2f} / {row['mae']:.2f} | "
                      f"{before['cell_box_purity']:.1%} / {row['cell_box_purity']:.1%} | "
                      f"{before['background_box_purity']:.1%} / {row['background_box_purity']:.1%} |")
+    return lines
+
+
+def flips_section(plain: dict | None, flipped: dict | None) -> list[str]:
+    """The shipped model with its maps averaged over the image and its mirror images (--flips 4)."""
+    if not plain or not flipped:
+        return []
+    views = flipped.get("flips", 4)
+    lines = ["", f"### Maps averaged over {views} views (`explanation_quality.py --flips {views}`)", "",
+             f"The shipped model, unchanged, with every density and similarity map the mean over the image and "
+             f"its {views - 1} mirror images, each flipped back into place (`countxplain count/explain --flips "
+             f"{views}`, the app's *Maps: {views} views*); same images; 1 view / {views} views:", "",
+             "| set | images | MAE | cell-box purity | background-box purity | density-map boxes holding a dot |",
+             "|---|---|---|---|---|---|"]
+    for name, row in flipped["sets"].items():
+        before = plain["sets"].get(name)
+        if not before or before["n_images"] != row["n_images"]:
+            continue
+        density = lambda r: f"{r['density_box_purity']['purity']:.1%}" if r.get("density_box_purity") else "n/a"
+        lines.append(f"| {name} | {row['n_images']} | {before['mae']:.2f} / {row['mae']:.2f} | "
+                     f"{before['cell_box_purity']:.1%} / {row['cell_box_purity']:.1%}{interval(row, 'cell')} | "
+                     f"{before['background_box_purity']:.1%} / {row['background_box_purity']:.1%}"
+                     f"{interval(row, 'background')} | {density(before)} / {density(row)} |")
     return lines
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtCore import Signal
+
+from .choice_combo import ChoiceCombo
 
 LABELS = {1: "1 view", 4: "4 views"}
 TOOLTIPS = {
@@ -14,19 +15,11 @@ TOOLTIPS = {
 }
 
 
-class FlipsPicker(QComboBox):
+class FlipsPicker(ChoiceCombo):
     sigFlipsChosen = Signal(int)
 
     def __init__(self, preference: int = 1, parent=None) -> None:
-        super().__init__(parent)
+        super().__init__(LABELS, TOOLTIPS, preference, parent)
         self.setObjectName("flipsPicker")
         self.setToolTip("How many views of each image the density and similarity maps are averaged over")
-        for key, label in LABELS.items():
-            self.addItem(label, key)
-            self.setItemData(self.count() - 1, TOOLTIPS[key], Qt.ItemDataRole.ToolTipRole)
-        self.set_choice(preference)
         self.activated.connect(lambda index: self.sigFlipsChosen.emit(int(self.itemData(index))))
-
-    def set_choice(self, flips: int) -> None:
-        row = self.findData(flips)
-        self.setCurrentIndex(row if row >= 0 else 0)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtCore import Signal
+
+from .choice_combo import ChoiceCombo
 
 LABELS = {"auto": "Auto", "fp32": "fp32", "bf16": "bf16"}
 TOOLTIPS = {
@@ -15,22 +16,11 @@ TOOLTIPS = {
 }
 
 
-class PrecisionPicker(QComboBox):
+class PrecisionPicker(ChoiceCombo):
     sigPrecisionChosen = Signal(str)
 
     def __init__(self, preference: str = "auto", parent=None) -> None:
-        super().__init__(parent)
+        super().__init__(LABELS, TOOLTIPS, preference, parent)
         self.setObjectName("precisionPicker")
         self.setToolTip("Number format the model counts in")
-        for key, label in LABELS.items():
-            self.addItem(label, key)
-            self.setItemData(self.count() - 1, TOOLTIPS[key], Qt.ItemDataRole.ToolTipRole)
-        self.set_choice(preference)
         self.activated.connect(lambda index: self.sigPrecisionChosen.emit(self.itemData(index)))
-
-    def set_choice(self, key: str) -> None:
-        row = self.findData(key)
-        self.setCurrentIndex(row if row >= 0 else 0)
-
-    def choice(self) -> str:
-        return self.currentData()
