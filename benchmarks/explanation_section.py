@@ -8,8 +8,9 @@ from __future__ import annotations
 
 
 def explanation_quality_section(explanations: dict | None, whole_cells: dict | None,
-                                flipped: dict | None = None) -> list[str]:
-    """From explanations.json and, when measured, explanations_whole_cells.json and explanations_flips4.json."""
+                                flipped: dict | None = None, whole_flipped: dict | None = None) -> list[str]:
+    """From explanations.json and, when measured, explanations_whole_cells.json, explanations_flips4.json
+    and explanations_whole_cells_flips4.json."""
     lines = ["", "## Explanation quality of the default model (`benchmarks/explanation_quality.py`)", ""]
     if explanations:
         lines += ["Cell size: each set's training spacing for vgg, mbm and adi; each image's own dot spacing for dsb2018 "
@@ -35,7 +36,7 @@ def explanation_quality_section(explanations: dict | None, whole_cells: dict | N
         lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
                   f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
         lines += stride_fit_section(explanations, whole_cells)
-        lines += flips_section(explanations, flipped)
+        lines += flips_section(explanations, flipped, whole_flipped)
     else:
         lines.append("Not measured yet.")
     return lines
@@ -162,26 +163,33 @@ def stride_fit_section(plain: dict | None, fitted: dict | None) -> list[str]:
     return lines
 
 
-def flips_section(plain: dict | None, flipped: dict | None) -> list[str]:
-    """The shipped model with its maps averaged over the image and its mirror images (--flips 4)."""
+def flips_section(plain: dict | None, flipped: dict | None, whole_flipped: dict | None = None) -> list[str]:
+    """The shipped model with its maps averaged over the image and its mirror images (--flips 4), as it
+    was trained (padded to whole cells) and, when measured, resized to whole cells (--fit-to-stride)."""
     if not plain or not flipped:
         return []
     views = flipped.get("flips", 4)
+    runs = [("1 view", plain), (f"{views} views", flipped)]
+    if whole_flipped:
+        runs.append((f"{views} views on whole cells", whole_flipped))
+    heading = " / ".join(label for label, _ in runs)
     lines = ["", f"### Maps averaged over {views} views (`explanation_quality.py --flips {views}`)", "",
              f"The shipped model, unchanged, with every density and similarity map the mean over the image and "
              f"its {views - 1} mirror images, each flipped back into place (`countxplain count/explain --flips "
-             f"{views}`, the app's *Maps: {views} views*); same images; 1 view / {views} views:", "",
+             f"{views}`, the app's *Maps: {views} views*). Images padded up to whole cells are mirrored with their "
+             "padding, so a mirrored view has it on the left or top, where the model never saw it in training; "
+             "resized to whole cells (`--fit-to-stride`) there is none. Same images; " + heading + ":", "",
              "| set | images | MAE | cell-box purity | background-box purity | density-map boxes holding a dot |",
              "|---|---|---|---|---|---|"]
+    density = lambda r: f"{r['density_box_purity']['purity']:.1%}" if r.get("density_box_purity") else "n/a"
     for name, row in flipped["sets"].items():
-        before = plain["sets"].get(name)
-        if not before or before["n_images"] != row["n_images"]:
+        rows = [run["sets"].get(name) for _, run in runs]
+        if any(r is None or r["n_images"] != row["n_images"] for r in rows):
             continue
-        density = lambda r: f"{r['density_box_purity']['purity']:.1%}" if r.get("density_box_purity") else "n/a"
-        lines.append(f"| {name} | {row['n_images']} | {before['mae']:.2f} / {row['mae']:.2f} | "
-                     f"{before['cell_box_purity']:.1%} / {row['cell_box_purity']:.1%}{interval(row, 'cell')} | "
-                     f"{before['background_box_purity']:.1%} / {row['background_box_purity']:.1%}"
-                     f"{interval(row, 'background')} | {density(before)} / {density(row)} |")
+        join = lambda cell: " / ".join(cell(r) for r in rows)
+        lines.append(f"| {name} | {row['n_images']} | {join(lambda r: format(r['mae'], '.2f'))} | "
+                     f"{join(lambda r: format(r['cell_box_purity'], '.1%'))} | "
+                     f"{join(lambda r: format(r['background_box_purity'], '.1%'))} | {join(density)} |")
     return lines
 
 

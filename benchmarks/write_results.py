@@ -293,7 +293,8 @@ def main() -> int:
     lines += scale_robustness_section(load(RESULTS / "scale_robustness.json"))
     lines += explanation_quality_section(load(RESULTS / "explanations.json"),
                                          load(RESULTS / "explanations_whole_cells.json"),
-                                         load(RESULTS / "explanations_flips4.json"))
+                                         load(RESULTS / "explanations_flips4.json"),
+                                         load(RESULTS / "explanations_whole_cells_flips4.json"))
     lines += top_location_section(load(RESULTS / "top_location.json"))
     lines += candidates_section(load(RESULTS / "default_candidates.json"))
     stall = load(RESULTS / "gui_stall.json")
