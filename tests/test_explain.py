@@ -116,3 +116,25 @@ def test_boxes_are_at_least_one_map_cell_and_grow_about_their_region(counted):
         assert 0 <= x0 <= a0 and a1 <= x1 <= image.width and 0 <= y0 <= b0 and b1 <= y1 <= image.height
         if a1 - a0 >= side:
             assert (x0, x1) == (a0, a1)  # wide enough already: unchanged
+
+
+def test_the_figure_title_has_a_glyph_for_every_character_and_names_the_views(counted):
+    """Pillow's default font draws a missing character as the same empty box; the title has none."""
+    from PIL import ImageFont
+
+    from countxplain.explain_report import figure_title
+
+    _, _, result = counted
+    data = {"image": "/data/cells × 2.png", "count": 12.34, "model": "model – test", "flips": 4}
+    title = figure_title(data, result)
+    assert "4 views averaged" in title and "12.3" in title
+    font = ImageFont.load_default(size=14)
+
+    def glyph(character: str) -> bytes:
+        mask = font.getmask(character)
+        return np.array(mask, dtype=np.uint8).tobytes() + bytes(mask.size)
+
+    missing = glyph("\uffff")
+    assert glyph("×") == missing  # what the substitutes are for
+    assert [c for c in set(title) if not c.isspace() and glyph(c) == missing] == []
+    assert "views" not in figure_title({**data, "flips": 1}, result)

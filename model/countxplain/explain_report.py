@@ -89,6 +89,18 @@ def _fit(array: np.ndarray, size: int):
     return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR), scale
 
 
+# the figure's font (Pillow's default) has no glyph for these
+FIGURE_SUBSTITUTES = {"×": "x", "−": "-", "–": "-", "…": "..."}
+
+
+def figure_title(data: dict, result) -> str:
+    """The figure's first line: image, count, the cell size it was counted at, views averaged and model."""
+    views = f"   {data['flips']} views averaged" if data.get("flips", 1) > 1 else ""
+    title = (f"{Path(data['image']).name}   count {data['count']:.1f}   {cell_size_note(result)}{views}"
+             f"   model: {data['model']}")
+    return "".join(FIGURE_SUBSTITUTES.get(c, c) for c in title)
+
+
 def render_figure(bundle: ModelBundle, pixels: np.ndarray, result, data: dict):
     from PIL import Image, ImageDraw, ImageFont
 
@@ -105,8 +117,7 @@ def render_figure(bundle: ModelBundle, pixels: np.ndarray, result, data: dict):
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     rgb = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
-    draw.text((MARGIN, MARGIN), f"{Path(data['image']).name}   count {data['count']:.1f}   {cell_size_note(result)}"
-              f"   model: {data['model']}", fill="black", font=font)
+    draw.text((MARGIN, MARGIN), figure_title(data, result), fill="black", font=font)
     top = MARGIN + 24
     image_panel, scale = _fit(rgb, PANEL)
     canvas.paste(image_panel, (MARGIN, top))
