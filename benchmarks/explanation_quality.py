@@ -153,7 +153,7 @@ def density_boxes(result) -> list[tuple[int, int, int, int]]:
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
-    stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips)
+    stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips, whole_cells=counter.whole_cells)
     k_cell = model.config.k_cell
     protocol, dataset = load_protocol_data(data, name)
     train, _, test = protocol.split(dataset, seed=seed)
@@ -232,11 +232,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     model = load_model(args.model)
-    if args.fit_to_stride:
-        model.preprocessing["fit_to_stride"] = True
-    counter = Counter(model, device="cpu", flips=args.flips)
+    counter = Counter(model, device="cpu", flips=args.flips, whole_cells=True if args.fit_to_stride else None)
     rng = np.random.default_rng(0)
-    report = {"model": str(args.model), "fit_to_stride": bool(model.preprocessing.get("fit_to_stride")),
+    report = {"model": str(args.model), "fit_to_stride": counter.whole_cells,
               "flips": args.flips, "sets": {}}
     for name in args.protocols:
         dataset_name, quality = set_quality(counter, args.data, name, args.seed, args.per_set, rng)

@@ -198,9 +198,9 @@ def flips_section(plain: dict | None, flipped: dict | None, whole_flipped: dict 
         lines += ["", f"What this shows. With {runs[-1][0]}, {len(up)} of the {2 * len(names)} purities are higher "
                   f"than with 1 view, and the MAE is lower on {', '.join(lower_mae) or 'no set'}. Averaging over "
                   "mirror images, without retraining, puts the strongest responses on annotated dots more often; "
-                  "cell boxes still stay below 95 %. 4 views is a choice (`--flips 4`, the app's Maps picker); "
-                  "counting this model on whole cells is so far only the benchmark's `--fit-to-stride`. The "
-                  "default counts 1 view as trained, as every other table here was measured."]
+                  "cell boxes still stay below 95 %. Both are choices (`countxplain count/explain --flips 4 "
+                  "--whole-cells`; the app has the Maps picker); the default counts 1 view as trained, as every "
+                  "other table here was measured."]
     return lines
 
 

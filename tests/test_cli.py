@@ -288,3 +288,13 @@ def test_explain_with_flips_records_them_and_its_numbers_still_add_up(tiny_model
     with pytest.raises(SystemExit) as refused:
         main(["explain", str(rgb_image), "--out", str(tmp_path), "--flips", "3"])
     assert refused.value.code == 2 and "--flips" in capsys.readouterr().err
+
+
+def test_count_on_whole_cells_differs_from_padded_and_is_asked_for_by_name(tiny_model_file, rgb_image, capsys):
+    assert main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--cell-diameter", "13"]) == 0
+    padded = capsys.readouterr().out
+    assert main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--cell-diameter", "13", "--whole-cells"]) == 0
+    whole = capsys.readouterr().out
+    assert padded.strip() and whole.strip() and padded != whole

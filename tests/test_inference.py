@@ -272,3 +272,20 @@ def test_flip_averaged_maps_are_the_mean_over_the_mirrored_image(varying, rgb_im
         Counter(varying, device="cpu", flips=3)
     with pytest.raises(ValueError, match="flips"):
         plain.count(pixels, flips=8)
+
+
+def test_a_padded_model_can_count_on_whole_cells_and_a_fitted_one_padded(varying, rgb_image):
+    """``whole_cells`` overrides how the model was trained: the padded model asked for whole cells counts
+    exactly as the same weights marked ``fit_to_stride``, and the other way round."""
+    import copy
+
+    fitted = copy.copy(varying)
+    fitted.preprocessing = {**varying.preprocessing, "fit_to_stride": True}
+    pixels = read_image(rgb_image).pixels[:93, :125]
+    as_fitted = Counter(fitted, device="cpu").count(pixels, cell_diameter_px=13.0)
+    asked = Counter(varying, device="cpu", whole_cells=True).count(pixels, cell_diameter_px=13.0)
+    np.testing.assert_array_equal(asked.density, as_fitted.density)
+    assert asked.cell_px == as_fitted.cell_px and asked.axis_scales is not None
+    padded = Counter(fitted, device="cpu", whole_cells=False).count(pixels, cell_diameter_px=13.0)
+    np.testing.assert_array_equal(padded.density, Counter(varying, device="cpu").count(pixels, cell_diameter_px=13.0).density)
+    assert padded.axis_scales is None

@@ -60,7 +60,8 @@ def cmd_count(args) -> int:
     if not images:  # nothing to count: stop at the one line above, before loading a model
         return EXIT_INPUT_ERROR
     model = load_model_or_explain(args.model)
-    counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile, flips=args.flips)
+    counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile, flips=args.flips,
+                      whole_cells=args.whole_cells or None)
     if args.device not in ("auto", "cpu") and counter.device.type != args.device:  # a GPU asked for by name
         print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
     rows, failed = [], len(problems)
@@ -164,7 +165,7 @@ def cmd_evaluate(args) -> int:
     dataset = load_dataset(args.data)
     diameter, estimate = diameter_choice(args)
     result = evaluate_samples(model, dataset.samples, diameter, device=args.device, estimate_cell_size=estimate,
-                              flips=args.flips)
+                              flips=args.flips, whole_cells=args.whole_cells or None)
     print(f"{args.data}: n={result['n']} MAE {result['mae']:.3f} RMSE {result['rmse']:.3f} "
           f"relative MAE {result['relative_mae']:.3%}")
     return 0
@@ -176,7 +177,8 @@ def cmd_explain(args) -> int:
     model = load_model_or_explain(args.model)
     diameter, estimate = diameter_choice(args)
     figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=diameter, device=args.device,
-                                     estimate_cell_size=estimate, flips=args.flips)
+                                     estimate_cell_size=estimate, flips=args.flips,
+                                     whole_cells=args.whole_cells or None)
     print(f"wrote {figure} and {data}")
     return 0
 
@@ -209,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--flips", type=int, default=1, choices=(1, 2, 4),
                            help="average the density and similarity maps over the image and 1 or 3 mirror "
                                 "images of it (2 or 4 times the time; sharper maps, the count stays their sum)")
+            p.add_argument("--whole-cells", action="store_true",
+                           help="resize each image to whole 8-pixel output cells instead of padding it up to them "
+                                "(what a model trained with --fit-to-stride always does)")
         else:
             p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
                            help="typical cell diameter in pixels of the training images (default: each image's "

@@ -17,11 +17,12 @@ from .scale_policy import ESTIMATE_GATE
 
 def evaluate_samples(model: ModelBundle, samples: Sequence[Sample], cell_diameter_px: float | None,
                      device: str = "cpu", precision: str = "fp32", branch: str = "countxplain",
-                     oracle_cell_size: bool = False, estimate_cell_size: bool = False, flips: int = 1) -> dict:
+                     oracle_cell_size: bool = False, estimate_cell_size: bool = False, flips: int = 1,
+                     whole_cells: bool | None = None) -> dict:
     """Count every sample at ``cell_diameter_px``; None means the image as it is, or with
     ``estimate_cell_size`` the automatic choice (``scale_policy``: the model's estimate where it is far
     from the training size); ``oracle_cell_size`` uses each image's annotated dot spacing instead."""
-    counter = Counter(model, device=device, precision=precision, branch=branch, flips=flips)
+    counter = Counter(model, device=device, precision=precision, branch=branch, flips=flips, whole_cells=whole_cells)
     rows = []
     for sample in samples:
         image = read_image(sample.image_path)

@@ -42,9 +42,9 @@ def group_colour(is_cell: bool) -> tuple[int, int, int]:
 
 def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: float | None = None,
                      device: str = "cpu", estimate_cell_size: bool = False,
-                     flips: int = 1) -> tuple[np.ndarray, object, dict]:
+                     flips: int = 1, whole_cells: bool | None = None) -> tuple[np.ndarray, object, dict]:
     image = read_image(image_path)
-    result = Counter(bundle, device=device, flips=flips).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
+    result = Counter(bundle, device=device, flips=flips, whole_cells=whole_cells).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
                                                   estimate_cell_size=estimate_cell_size)
     parts = contributions(bundle, result)
     prototypes = []
@@ -65,9 +65,11 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
 
 def write_explanation(bundle: ModelBundle, image_path: str | Path, out_dir: str | Path,
                       cell_diameter_px: float | None = None, device: str = "cpu",
-                      estimate_cell_size: bool = False, flips: int = 1) -> tuple[Path, Path]:
+                      estimate_cell_size: bool = False, flips: int = 1,
+                      whole_cells: bool | None = None) -> tuple[Path, Path]:
     image_path, out_dir = Path(image_path), Path(out_dir)
-    pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device, estimate_cell_size, flips)
+    pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device, estimate_cell_size, flips,
+                                            whole_cells)
     figure = render_figure(bundle, pixels, result, data)
     out_dir.mkdir(parents=True, exist_ok=True)
     png_path = out_dir / f"{image_path.stem}-explanation.png"

@@ -113,10 +113,13 @@ class Counter:
     """Counts cells in float (H, W, 3) images with one model on one device."""
 
     def __init__(self, bundle: ModelBundle, device: str | torch.device = "auto", tile_size: int = 1024,
-                 tile_margin: int = 128, precision: str = "fp32", branch: str = "countxplain", flips: int = 1) -> None:
+                 tile_margin: int = 128, precision: str = "fp32", branch: str = "countxplain", flips: int = 1,
+                 whole_cells: bool | None = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         self.flips = checked_flips(flips)
+        # resize each image to whole output cells instead of padding it up to them; None: as the model was trained
+        self.whole_cells = bool(bundle.preprocessing.get("fit_to_stride")) if whole_cells is None else bool(whole_cells)
         if branch not in ("countxplain", "csrnet"):
             raise ValueError("branch must be 'countxplain' (prototype head) or 'csrnet' (stage-1 output layer)")
         self.branch = branch
@@ -171,7 +174,7 @@ class Counter:
                                                image_pixels=pixels.shape[0] * pixels.shape[1])
         estimated = estimate is not None and cell_diameter_px is not None
         scale = self.scale_for(cell_diameter_px)
-        fit = OUTPUT_STRIDE if self.bundle.preprocessing.get("fit_to_stride") else None
+        fit = OUTPUT_STRIDE if self.whole_cells else None
         scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
         axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
         density, similarity = self._run_tiled(scaled, with_similarity, cancel, flips)
