@@ -44,9 +44,9 @@ import torch
 from scipy.stats import wilcoxon
 
 from countxplain.annotations import read_dots
-from countxplain.boxes import DEFAULT_PERCENTILE, cells_in_boxes, map_boxes, pure_boxes
+from countxplain.boxes import cells_in_boxes, pure_boxes
 from countxplain.density import typical_cell_spacing
-from countxplain.explain import similarity_boxes, upsample_to_image
+from countxplain.explain import grid_boxes, similarity_boxes
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.losses import intra_group_distances
@@ -145,11 +145,6 @@ def miss_summary(spacings: np.ndarray) -> dict:
             "within_one_spacing": float((spacings < 1.0).mean()) if len(spacings) else None}
 
 
-def density_boxes(result) -> list[tuple[int, int, int, int]]:
-    """The boxes a density map's top-1 % pixels draw, one map cell wide, as a prototype's map would."""
-    return map_boxes(upsample_to_image(result.density, result), DEFAULT_PERCENTILE, 8, result.cell_px)
-
-
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
@@ -175,8 +170,9 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         shape, margin = image.pixels.shape[:2], result.pixels_per_cell
         spacing = diameter or float(model.cell_diameter_px)
         drawn.new_image()
-        density.add(True, cells_in_boxes(dots, density_boxes(result)))
-        stage1_density.add(True, cells_in_boxes(dots, density_boxes(stage1.count(image.pixels, cell_diameter_px=diameter))))
+        density.add(True, cells_in_boxes(dots, grid_boxes(result, result.density)))
+        stage1_result = stage1.count(image.pixels, cell_diameter_px=diameter)
+        stage1_density.add(True, cells_in_boxes(dots, grid_boxes(stage1_result, stage1_result.density)))
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell

@@ -61,7 +61,17 @@ def similarity_boxes(result: CountResult, prototype: int, percentile: float = DE
                      connectivity: int = 8, min_side: float | tuple[float, float] | None = None
                      ) -> list[tuple[int, int, int, int]]:
     """Boxes (x0, y0, x1, y1), end-exclusive, around the connected regions of the upsampled
-    similarity map at or above its ``percentile`` (the paper's Appendix C).
+    similarity map at or above its ``percentile`` (the paper's Appendix C); see ``grid_boxes``."""
+    if result.similarity is None:
+        raise ValueError("the count was made without similarity maps")
+    return grid_boxes(result, result.similarity[prototype], percentile, connectivity, min_side)
+
+
+def grid_boxes(result: CountResult, grid: np.ndarray, percentile: float = DEFAULT_PERCENTILE,
+               connectivity: int = 8, min_side: float | tuple[float, float] | None = None
+               ) -> list[tuple[int, int, int, int]]:
+    """Boxes around the connected regions of any (h, w) map of ``result``'s cells (a similarity map,
+    the density), upsampled onto the image, at or above its ``percentile``.
 
     The map has one value per ``result.cell_px`` pixels, so a region narrower than that
     is a sliver of the interpolation, not a located structure: a box narrower or shorter
@@ -69,7 +79,7 @@ def similarity_boxes(result: CountResult, prototype: int, percentile: float = DE
     inside the image. ``min_side=0`` keeps the regions' own extents.
     """
     side = result.cell_px if min_side is None else min_side
-    return map_boxes(similarity_on_image(result, prototype), percentile, connectivity, side)
+    return map_boxes(upsample_to_image(grid, result), percentile, connectivity, side)
 
 
 def count_in_rect(result: CountResult, x0: float, y0: float, x1: float, y1: float) -> float:
@@ -97,5 +107,5 @@ def _fractions(n: int, step: float, size: int, lo: float, hi: float) -> np.ndarr
     return weights
 
 
-__all__ = ["DEFAULT_PERCENTILE", "Contributions", "cells_in_boxes", "contributions", "count_in_rect",
+__all__ = ["DEFAULT_PERCENTILE", "Contributions", "cells_in_boxes", "contributions", "count_in_rect", "grid_boxes",
            "similarity_boxes", "similarity_on_image", "upsample_to_image"]

@@ -44,8 +44,9 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
                      device: str = "cpu", estimate_cell_size: bool = False,
                      flips: int = 1, whole_cells: bool | None = None) -> tuple[np.ndarray, object, dict]:
     image = read_image(image_path)
-    result = Counter(bundle, device=device, flips=flips, whole_cells=whole_cells).count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
-                                                  estimate_cell_size=estimate_cell_size)
+    counter = Counter(bundle, device=device, flips=flips, whole_cells=whole_cells)
+    result = counter.count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
+                           estimate_cell_size=estimate_cell_size)
     parts = contributions(bundle, result)
     prototypes = []
     for k in range(bundle.config.k_total):
@@ -58,7 +59,7 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
     data = {"image": str(image_path), "width": image.width, "height": image.height, "model": bundle.name,
             "count": result.count, "bias_term": parts.bias_term, "scale": result.scale,
             "cell_diameter_px": result.cell_diameter_px, "cell_diameter_estimated": result.cell_diameter_estimated,
-            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "flips": flips,
+            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "flips": result.flips,
             "prototypes": prototypes}
     return image.pixels, result, data
 
