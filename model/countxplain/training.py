@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections import Counter
-import datetime as _dt
-import functools
 import io
 import math
 import time
@@ -36,12 +34,13 @@ from .cell_size import frontend_modules_read
 from .head_start import standardise_feature_processing
 from .inference import Cancelled
 from .least_squares import least_squares_1x1
-from .losses import (count_loss, density_loss, diversity_loss, dot_cluster_loss, intra_group_distances,
-                     location_separation_loss, prototype_to_feature_loss, separation_loss, top_location_loss)
+from .losses import count_loss, density_loss, diversity_loss, prototype_to_feature_loss
 from .modelfile import ModelBundle
 from .network import CountXplain
 from .projection import project_prototypes, refit_density_layer
-from .training_config import TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate
+from .trained_model import trained_bundle
+from .training_config import (TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate,
+                              stage2_location_terms)
 from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
                             receptive_radius, sampling_weights)
 
@@ -300,13 +299,7 @@ class Trainer:
             best_state = {"head": copy.deepcopy(head.state_dict()), "sources": list(self.projection_sources)}
             self.history.append({"stage": "stage2", "epoch": 0, "val_mae": best_mae})
             self.progress(Progress("stage2", 0, 0, {}, best_mae, message="projected"))
-        location_terms = [(name, weight, term) for name, weight, term in (
-            ("separation", c.lambda_separation, functools.partial(separation_loss, ratio=c.separation_ratio)),
-            ("location_separation", c.lambda_location_separation,
-             functools.partial(location_separation_loss, ratio=c.separation_ratio)),
-            ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss),
-            ("top_location", c.lambda_top_location,
-             functools.partial(top_location_loss, temperature=c.top_location_temperature))) if weight]
+        location_terms = stage2_location_terms(c)
         for epoch in range(first_epoch, epochs):
             order = self._epoch_order(len(train))
             sums = {"density": 0.0, "proto": 0.0, "diversity": 0.0}
@@ -396,26 +389,7 @@ class Trainer:
         return payload
 
     def _bundle(self, seconds: float) -> ModelBundle:
-        c = self.config
-        names = sorted({image.group for image in self.train_images})
-        provenance = {
-            "name": "CountXplain model",
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "training_data": {"groups": names, "n_train_images": len(self.train_images),
-                              "n_validation_images": len(self.val_images)},
-            "training_config": asdict(c),
-            "metrics": {"stage1_val_mae": getattr(self, "stage1_val_mae", None),
-                        "val_mae": getattr(self, "stage2_val_mae", None),
-                        "prototype_distances": intra_group_distances(self.model.head.prototypes.detach().cpu(), c.k_cell)},
-            "prototype_sources": getattr(self, "projection_sources", []),
-            "training_seconds": round(seconds, 1),
-            "history": self.history,
-        }
-        preprocessing = {"intensity": "uint8/255, else 0.1-99.9 percentile stretch; ImageNet mean/std",
-                         "cell_diameter_px": float(c.cell_diameter_px), "sigma_px": float(c.sigma_px)}
-        if c.fit_to_stride:
-            preprocessing["fit_to_stride"] = True
-        if self.size_model:
-            preprocessing["size_model"] = self.size_model
-        self.model.to("cpu").eval()
-        return ModelBundle(self.model, preprocessing, provenance)
+        metrics = {"stage1_val_mae": getattr(self, "stage1_val_mae", None),
+                   "val_mae": getattr(self, "stage2_val_mae", None)}
+        return trained_bundle(self.model, self.config, self.train_images, self.val_images, metrics,
+                              getattr(self, "projection_sources", []), self.history, self.size_model, seconds)

@@ -1,15 +1,18 @@
-"""The training recipe: every option of both stages, and the stage-1 precision and learning-rate schedule."""
+"""The training recipe: every option of both stages, the stage-1 precision and learning-rate schedule, and the
+optional stage-2 loss terms the options switch on."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
 import torch
 
 from .inference import native_bf16
+from .losses import dot_cluster_loss, location_separation_loss, separation_loss, top_location_loss
 from .network import ModelConfig
 
 
@@ -99,3 +102,15 @@ def config_for_start(config: TrainingConfig, init) -> TrainingConfig:
     if init is not None and init.preprocessing.get("fit_to_stride") and not config.fit_to_stride:
         return dataclasses.replace(config, fit_to_stride=True)
     return config
+
+
+def stage2_location_terms(config: TrainingConfig) -> list[tuple[str, float, object]]:
+    """The optional stage-2 terms with a non-zero weight: (name, weight, term(distances, dot_cells, mask, k_cell))."""
+    c = config
+    return [(name, weight, term) for name, weight, term in (
+        ("separation", c.lambda_separation, functools.partial(separation_loss, ratio=c.separation_ratio)),
+        ("location_separation", c.lambda_location_separation,
+         functools.partial(location_separation_loss, ratio=c.separation_ratio)),
+        ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss),
+        ("top_location", c.lambda_top_location,
+         functools.partial(top_location_loss, temperature=c.top_location_temperature))) if weight]
