@@ -24,27 +24,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from explanation_quality import set_quality  # noqa: E402
-from train_default_model import set_diameter  # noqa: E402
+from train_default_model import default_splits, default_training_images  # noqa: E402
 
 from countxplain.inference import Counter  # noqa: E402
 from countxplain.modelfile import load_model, save_model  # noqa: E402
-from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data  # noqa: E402
+from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS  # noqa: E402
 from countxplain.training import Trainer, TrainingConfig  # noqa: E402
-from countxplain.training_data import prepare_images  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "top_location.json"
-
-
-def training_images(data: Path, config: TrainingConfig):
-    train, val = [], []
-    for name in DEFAULT_MODEL_PROTOCOLS:
-        protocol, dataset = load_protocol_data(data, name)
-        tr, va, _ = protocol.split(dataset, seed=0)
-        d = None if protocol.dataset == "dsb2018" else set_diameter(tr)
-        for samples, into in ((tr, train), (va, val)):
-            into += prepare_images(samples, [protocol.dataset] * len(samples), config.cell_diameter_px,
-                                   None if d is None else [d] * len(samples), config.fit_to_stride)
-    return train, val
 
 
 def main(argv=None) -> int:
@@ -61,7 +48,7 @@ def main(argv=None) -> int:
     log = lambda text: print(f"[{time.perf_counter() - start:6.0f}s] {text}", flush=True)
     init = load_model(args.init)
     base = TrainingConfig(stage1_epochs=0, train_backend_layers=6, fit_to_stride=True, projection_choice="nearest_pure")
-    trainer = Trainer(base, *training_images(args.data, base), init=init)
+    trainer = Trainer(base, *default_training_images(*default_splits(args.data), base), init=init)
     views = trainer.head_views()
     log("views cached")
     start_head = copy.deepcopy(init.network.head.state_dict())

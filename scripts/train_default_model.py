@@ -46,6 +46,30 @@ def set_diameter(samples) -> float:
     return float(np.nanmedian([typical_cell_spacing(read_dots(s.dots_path)) for s in samples]))
 
 
+def default_splits(data: Path, log=lambda text: None) -> tuple[dict, dict]:
+    """Each default set's (train, validation, test) split (seed 0), and its training diameter (None for
+    dsb2018, whose images are counted at their own dot spacing)."""
+    splits, diameters = {}, {}
+    for name in DEFAULT_MODEL_PROTOCOLS:
+        protocol, dataset = load_protocol_data(data, name)
+        tr, va, te = protocol.split(dataset, seed=0)
+        splits[protocol.dataset] = (tr, va, te)
+        diameters[protocol.dataset] = None if protocol.dataset == "dsb2018" else set_diameter(tr)
+        log(f"{name}: {len(tr)} train, {len(va)} validation, {len(te)} test")
+    return splits, diameters
+
+
+def default_training_images(splits: dict, diameters: dict, config: TrainingConfig) -> tuple[list, list]:
+    """The training and validation images of every set, brought to ``config``'s cell diameter."""
+    train, val = [], []
+    for name, (tr, va, _) in splits.items():
+        d = diameters[name]
+        for samples, into in ((tr, train), (va, val)):
+            into += prepare_images(samples, [name] * len(samples), config.cell_diameter_px,
+                                   None if d is None else [d] * len(samples), config.fit_to_stride)
+    return train, val
+
+
 def fit_size_estimator(bundle, splits, log) -> dict:
     """Fit the cell-size estimator on up to 40 training images per set (80 for dsb2018)."""
     rng = np.random.default_rng(0)
@@ -114,21 +138,9 @@ def main(argv=None) -> int:
                  "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,
                  "projection_choice": args.projection_choice, "fit_to_stride": args.fit_to_stride or None}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    splits, diameters, train, val = {}, {}, [], []
-    for name in DEFAULT_MODEL_PROTOCOLS:
-        protocol, dataset = load_protocol_data(args.data, name)
-        tr, va, te = protocol.split(dataset, seed=0)
-        splits[protocol.dataset] = (tr, va, te)
-        diameters[protocol.dataset] = None if protocol.dataset == "dsb2018" else set_diameter(tr)
-        log(f"{name}: {len(tr)} train, {len(va)} validation, {len(te)} test")
-
+    splits, diameters = default_splits(args.data, log)
     training_seconds = None
-    for name, (tr, va, _) in splits.items():
-        d = diameters[name]
-        train += prepare_images(tr, [name] * len(tr), config.cell_diameter_px, None if d is None else [d] * len(tr),
-                                config.fit_to_stride)
-        val += prepare_images(va, [name] * len(va), config.cell_diameter_px, None if d is None else [d] * len(va),
-                              config.fit_to_stride)
+    train, val = default_training_images(splits, diameters, config)
     if args.from_model:
         bundle = load_model(args.from_model)
         bundle.gallery = build_gallery(bundle.network, train, k=3)
