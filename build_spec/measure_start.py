@@ -55,8 +55,10 @@ def start_xvfb(tmp: Path, attempts: int = 3):
     why = "no attempt"
     for _ in range(attempts):
         read_fd, write_fd = os.pipe()  # Xvfb picks a free display and writes its number here
+        # -noreset: by default the server resets whenever its last client leaves, and a client that connects
+        # during that reset is refused; the polling xwininfo leaves every 20 ms while the app connects
         xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1400x900x24", "-fbdir",
-                                 str(tmp), "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                                 str(tmp), "-nolisten", "tcp", "-noreset"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
         os.close(write_fd)
         with os.fdopen(read_fd) as pipe:

@@ -103,3 +103,35 @@ def test_the_frozen_app_shows_its_window_under_xvfb(bundle):
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "window shown after" in done.stdout
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and shutil.which("Xvfb") and shutil.which("xwininfo")),
+                    reason="needs Xvfb and xwininfo (Linux)")
+def test_the_start_measurement_display_accepts_clients_while_another_comes_and_goes(tmp_path):
+    """An X server resets when its last client leaves and refuses whoever connects meanwhile; the
+    window poll's xwininfo leaves every 20 ms while the app connects, so the display must not reset."""
+    import threading
+
+    sys.path.insert(0, str(REPO_ROOT / "build_spec"))
+    try:
+        import measure_start
+    finally:
+        sys.path.pop(0)
+    xvfb, display = measure_start.start_xvfb(tmp_path)
+    assert xvfb is not None, display
+    failures = []
+
+    def connect(times: int) -> None:
+        for _ in range(times):
+            done = subprocess.run(["xwininfo", "-display", display, "-root"], capture_output=True)
+            failures.append(done.returncode != 0)
+
+    try:
+        other = threading.Thread(target=connect, args=(150,))
+        other.start()
+        connect(150)
+        other.join()
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    assert len(failures) == 300 and sum(failures) == 0, f"{sum(failures)} of 300 connections refused"
