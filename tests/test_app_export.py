@@ -76,6 +76,7 @@ def test_density_map_exports_as_npy_and_tif(counted, tmp_path):
     assert float(data.sum(dtype=np.float64)) == pytest.approx(entry.count, rel=1e-5)
     assert meta["pixels_per_cell"] == pytest.approx(entry.analysis.result.pixels_per_cell)
     assert meta["views_averaged"] == entry.analysis.result.flips == 1
+    assert meta["whole_cells"] is entry.analysis.result.whole_cells is False
 
 
 def test_density_refuses_other_formats(counted, tmp_path):

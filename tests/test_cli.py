@@ -282,7 +282,7 @@ def test_explain_with_flips_records_them_and_its_numbers_still_add_up(tiny_model
         assert main(["explain", str(rgb_image), "--out", str(tmp_path / str(flips)), "--model", str(tiny_model_file),
                      "--device", "cpu", "--cell-diameter", "as-is", "--flips", str(flips)]) == 0
         data = json.loads((tmp_path / str(flips) / f"{rgb_image.stem}-explanation.json").read_text())
-        assert data["flips"] == flips
+        assert data["flips"] == flips and data["whole_cells"] == (flips > 1)
         total = sum(p["contribution"] for p in data["prototypes"]) + data["bias_term"]
         assert total == pytest.approx(data["count"], rel=1e-5, abs=1e-4)
     with pytest.raises(SystemExit) as refused:
@@ -298,3 +298,13 @@ def test_count_on_whole_cells_differs_from_padded_and_is_asked_for_by_name(tiny_
                  "--cell-diameter", "13", "--whole-cells"]) == 0
     whole = capsys.readouterr().out
     assert padded.strip() and whole.strip() and padded != whole
+
+
+def test_four_views_count_on_whole_cells_unless_no_whole_cells_is_given(tiny_model_file, rgb_image, capsys):
+    args = ["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu", "--cell-diameter", "13"]
+    outputs = {}
+    for extra in (["--flips", "4"], ["--flips", "4", "--whole-cells"], ["--flips", "4", "--no-whole-cells"]):
+        assert main(args + extra) == 0
+        outputs[" ".join(extra)] = capsys.readouterr().out
+    assert outputs["--flips 4"] == outputs["--flips 4 --whole-cells"]
+    assert outputs["--flips 4"] != outputs["--flips 4 --no-whole-cells"]

@@ -289,3 +289,19 @@ def test_a_padded_model_can_count_on_whole_cells_and_a_fitted_one_padded(varying
     padded = Counter(fitted, device="cpu", whole_cells=False).count(pixels, cell_diameter_px=13.0)
     np.testing.assert_array_equal(padded.density, Counter(varying, device="cpu").count(pixels, cell_diameter_px=13.0).density)
     assert padded.axis_scales is None
+
+
+def test_mirror_images_are_averaged_on_whole_cells_unless_padding_is_asked_for(varying, rgb_image):
+    """A padded model averaging 4 views counts on whole cells (a mirrored padded canvas would put the padding
+    at the top or left, where the model never saw it); ``whole_cells=False`` still pads."""
+    pixels = read_image(rgb_image).pixels[:93, :125]  # padded: 96 x 128 with 3 rows and columns of padding
+    counter = Counter(varying, device="cpu")
+    assert counter.whole_cells is False and counter.whole_cells_for(4) is True
+    averaged = counter.count(pixels, flips=4)
+    asked = Counter(varying, device="cpu", whole_cells=True).count(pixels, flips=4)
+    assert averaged.whole_cells and averaged.axis_scales is not None
+    np.testing.assert_array_equal(averaged.density, asked.density)
+    assert Counter(varying, device="cpu", flips=4).whole_cells is True
+    padded = Counter(varying, device="cpu", whole_cells=False).count(pixels, flips=4)
+    assert not padded.whole_cells and not np.allclose(padded.density, averaged.density, atol=1e-6)
+    assert not counter.count(pixels).whole_cells

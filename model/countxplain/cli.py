@@ -61,7 +61,7 @@ def cmd_count(args) -> int:
         return EXIT_INPUT_ERROR
     model = load_model_or_explain(args.model)
     counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile, flips=args.flips,
-                      whole_cells=args.whole_cells or None)
+                      whole_cells=args.whole_cells)
     if args.device not in ("auto", "cpu") and counter.device.type != args.device:  # a GPU asked for by name
         print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
     rows, failed = [], len(problems)
@@ -165,7 +165,7 @@ def cmd_evaluate(args) -> int:
     dataset = load_dataset(args.data)
     diameter, estimate = diameter_choice(args)
     result = evaluate_samples(model, dataset.samples, diameter, device=args.device, estimate_cell_size=estimate,
-                              flips=args.flips, whole_cells=args.whole_cells or None)
+                              flips=args.flips, whole_cells=args.whole_cells)
     print(f"{args.data}: n={result['n']} MAE {result['mae']:.3f} RMSE {result['rmse']:.3f} "
           f"relative MAE {result['relative_mae']:.3%}")
     return 0
@@ -178,7 +178,7 @@ def cmd_explain(args) -> int:
     diameter, estimate = diameter_choice(args)
     figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=diameter, device=args.device,
                                      estimate_cell_size=estimate, flips=args.flips,
-                                     whole_cells=args.whole_cells or None)
+                                     whole_cells=args.whole_cells)
     print(f"wrote {figure} and {data}")
     return 0
 
@@ -211,9 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--flips", type=int, default=1, choices=(1, 2, 4),
                            help="average the density and similarity maps over the image and 1 or 3 mirror "
                                 "images of it (2 or 4 times the time; sharper maps, the count stays their sum)")
-            p.add_argument("--whole-cells", action="store_true",
-                           help="resize each image to whole 8-pixel output cells instead of padding it up to them "
-                                "(what a model trained with --fit-to-stride always does)")
+            p.add_argument("--whole-cells", action=argparse.BooleanOptionalAction, default=None,
+                           help="resize each image to whole 8-pixel output cells instead of padding it up to them; "
+                                "default: as the model was trained, and whole cells with --flips 2 or 4 (a mirrored "
+                                "padded image has its padding where the model never saw it)")
         else:
             p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
                            help="typical cell diameter in pixels of the training images (default: each image's "
