@@ -178,7 +178,8 @@ def flips_section(plain: dict | None, flipped: dict | None, whole_flipped: dict 
              f"its {views - 1} mirror images, each flipped back into place (`countxplain count/explain --flips "
              f"{views}`, the app's *Maps: {views} views*). Images padded up to whole cells are mirrored with their "
              "padding, so a mirrored view has it on the left or top, where the model never saw it in training; "
-             "resized to whole cells (`--fit-to-stride`) there is none. Same images; " + heading + ":", "",
+             "resized to whole cells (`--fit-to-stride`) there is none, which is why averaged views now always "
+             "count on whole cells unless `--no-whole-cells` is given. Same images; " + heading + ":", "",
              "| set | images | MAE | cell-box purity | background-box purity | density-map boxes holding a dot |",
              "|---|---|---|---|---|---|"]
     density = lambda r: f"{r['density_box_purity']['purity']:.1%}" if r.get("density_box_purity") else "n/a"
@@ -198,9 +199,9 @@ def flips_section(plain: dict | None, flipped: dict | None, whole_flipped: dict 
         lines += ["", f"What this shows. With {runs[-1][0]}, {len(up)} of the {2 * len(names)} purities are higher "
                   f"than with 1 view, and the MAE is lower on {', '.join(lower_mae) or 'no set'}. Averaging over "
                   "mirror images, without retraining, puts the strongest responses on annotated dots more often; "
-                  "cell boxes still stay below 95 %. Both are choices (`countxplain count/explain --flips 4 "
-                  "--whole-cells`; the app has the Maps picker); the default counts 1 view as trained, as every "
-                  "other table here was measured."]
+                  "cell boxes still stay below 95 %. It is a choice (`countxplain count/explain --flips 4`, on whole "
+                  "cells; the app's Maps picker) at four times the time; the default counts 1 view as trained, as "
+                  "every other table here was measured."]
     return lines
 
 
