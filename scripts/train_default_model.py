@@ -125,6 +125,9 @@ def main(argv=None) -> int:
                         help="prototype projection: nearest training patch (the paper) or purest boxes")
     parser.add_argument("--fit-to-stride", action="store_true",
                         help="resize every image so its sides are whole multiples of the output stride (no padded cells)")
+    parser.add_argument("--sigma-px", type=float, default=None,
+                        help="Gaussian sigma of the training density maps, in pixels at the training cell spacing "
+                             "(default: TrainingConfig's)")
     parser.add_argument("--stage1-patience", type=int, default=100,
                         help="stage-1 epochs without a better validation MAE before it stops")
     args = parser.parse_args(argv)
@@ -136,7 +139,8 @@ def main(argv=None) -> int:
                  "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
                  "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
                  "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,
-                 "projection_choice": args.projection_choice, "fit_to_stride": args.fit_to_stride or None}
+                 "projection_choice": args.projection_choice, "fit_to_stride": args.fit_to_stride or None,
+                 "sigma_px": args.sigma_px}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     splits, diameters = default_splits(args.data, log)
     training_seconds = None
