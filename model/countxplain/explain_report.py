@@ -59,7 +59,8 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
     data = {"image": str(image_path), "width": image.width, "height": image.height, "model": bundle.name,
             "count": result.count, "bias_term": parts.bias_term, "scale": result.scale,
             "cell_diameter_px": result.cell_diameter_px, "cell_diameter_estimated": result.cell_diameter_estimated,
-            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "flips": result.flips, "whole_cells": result.whole_cells,
+            "estimated_diameter_px": result.estimated_diameter_px, "device": result.device, "flips": result.flips,
+            "whole_cells": result.whole_cells,
             "prototypes": prototypes}
     return image.pixels, result, data
 
