@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     model = load_model(args.model)
     counter = Counter(model, device="cpu", flips=args.flips, whole_cells=True if args.fit_to_stride else None)
     rng = np.random.default_rng(0)
-    report = {"model": str(args.model), "fit_to_stride": counter.whole_cells,
+    report = {"model": str(args.model), "whole_cells": counter.whole_cells,
               "flips": args.flips, "sets": {}}
     for name in args.protocols:
         dataset_name, quality = set_quality(counter, args.data, name, args.seed, args.per_set, rng)
