@@ -128,6 +128,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sigma-px", type=float, default=None,
                         help="Gaussian sigma of the training density maps, in pixels at the training cell spacing "
                              "(default: TrainingConfig's)")
+    parser.add_argument("--stage2-sigma-px", type=float, default=None,
+                        help="stage 2's density-target sigma when it differs from stage 1's --sigma-px "
+                             "(default: the same)")
     parser.add_argument("--stage1-patience", type=int, default=100,
                         help="stage-1 epochs without a better validation MAE before it stops")
     args = parser.parse_args(argv)
@@ -140,7 +143,7 @@ def main(argv=None) -> int:
                  "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
                  "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,
                  "projection_choice": args.projection_choice, "fit_to_stride": args.fit_to_stride or None,
-                 "sigma_px": args.sigma_px}
+                 "sigma_px": args.sigma_px, "stage2_sigma_px": args.stage2_sigma_px}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     splits, diameters = default_splits(args.data, log)
     training_seconds = None

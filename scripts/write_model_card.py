@@ -60,6 +60,13 @@ def minutes(seconds) -> str:
     return "?" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def sigma_text(config: dict) -> str:
+    stage1, stage2 = config.get("sigma_px", "?"), config.get("stage2_sigma_px")
+    if stage2 is None or stage2 == stage1:
+        return f"σ = {stage1} px"
+    return f"σ = {stage1} px for stage 1, {stage2} px for stage 2"
+
+
 def augmentation_text(config: dict) -> str:
     jitter = config.get("scale_jitter", 0.0)
     text = "Views: the image itself plus flipped / rotated copies"
@@ -123,7 +130,7 @@ def main(argv=None) -> int:
         "",
         f"All images are rescaled so that cells are {model.cell_diameter_px:g} px apart (median nearest-neighbour "
         "dot spacing): per set for vgg, mbm and adi (measured on training dots), per image for dsb2018. "
-        f"Ground truth: a Gaussian (σ = {config.get('sigma_px', '?')} px) per dot, normalised inside the image, "
+        f"Ground truth: a Gaussian ({sigma_text(config)}) per dot, normalised inside the image, "
         "summed over 8×8 blocks. "
         + augmentation_text(config), "",
         "## Test MAE (held-back images)", "",

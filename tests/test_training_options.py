@@ -134,3 +134,20 @@ def test_trainer_fitted_to_the_stride_tells_inference_to_fit_too(images):
     tuned = Trainer(tiny_config(stage1_epochs=0, stage2_epochs=1), train, val, init=bundle)
     assert tuned.config.fit_to_stride and tuned.run().preprocessing["fit_to_stride"] is True
     assert Counter(plain, device="cpu").count(pixels).density.shape == (7, 8)
+
+
+def test_a_stage2_sigma_gives_the_head_targets_at_that_sigma_on_the_same_views(images):
+    train, val = images
+    config = tiny_config(stage1_epochs=1, stage2_epochs=1, sigma_px=4.0, stage2_sigma_px=1.5)
+    head_views, _ = Trainer(config, train, val).head_views()
+    sharp = make_views(train, config.n_views, 1.5, config.seed, config.scale_jitter, config.min_group_views)
+    usual = make_views(train, config.n_views, 4.0, config.seed, config.scale_jitter, config.min_group_views)
+    assert [view.image_index for view in head_views] == [view.image_index for view, _ in sharp]
+    for view, (expected, _) in zip(head_views, sharp, strict=True):
+        torch.testing.assert_close(view.target, expected.target)
+    assert max(float((a.target - b.target).abs().max()) for (a, _), (b, _) in zip(sharp, usual)) > 1e-3
+    bundle = Trainer(config, train, val).run()
+    assert bundle.preprocessing["sigma_px"] == 1.5
+    assert bundle.provenance["training_config"]["sigma_px"] == 4.0
+    assert bundle.provenance["training_config"]["stage2_sigma_px"] == 1.5
+    assert Trainer(replace(config, stage2_sigma_px=None), train, val).run().preprocessing["sigma_px"] == 4.0

@@ -126,6 +126,7 @@ class Trainer:
             self._stage1(trainable, train_cache, val_cache, resume if resume.get("stage") == "stage1" else {})
             resume = {}
         self._to_head_features(trainable, train_cache, val_cache)
+        self._retarget_for_head(train_cache, val_cache)
         self._stage2(train_cache, val_cache, resume if resume.get("stage") == "stage2" else {})
         seconds = time.perf_counter() - start
         self.progress(Progress("done", 0, 0, message=f"finished in {seconds:.0f} s"))
@@ -136,6 +137,7 @@ class Trainer:
         it is (no stage 1): one cache for training several heads (``train_head``)."""
         trainable, train_cache, val_cache = self._frozen_views()
         self._to_head_features(trainable, train_cache, val_cache)
+        self._retarget_for_head(train_cache, val_cache)
         return train_cache, val_cache
 
     def train_head(self, train_views: list[View], val_views: list[View]) -> ModelBundle:
@@ -145,13 +147,29 @@ class Trainer:
         self._stage2(train_views, val_views, {})
         return self._bundle(time.perf_counter() - start)
 
-    def _frozen_views(self) -> tuple[nn.Module, list[View], list[View]]:
-        """The extractor's trainable tail, and the training and validation views with the frozen part's features."""
+    def _views(self, sigma: float) -> tuple[list[tuple[View, np.ndarray]], list[tuple[View, np.ndarray]]]:
+        """The training and validation views (the same ones for any ``sigma``) with targets at ``sigma``."""
         c = self.config
-        sigma = c.sigma_px
         train_views = make_views(self.train_images, c.n_views, sigma, c.seed, c.scale_jitter, c.min_group_views,
                                  c.fit_to_stride)
         val_views = make_views(self.val_images, 1, sigma, c.seed, fit_to_stride=c.fit_to_stride)
+        return train_views, val_views
+
+    def _retarget_for_head(self, train_cache: list[View], val_cache: list[View]) -> None:
+        """With ``stage2_sigma_px``, every cached view's density target remade at that sigma."""
+        c = self.config
+        if c.head_sigma_px == c.sigma_px:
+            return
+        for cache, remade in zip((train_cache, val_cache), self._views(c.head_sigma_px)):
+            for view, (fresh, _) in zip(cache, remade, strict=True):
+                if fresh.image_index != view.image_index or fresh.target.shape != view.target.shape:
+                    raise RuntimeError("the views remade for stage 2 do not match the cached ones")
+                view.target = fresh.target
+
+    def _frozen_views(self) -> tuple[nn.Module, list[View], list[View]]:
+        """The extractor's trainable tail, and the training and validation views with the frozen part's features."""
+        c = self.config
+        train_views, val_views = self._views(c.sigma_px)
         train_groups = [self.train_images[view.image_index].group for view, _ in train_views]
         self.train_weights = sampling_weights(train_groups, power=c.group_share_power)
         self.val_weights = sampling_weights([self.val_images[view.image_index].group for view, _ in val_views],

@@ -23,6 +23,9 @@ class TrainingConfig:
     prototype_dim: int = 64
     cell_diameter_px: float = 10.0
     sigma_px: float = 4.0
+    # beyond the paper: stage 2's density targets at another sigma than stage 1's (None: the same),
+    # e.g. a stage 1 trained on sharper targets under a head fitted to the usual ones
+    stage2_sigma_px: float | None = None
     n_views: int = 2
     scale_jitter: float = 0.25  # non-identity views rescaled by up to ±25 % (log-uniform)
     min_group_views: int = 96  # small data sets get up to 8 views per image
@@ -73,6 +76,11 @@ class TrainingConfig:
     # prototype's nearest patch among the pure ones (projection.project_purest)
     projection_choice: str = "nearest"
     seed: int = 0
+
+    @property
+    def head_sigma_px(self) -> float:
+        """The sigma of the density targets stage 2 fits the head to."""
+        return self.sigma_px if self.stage2_sigma_px is None else self.stage2_sigma_px
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim)
