@@ -10,7 +10,7 @@ from countxplain.inference import Cancelled
 from countxplain.modelfile import load_model, save_model
 from countxplain.projection import location_masks, project_prototypes
 from countxplain.training import Trainer, TrainingConfig
-from countxplain.training_data import TrainingImage, dihedral, make_views
+from countxplain.training_data import TrainingImage, View, dihedral, make_views, retarget
 from training_fixtures import blob_image, images, tiny_config  # noqa: F401
 
 
@@ -108,6 +108,20 @@ def test_scale_jitter_views_keep_the_count_and_stay_in_range():
         sides.append(pixels.shape[0])
     assert all(0.75 * 96 - 1 <= side <= 1.25 * 96 + 1 for side in sides)
     assert len(set(sides[1:])) > 1  # the other views are rescaled, each by its own factor
+
+
+def test_a_retargeted_view_has_the_target_of_a_view_made_at_that_sigma():
+    image = blob_image(5, size=96)
+    views = [view for view, _ in make_views([image], 4, 4.0, seed=1, scale_jitter=0.25, fit_to_stride=True)]
+    sharp = [view for view, _ in make_views([image], 4, 1.5, seed=1, scale_jitter=0.25, fit_to_stride=True)]
+    before = [view.target.clone() for view in views]
+    retarget(views, 1.5)
+    for view, expected, old in zip(views, sharp, before, strict=True):
+        assert torch.equal(view.target, expected.target)
+        assert not torch.equal(view.target, old)
+    bare = View(0, before[0])
+    with pytest.raises(ValueError, match="without its dots"):
+        retarget([bare], 1.5)
 
 
 def test_small_groups_get_more_views_and_balanced_shares():

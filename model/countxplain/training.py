@@ -3,7 +3,7 @@
 Stage 1 fine-tunes the last ``train_backend_layers`` CSRNet backend layers (with all six,
 optionally the last ``train_frontend_layers`` VGG convolutions too) and its output layer as a
 density regressor; everything before them is frozen, so its output is computed once per
-dihedral view and cached. Stage 2 freezes the whole extractor, caches
+dihedral view and cached (``training_views``). Stage 2 freezes the whole extractor, caches
 its 64-channel features, and trains the prototype head with the paper's loss. Prototypes
 are projected onto training features of their own group (cell prototypes onto locations
 holding a dot, background prototypes onto locations far from every dot) every
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections import Counter
 import io
 import math
 import time
@@ -41,8 +40,8 @@ from .projection import project_prototypes, refit_density_layer
 from .trained_model import trained_bundle
 from .training_config import (TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate,
                               stage2_location_terms)
-from .training_data import (TrainingImage, View, cache_features, context_crops, make_views, random_crops,
-                            receptive_radius, sampling_weights)
+from .training_data import TrainingImage, View, context_crops, random_crops, receptive_radius
+from .training_views import RunViews, frozen_views, to_head_features
 
 
 @dataclass
@@ -121,13 +120,12 @@ class Trainer:
     def run(self) -> ModelBundle:
         start = time.perf_counter()
         resume = self._load_checkpoint()
-        trainable, train_cache, val_cache = self._frozen_views()
+        trainable, views = self._frozen_views()
         if resume.get("stage") != "stage2" and self.config.stage1_epochs > 0:
-            self._stage1(trainable, train_cache, val_cache, resume if resume.get("stage") == "stage1" else {})
+            self._stage1(trainable, views.train, views.val, resume if resume.get("stage") == "stage1" else {})
             resume = {}
-        self._to_head_features(trainable, train_cache, val_cache)
-        self._retarget_for_head(train_cache, val_cache)
-        self._stage2(train_cache, val_cache, resume if resume.get("stage") == "stage2" else {})
+        self._to_head_features(trainable, views)
+        self._stage2(views.train, views.val, resume if resume.get("stage") == "stage2" else {})
         seconds = time.perf_counter() - start
         self.progress(Progress("done", 0, 0, message=f"finished in {seconds:.0f} s"))
         return self._bundle(seconds)
@@ -135,10 +133,9 @@ class Trainer:
     def head_views(self) -> tuple[list[View], list[View]]:
         """The training and validation views with the features stage 2 trains on, from the extractor as
         it is (no stage 1): one cache for training several heads (``train_head``)."""
-        trainable, train_cache, val_cache = self._frozen_views()
-        self._to_head_features(trainable, train_cache, val_cache)
-        self._retarget_for_head(train_cache, val_cache)
-        return train_cache, val_cache
+        trainable, views = self._frozen_views()
+        self._to_head_features(trainable, views)
+        return views.train, views.val
 
     def train_head(self, train_views: list[View], val_views: list[View]) -> ModelBundle:
         """Stage 2 alone on views from ``head_views``, from the head as it is now, with ``self.config``."""
@@ -147,49 +144,19 @@ class Trainer:
         self._stage2(train_views, val_views, {})
         return self._bundle(time.perf_counter() - start)
 
-    def _views(self, sigma: float) -> tuple[list[tuple[View, np.ndarray]], list[tuple[View, np.ndarray]]]:
-        """The training and validation views (the same ones for any ``sigma``) with targets at ``sigma``."""
-        c = self.config
-        train_views = make_views(self.train_images, c.n_views, sigma, c.seed, c.scale_jitter, c.min_group_views,
-                                 c.fit_to_stride)
-        val_views = make_views(self.val_images, 1, sigma, c.seed, fit_to_stride=c.fit_to_stride)
-        return train_views, val_views
-
-    def _retarget_for_head(self, train_cache: list[View], val_cache: list[View]) -> None:
-        """With ``stage2_sigma_px``, every cached view's density target remade at that sigma."""
-        c = self.config
-        if c.head_sigma_px == c.sigma_px:
-            return
-        for cache, remade in zip((train_cache, val_cache), self._views(c.head_sigma_px)):
-            for view, (fresh, _) in zip(cache, remade, strict=True):
-                if fresh.image_index != view.image_index or fresh.target.shape != view.target.shape:
-                    raise RuntimeError("the views remade for stage 2 do not match the cached ones")
-                view.target = fresh.target
-
-    def _frozen_views(self) -> tuple[nn.Module, list[View], list[View]]:
-        """The extractor's trainable tail, and the training and validation views with the frozen part's features."""
-        c = self.config
-        train_views, val_views = self._views(c.sigma_px)
-        train_groups = [self.train_images[view.image_index].group for view, _ in train_views]
-        self.train_weights = sampling_weights(train_groups, power=c.group_share_power)
-        self.val_weights = sampling_weights([self.val_images[view.image_index].group for view, _ in val_views],
-                                            Counter(image.group for image in self.train_images), c.group_share_power)
+    def _frozen_views(self) -> tuple[nn.Module, RunViews]:
+        """The extractor's trainable tail, and the run's views with the frozen part's features."""
         frozen, trainable = self._split()
-        frozen.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
-        train_cache = cache_features(frozen, train_views, self.device, progress=report, cancel=self.cancel)
-        val_cache = cache_features(frozen, val_views, self.device, cancel=self.cancel)
-        return trainable, train_cache, val_cache
+        views = frozen_views(self.config, self.train_images, self.val_images, frozen, self.device, report, self.cancel)
+        self.train_weights, self.val_weights = views.train_weights, views.val_weights
+        return trainable, views
 
-    def _to_head_features(self, trainable: nn.Module, *caches: list[View]) -> None:
-        """Replace each cached view's features by the extractor's output (the trainable tail, less its output layer)."""
-        tail = nn.Sequential(*list(trainable)[:-1]).eval()
-        for cache in caches:
-            with torch.inference_mode():
-                for view in cache:
-                    view.features = tail(view.features[None].float().to(self.device))[0].cpu()
+    def _to_head_features(self, trainable: nn.Module, views: RunViews) -> None:
+        """The views as stage 2 sees them: the extractor's output (its tail less the output layer)."""
+        to_head_features(views, nn.Sequential(*list(trainable)[:-1]), self.device, self.config)
 
     # ----- stage 1: density regression of the trainable extractor tail
     def _stage1(self, trainable: nn.Module, train: list[View], val: list[View], resume: dict) -> None:

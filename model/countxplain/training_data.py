@@ -40,6 +40,8 @@ class View:
     target: torch.Tensor  # (1, h, w) pooled density
     features: torch.Tensor | None = None  # (C, h, w) cached frozen features
     dot_cells: torch.Tensor | None = None  # (1, h, w) 1 where an output cell holds a dot
+    dots: np.ndarray | None = None  # (N, 2) the view's dots, in its own pixels
+    shape: tuple[int, int] | None = None  # (H, W) of the view's pixels
 
 
 @dataclass
@@ -130,9 +132,23 @@ def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed
                 resized = resize_pixels(pixels, scale, OUTPUT_STRIDE if fit_to_stride else None)
                 dots = scale_dots(dots, resized.shape[1] / pixels.shape[1], resized.shape[0] / pixels.shape[0])
                 pixels = resized
-            target = torch.from_numpy(pooled_density_map(dots, pixels.shape[:2], sigma))[None]
-            views.append((View(index, target, dot_cells=dot_cell_map(dots, pixels.shape[:2])), pixels))
+            shape = pixels.shape[:2]
+            views.append((View(index, density_target(dots, shape, sigma), dot_cells=dot_cell_map(dots, shape),
+                               dots=dots, shape=shape), pixels))
     return views
+
+
+def density_target(dots: np.ndarray, shape: tuple[int, int], sigma: float) -> torch.Tensor:
+    """(1, h, w) density target of dots on an image of ``shape`` pixels, pooled into output cells."""
+    return torch.from_numpy(pooled_density_map(dots, shape, sigma))[None]
+
+
+def retarget(views: Sequence[View], sigma: float) -> None:
+    """Replace every view's density target by its dots' target at ``sigma``."""
+    for view in views:
+        if view.dots is None or view.shape is None:
+            raise ValueError("a view without its dots cannot be given a new target")
+        view.target = density_target(view.dots, view.shape, sigma)
 
 
 def sampling_weights(groups: Sequence[str], reference_sizes: dict[str, int] | None = None,
