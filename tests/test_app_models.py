@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app_fixtures import app_settings, drop_paths, small_images, wait_counted, window  # noqa: F401
+from model_files import with_weight_byte_flipped
 from PySide6.QtWidgets import QMessageBox
 
 
@@ -13,13 +14,17 @@ def visible_error_boxes(window) -> list[QMessageBox]:
     return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
 
 
-def test_a_bad_model_file_is_refused_with_its_reason(qtbot, window, tmp_path):
+@pytest.mark.parametrize("damage,reason", [("text", "not a CountXplain model file"), ("flipped-weight", "damaged")])
+def test_a_bad_model_file_is_refused_with_its_reason(qtbot, window, tmp_path, shipped_model_path, damage, reason):
     bad = tmp_path / "broken.cxm"
-    bad.write_bytes(b"not a model at all")
+    if damage == "text":
+        bad.write_bytes(b"not a model at all")
+    else:
+        bad.write_bytes(with_weight_byte_flipped(shipped_model_path.read_bytes())[0])
     window.open_model(bad)
     qtbot.waitUntil(lambda: bool(visible_error_boxes(window)), timeout=60_000)
     box = visible_error_boxes(window)[0]
-    assert "not a CountXplain model file" in box.text() and str(bad) in box.text()
+    assert reason in box.text() and str(bad) in box.text()
     assert window.session.model.name == "tiny test model"  # the previous model stays in use
     assert window.status.model_label.text().startswith("Model: tiny test model")
     box.close()

@@ -15,6 +15,7 @@ from PIL import Image
 
 from countxplain import __version__
 from countxplain.cli import main
+from model_files import with_weight_byte_flipped
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -129,7 +130,7 @@ def test_default_model_from_environment(tiny_model_file, rgb_image, monkeypatch,
     assert _lines(capsys.readouterr().out)[0].startswith(str(rgb_image))
 
 
-@pytest.mark.parametrize("tamper", ["truncate", "text", "flip-header"])
+@pytest.mark.parametrize("tamper", ["truncate", "text", "flip-header", "flip-weight"])
 def test_tampered_model_file(tiny_model_file, rgb_image, tmp_path, tamper, capsys):
     model = tmp_path / "tampered.cxm"
     data = tiny_model_file.read_bytes()
@@ -137,6 +138,8 @@ def test_tampered_model_file(tiny_model_file, rgb_image, tmp_path, tamper, capsy
         model.write_bytes(data[: len(data) // 3])
     elif tamper == "text":
         model.write_text("definitely not a model")
+    elif tamper == "flip-weight":
+        model.write_bytes(with_weight_byte_flipped(data)[0])
     else:
         model.write_bytes(b"XX" + data[2:])
     code = main(["count", str(rgb_image), "--model", str(model), "--device", "cpu"])

@@ -16,6 +16,7 @@ from countxplain.errors import ModelFileError
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.modelfile import FORMAT_NAME, FORMAT_VERSION, load_model, read_payload, save_model
+from model_files import with_weight_byte_flipped
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -110,6 +111,18 @@ def test_truncated_file(tiny_model_file, tmp_path):
         path = tmp_path / name
         path.write_bytes(data[:cut])
         _refused(path)
+
+
+def test_a_changed_byte_in_the_shipped_weights_is_refused_by_its_checksum(shipped_model_path, tmp_path):
+    damaged, part = with_weight_byte_flipped(shipped_model_path.read_bytes())
+    path = tmp_path / "flipped.cxm"
+    path.write_bytes(damaged)
+    # torch reads the changed file without complaint, with one weight changed
+    original = torch.load(shipped_model_path, weights_only=True)["state_dict"]
+    changed = torch.load(path, weights_only=True)["state_dict"]
+    assert [key for key in original if not torch.equal(original[key], changed[key])]
+    error = _refused(path, "damaged", "checksum")
+    assert part in str(error)
 
 
 def test_wrong_version(payload, tmp_path):

@@ -13,8 +13,9 @@ Contents (a plain dict of strings, numbers, lists and tensors; no pickled object
 * ``provenance``: training data, metrics, date, free text.
 
 Files are written to a temporary file and renamed into place, and read with
-``torch.load(weights_only=True)`` (which never runs pickled code), then checked against
-the schema: a file that fails any check raises ``ModelFileError``.
+``torch.load(weights_only=True)`` (which never runs pickled code) once every part of the
+archive matches its stored CRC-32, then checked against the schema: a file that fails any
+check raises ``ModelFileError``.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def read_payload(path: Path) -> dict:
         raise ModelFileError(path, "file is empty (0 bytes)")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(path, "not a CountXplain model file (not a torch zip archive; truncated or another format)")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # the unpickler raises many types; all mean "refused"
@@ -156,6 +158,18 @@ def read_payload(path: Path) -> dict:
         if key not in payload:
             raise ModelFileError(path, f"model file has no '{key}' section")
     return payload
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a file whose stored parts fail their CRC-32 (``torch.load`` does not check them)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except Exception as error:  # zipfile and zlib raise several types for a broken archive
+        raise ModelFileError(path, f"file is damaged: its archive cannot be read ({error})") from None
+    if damaged is not None:
+        raise ModelFileError(path, f"file is damaged: its part '{damaged}' does not match the checksum stored when it was "
+                                   "saved (changed since, or copied incompletely)")
 
 
 def _validate_config(path: Path, payload: dict) -> ModelConfig:
