@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_fixtures import app_settings, drag_on_image, drop_paths, small_images, wait_counted, window  # noqa: F401
+from app_fixtures import (app_settings, blob_png, drag_on_image, drop_paths, small_images, wait_counted,  # noqa: F401
+                          window)
 from PySide6.QtCore import QPointF, Qt
 
 from countxplain.explain import count_in_rect, similarity_boxes
@@ -34,6 +35,33 @@ def test_density_overlay_is_in_cells_per_pixel_over_the_image(counted):
     assert window.image_view.colorbar.getAxis("left").labelText == "cells / pixel"
     low, high = window.image_view.colorbar.levels()
     assert low == 0 and high > 0
+
+
+def test_the_density_overlay_stops_at_the_image_edge(qtbot, window, tmp_path):
+    from PySide6.QtGui import QImage, QPainter
+
+    path = blob_png(tmp_path / "padded.png", 70, 90, [(35, 45), (60, 85)])  # the last cells reach 2 and 6 px beyond
+    drop_paths(window, [path])
+    wait_counted(qtbot, window, [path])
+    view = window.image_view
+    qtbot.waitUntil(lambda: view.path == str(path) and view._density is not None, timeout=60_000)
+    drawn = view.density_item.mapRectToScene(view.density_item.boundingRect())
+    image = view.image_item.mapRectToScene(view.image_item.boundingRect())
+    assert drawn.width() > image.width() and drawn.height() > image.height()
+    view.image_item.hide()
+    view.colorbar.setLevels((0.0, 1e-12))  # every cell of the overlay opaque
+    canvas = QImage(400, 400, QImage.Format.Format_ARGB32)
+    canvas.fill(0)
+    painter = QPainter(canvas)
+    view.viewbox.scene().render(painter, canvas.rect(), drawn)
+    painter.end()
+    # the scene is rendered fitted into the canvas: the image's share of it, then the padding beyond
+    scale = min(canvas.width() / drawn.width(), canvas.height() / drawn.height())
+    inside = canvas.pixelColor(int(image.width() * scale * 0.5), int(image.height() * scale * 0.5))
+    right = canvas.pixelColor(int((image.width() + 1) * scale) + 1, int(image.height() * scale * 0.5))
+    below = canvas.pixelColor(int(image.width() * scale * 0.5), int((image.height() + 1) * scale) + 1)
+    assert inside.alpha() > 100  # the overlay at its 0.6 opacity
+    assert right.alpha() == 0 and below.alpha() == 0
 
 
 def test_overlay_levels_stay_fixed_across_images(qtbot, counted, small_images):

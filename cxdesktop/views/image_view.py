@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .contrast import ContrastControl
 from .overlay_controls import OverlayControls
@@ -66,11 +66,16 @@ class ImageView(QWidget):
         self.canvas.addItem(self.viewbox, row=0, col=0)
         self.image_item = pg.ImageItem(autoLevels=False)
         self.density_item = SmoothImageItem(autoLevels=False)
-        self.density_item.setZValue(10)
+        # the density's last row and column of cells reach over the padding beyond the image
+        self.density_clip = QGraphicsRectItem()
+        self.density_clip.setPen(QPen(Qt.PenStyle.NoPen))
+        self.density_clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
+        self.density_clip.setZValue(10)
+        self.density_item.setParentItem(self.density_clip)
         self.similarity_item = pg.ImageItem(autoLevels=False)
         self.similarity_item.setZValue(11)
         self.similarity_item.hide()
-        for item in (self.image_item, self.density_item, self.similarity_item):
+        for item in (self.image_item, self.density_clip, self.similarity_item):
             self.viewbox.addItem(item)
         self._prototype_boxes: list[QGraphicsRectItem] = []
         self.colorbar = pg.ColorBarItem(values=(0.0, 0.01), colorMap=overlay_colormap(colormap), label=DENSITY_UNITS,
@@ -124,6 +129,7 @@ class ImageView(QWidget):
         levels = self.contrast.set_data(pixels) if first_time else self.contrast.levels()
         self.image_item.setImage(pixels, autoLevels=False, levels=levels)
         self.image_item.setRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
+        self.density_clip.setRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
         if new_image:
             self.clear_overlays()
         if not same_size:
