@@ -18,6 +18,9 @@
   puts its strongest output on annotated dots, which the prototypes' maps, whose weighted
   sum the density is, can hardly beat; and the same for the density of the CSRNet output layer that
   stage 1 trained on the same features.
+* The bound a perfect density regressor would reach: the same boxes drawn on the training target
+  itself (the dots' density, pooled into the output cells of the image as it was counted) at the
+  model's training sigma and at sharper ones.
 * With ``--flips 4`` every map is the mean over the image and its three mirror images
   (``inference.FLIP_AXES``), as ``countxplain count/explain --flips 4`` count.
 * Each purity's 95 % interval, resampling whole images (2000 bootstrap draws).
@@ -45,10 +48,10 @@ from scipy.stats import wilcoxon
 
 from countxplain.annotations import read_dots
 from countxplain.boxes import cells_in_boxes, pure_boxes
-from countxplain.density import typical_cell_spacing
+from countxplain.density import pooled_density_map, scale_dots, typical_cell_spacing
 from countxplain.explain import grid_boxes, similarity_boxes
-from countxplain.images import read_image
-from countxplain.inference import Counter
+from countxplain.images import MIN_SIDE, read_image
+from countxplain.inference import Counter, CountResult
 from countxplain.losses import intra_group_distances
 from countxplain.modelfile import load_model
 from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data
@@ -145,6 +148,22 @@ def miss_summary(spacings: np.ndarray) -> dict:
             "within_one_spacing": float((spacings < 1.0).mean()) if len(spacings) else None}
 
 
+def target_density(result: CountResult, dots: np.ndarray, sigma: float) -> np.ndarray:
+    """The density a model is trained to output for ``dots``, on ``result``'s grid of output cells."""
+    height, width = result.image_shape
+    rows, cols = result.axis_scales or (result.scale, result.scale)
+    shape = (max(MIN_SIDE, round(height * rows)), max(MIN_SIDE, round(width * cols)))
+    target = pooled_density_map(scale_dots(dots, shape[1] / width, shape[0] / height), shape, sigma)
+    if target.shape != result.density.shape:
+        raise RuntimeError(f"target grid {target.shape} differs from the count's {result.density.shape}")
+    return target
+
+
+def target_sigmas(model) -> list[float]:
+    """The model's training sigma (of its head's targets) and two sharper ones, largest first."""
+    return sorted({float(model.preprocessing.get("sigma_px", 4.0)), 2.0, 1.0}, reverse=True)
+
+
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
@@ -158,6 +177,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     drawn, raw, border = PurityTally(), PurityTally(), PurityTally()
     far_edges, near_edges, cell_wide = PurityTally(), PurityTally(), PurityTally()
     density, stage1_density = PurityTally(), PurityTally()
+    targets = {sigma: PurityTally() for sigma in target_sigmas(model)}
     misses = []
     drops_proto, drops_random, errors = [], [], []
     for sample in test[:per_set]:
@@ -173,6 +193,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         density.add(True, cells_in_boxes(dots, grid_boxes(result, result.density)))
         stage1_result = stage1.count(image.pixels, cell_diameter_px=diameter)
         stage1_density.add(True, cells_in_boxes(dots, grid_boxes(stage1_result, stage1_result.density)))
+        for sigma, tally in targets.items():
+            tally.add(True, cells_in_boxes(dots, grid_boxes(result, target_density(result, dots, sigma))))
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell
@@ -202,6 +224,8 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "purity_interval": {"cell": drawn.interval(True), "background": drawn.interval(False)},
         "density_box_purity": {"purity": density.purity(True), "boxes": density.boxes[True]},
         "csrnet_density_box_purity": {"purity": stage1_density.purity(True), "boxes": stage1_density.boxes[True]},
+        "target_density_box_purity": [{"sigma_px": sigma, "purity": tally.purity(True), "boxes": tally.boxes[True]}
+                                      for sigma, tally in targets.items()],
         "region_purity": raw.summary(), "border_purity": border.summary(),
         "edge_purity": {"right_or_bottom": far_edges.summary(), "left_or_top_only": near_edges.summary()},
         "cell_wide_purity": cell_wide.summary(),
