@@ -20,7 +20,8 @@
   stage 1 trained on the same features.
 * The bound a perfect density regressor would reach: the same boxes drawn on the training target
   itself (the dots' density, pooled into the output cells of the image as it was counted) at the
-  model's training sigma and at sharper ones.
+  model's training sigma and at sharper ones; and, for background boxes, the same boxes drawn on
+  an ideal background map, each output cell's distance to the nearest annotated dot.
 * With ``--flips 4`` every map is the mean over the image and its three mirror images
   (``inference.FLIP_AXES``), as ``countxplain count/explain --flips 4`` count.
 * Each purity's 95 % interval, resampling whole images (2000 bootstrap draws).
@@ -159,6 +160,20 @@ def target_density(result: CountResult, dots: np.ndarray, sigma: float) -> np.nd
     return target
 
 
+def distance_to_dots(result: CountResult, dots: np.ndarray) -> np.ndarray:
+    """For each of ``result``'s output cells, the distance (original pixels) from its centre to the nearest dot."""
+    height, width = result.density.shape
+    cell_h, cell_w = result.cell_px
+    rows, cols = np.meshgrid((np.arange(height) + 0.5) * cell_h - 0.5, (np.arange(width) + 0.5) * cell_w - 0.5,
+                             indexing="ij")
+    if len(dots) == 0:
+        return np.ones((height, width), np.float32)
+    from scipy.spatial import cKDTree
+
+    gaps, _ = cKDTree(dots).query(np.stack([cols.ravel(), rows.ravel()], axis=1))
+    return gaps.reshape(height, width).astype(np.float32)
+
+
 def target_sigmas(model) -> list[float]:
     """The model's training sigma (of its head's targets) and two sharper ones, largest first."""
     return sorted({float(model.preprocessing.get("sigma_px", 4.0)), 2.0, 1.0}, reverse=True)
@@ -178,6 +193,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
     far_edges, near_edges, cell_wide = PurityTally(), PurityTally(), PurityTally()
     density, stage1_density = PurityTally(), PurityTally()
     targets = {sigma: PurityTally() for sigma in target_sigmas(model)}
+    far_from_dots = PurityTally()
     misses = []
     drops_proto, drops_random, errors = [], [], []
     for sample in test[:per_set]:
@@ -195,6 +211,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         stage1_density.add(True, cells_in_boxes(dots, grid_boxes(stage1_result, stage1_result.density)))
         for sigma, tally in targets.items():
             tally.add(True, cells_in_boxes(dots, grid_boxes(result, target_density(result, dots, sigma))))
+        far_from_dots.add(False, cells_in_boxes(dots, grid_boxes(result, distance_to_dots(result, dots))))
         cell_boxes = []
         for k in range(model.config.k_total):
             is_cell = k < k_cell
@@ -226,6 +243,7 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         "csrnet_density_box_purity": {"purity": stage1_density.purity(True), "boxes": stage1_density.boxes[True]},
         "target_density_box_purity": [{"sigma_px": sigma, "purity": tally.purity(True), "boxes": tally.boxes[True]}
                                       for sigma, tally in targets.items()],
+        "ideal_background_box_purity": {"purity": far_from_dots.purity(False), "boxes": far_from_dots.boxes[False]},
         "region_purity": raw.summary(), "border_purity": border.summary(),
         "edge_purity": {"right_or_bottom": far_edges.summary(), "left_or_top_only": near_edges.summary()},
         "cell_wide_purity": cell_wide.summary(),

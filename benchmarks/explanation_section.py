@@ -163,6 +163,14 @@ def target_bound_section(sets: dict) -> list[str]:
               + (f" The model's own density map is {gaps} points below the target at sigma {trained:g} px: most of "
                  "the gap to 95 % is how closely the network localises its output, not how boxes are made."
                  if gaps else "")]
+    ideal = {name: row["ideal_background_box_purity"] for name, row in measured.items()
+             if row.get("ideal_background_box_purity")}
+    if ideal:
+        lines += ["", "Background boxes have a bound of their own: the same boxes drawn on an ideal background map, "
+                  "each output cell's distance to the nearest annotated dot, and scored as background boxes, are "
+                  + ", ".join(f"{name} {value['purity']:.1%} ({value['boxes']} boxes)" for name, value in ideal.items())
+                  + " pure, against the background prototypes' "
+                  + ", ".join(f"{name} {measured[name]['background_box_purity']:.1%}" for name in ideal) + "."]
     return lines
 
 
