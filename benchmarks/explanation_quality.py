@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from scipy.stats import wilcoxon
 
 from countxplain.annotations import read_dots
@@ -168,8 +169,6 @@ def distance_to_dots(result: CountResult, dots: np.ndarray) -> np.ndarray:
                              indexing="ij")
     if len(dots) == 0:
         return np.ones((height, width), np.float32)
-    from scipy.spatial import cKDTree
-
     gaps, _ = cKDTree(dots).query(np.stack([cols.ravel(), rows.ravel()], axis=1))
     return gaps.reshape(height, width).astype(np.float32)
 
