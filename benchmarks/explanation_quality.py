@@ -174,8 +174,10 @@ def distance_to_dots(result: CountResult, dots: np.ndarray) -> np.ndarray:
 
 
 def target_sigmas(model) -> list[float]:
-    """The model's training sigma (of its head's targets) and two sharper ones, largest first."""
-    return sorted({float(model.preprocessing.get("sigma_px", 4.0)), 2.0, 1.0}, reverse=True)
+    """The model's training sigma (of its head's targets) first, then 2 and 1 px (the section reads the first
+    as the trained one)."""
+    trained = float(model.preprocessing.get("sigma_px", 4.0))
+    return [trained] + sorted({2.0, 1.0} - {trained}, reverse=True)
 
 
 def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:

@@ -128,8 +128,9 @@ class ImageView(QWidget):
         first_time = new_image or self.image_item.image is None
         levels = self.contrast.set_data(pixels) if first_time else self.contrast.levels()
         self.image_item.setImage(pixels, autoLevels=False, levels=levels)
-        self.image_item.setRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
-        self.density_clip.setRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
+        image_rect = QRectF(0, 0, pixels.shape[1], pixels.shape[0])
+        self.image_item.setRect(image_rect)
+        self.density_clip.setRect(image_rect)
         if new_image:
             self.clear_overlays()
         if not same_size:
