@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from .views.device_picker import DevicePicker
+from .views.elided_label import ElidedLabel
 from .views.flips_picker import FlipsPicker
 from .views.precision_picker import PrecisionPicker
 
@@ -31,7 +32,7 @@ class StatusBar(QStatusBar):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelBatch")
         self.cancel_button.setToolTip("Stop counting the remaining images")
-        self.model_label = QLabel("Loading model…")
+        self.model_label = ElidedLabel("Loading model…")
         self.model_label.setObjectName("modelLabel")
         self.device_picker = DevicePicker(device_preference)
         self.precision_picker = PrecisionPicker(precision_preference)
@@ -60,7 +61,7 @@ class StatusBar(QStatusBar):
         views = f" · {info.flips} views" if info.flips > 1 else ""
         text = f"Model: {info.name} · {device_text(info)} · {info.precision}{views}"
         self.model_label.setText(text)
-        self.model_label.setToolTip("\n".join(t for t in (info.path, info.device_reason, info.precision_reason) if t))
+        self.model_label.setToolTip("\n".join(t for t in (text, info.path, info.device_reason, info.precision_reason) if t))
 
     def set_model_error(self, message: str) -> None:
         self.model_label.setText(f"No model: {message}")

@@ -175,6 +175,9 @@ def test_unusable_gpu_falls_back_with_its_reason(monkeypatch):
         assert "no NVIDIA GPU" in choice.reason
         assert choice.label == "CPU"
     assert "Apple" in choose_device("mps").reason
+    monkeypatch.setattr(device_module.sys, "platform", "linux")
+    assert "Apple" not in choose_device("auto").reason  # no Apple GPU can exist there: not worth a word
+    monkeypatch.setattr(device_module.sys, "platform", "darwin")
     assert choose_device("auto").reason.count(";") == 1  # both reasons
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -48,6 +49,11 @@ def usable_devices() -> dict[str, str | None]:
     return {"cpu": None, "cuda": cuda_problem(), "mps": mps_problem()}
 
 
+def auto_candidates(platform: str | None = None) -> tuple[str, ...]:
+    """The GPUs 'auto' tries, in order: Apple GPUs (MPS) only exist on macOS, so only there is their absence news."""
+    return ("cuda", "mps") if (platform or sys.platform) == "darwin" else ("cuda",)
+
+
 def choose_device(preference: str = "auto") -> DeviceChoice:
     """Resolve 'auto', 'cpu', 'cuda' or 'mps'; an unusable GPU falls back to the CPU with the reason."""
     preference = (preference or "auto").lower()
@@ -56,7 +62,7 @@ def choose_device(preference: str = "auto") -> DeviceChoice:
     if preference == "cpu":
         return DeviceChoice(torch.device("cpu"), "CPU chosen")
     problems = usable_devices()
-    candidates = ("cuda", "mps") if preference == "auto" else (preference,)
+    candidates = auto_candidates() if preference == "auto" else (preference,)
     reasons = []
     for name in candidates:
         if problems[name] is None:
