@@ -82,6 +82,7 @@ class Analysis:
     model_name: str
     model_path: str
     device: str
+    precision: str = "fp32"  # of the feature extractor that counted: 'fp32' or 'bf16'
 
     @property
     def count(self) -> float:
@@ -213,7 +214,7 @@ class Engine:
                                     with_similarity=True, cancel=cancel, estimate_cell_size=True, flips=self.flips)
         parts = contributions(self.bundle, result)
         analysis = Analysis(str(path), result, parts, cell_diameter_px or None, self.bundle.name,
-                            str(self.bundle.path or ""), result.device)
+                            str(self.bundle.path or ""), result.device, self.counter.precision)
         return preview, analysis
 
     def prototype_overlay(self, analysis: Analysis, prototype: int,

@@ -3,10 +3,12 @@
 Each file is written to a temporary file beside its target and renamed into place with
 ``os.replace``, so a crash never leaves a half-written file under the final name.
 
-Counts CSV: one row per image (``kind=image``) and one per user box (``kind=box``), with
-the model, its file and the device that counted, and the cell diameter used
+Counts CSV: one row per image (``kind=image``) and one per user box (``kind=box``, its corners
+in image pixels), with the image's size, the model, its file, the device and precision that
+counted and how many views the maps were averaged over, and the cell diameter used
 (``cell_diameter_px``: the image's, or the model's training diameter when counted at the
-model's scale; ``cell_size``: given, estimated, or as it is).
+model's scale; ``cell_size``: given, estimated, or as it is; ``estimated_cell_diameter_px``:
+what the model's size estimator measured, used or not).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from countxplain.scale_policy import cell_size_source
 
 from .store import DONE, ImageEntry, box_count
 
-CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "width", "height", "count",
-               "cell_diameter_px", "cell_size", "scale", "status", "error", "model", "model_path", "device")
+CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "image_width", "image_height", "count",
+               "cell_diameter_px", "cell_size", "estimated_cell_diameter_px", "scale", "status", "error",
+               "model", "model_path", "device", "precision", "views_averaged")
 DENSITY_SUFFIXES = (".npy", ".tif", ".tiff")
 
 
@@ -54,12 +57,15 @@ def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: 
         if a is not None:
             diameter = (a.cell_diameter_px or getattr(a.result, "cell_diameter_px", None)
                         or (native_diameter / a.result.scale if native_diameter else None))
-        base = {"image": entry.name, "path": entry.path, "width": entry.width or "", "height": entry.height or "",
+        base = {"image": entry.name, "path": entry.path,
+                "image_width": entry.width or "", "image_height": entry.height or "",
                 "cell_diameter_px": _fmt(diameter, 2), "cell_size": cell_size_source(a.result) if a else "",
+                "estimated_cell_diameter_px": _fmt(a.result.estimated_diameter_px if a else None, 2),
                 "scale": _fmt(a.result.scale if a else None),
                 "status": entry.status, "error": entry.error,
                 "model": a.model_name if a else model_name, "model_path": a.model_path if a else model_path,
-                "device": a.device if a else ""}
+                "device": a.device if a else "", "precision": a.precision if a else "",
+                "views_averaged": a.result.flips if a else ""}
         rows.append({**base, "kind": "image", "count": _fmt(entry.count)})
         for box in entry.boxes:
             b = box.normalised()

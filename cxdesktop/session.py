@@ -43,6 +43,7 @@ class Session(QObject):
         self.device_pref = "auto"
         self.precision_pref = "auto"
         self.flips_pref = 1
+        self._counter_sent: tuple[str, str] | None = None  # (device, precision) of the last counter asked for
         self.current: str | None = None
         self._callbacks: dict[int, tuple[Callable, Callable | None, Callable | None]] = {}
         self._batch: set[str] = set()
@@ -101,6 +102,7 @@ class Session(QObject):
     def load_model(self, path: str | Path, user: bool = False) -> None:
         """Load a model in the worker; on success every listed image is counted again."""
         path, device, precision, flips = str(path), self.device_pref, self.precision_pref, self.flips_pref
+        self._counter_sent = (device, precision)
         self.sigModelLoading.emit(path)
         self._submit("load-model", lambda ctx: self.engine.load_model(path, device, precision, flips), "model", INTERACTIVE,
                      ok=lambda info: self._model_loaded(info, recount=True),
@@ -111,7 +113,8 @@ class Session(QObject):
         self._reload_counter()
 
     def set_precision(self, precision: str) -> None:
-        """'auto' (bf16 where native and accurate for this model), 'fp32' or 'bf16'."""
+        """'auto' (bf16 where native and accurate for this model), 'fp32' or 'bf16'; when the precision
+        counting uses changes, every listed image is counted again."""
         self.precision_pref = precision
         self._reload_counter()
 
@@ -128,8 +131,10 @@ class Session(QObject):
         if self.model is None:
             return
         device, precision = self.device_pref, self.precision_pref
+        self._counter_sent = (device, precision)
+        before = self.model.precision
         self._submit("set-device", lambda ctx: self.engine.set_device(device, precision), "model", INTERACTIVE,
-                     ok=lambda info: self._model_loaded(info, recount=False),
+                     ok=lambda info: self._model_loaded(info, recount=info.precision != before),
                      error=lambda message: self.sigModelFailed.emit(message, True))
 
     def use_trained_model(self) -> None:
@@ -146,7 +151,11 @@ class Session(QObject):
     def _model_loaded(self, info: ModelInfo, recount: bool) -> None:
         self.model = info
         self.sigModelLoaded.emit(info)
-        if recount:  # a new model: every listed image again (also those that failed for want of a model)
+        if self._counter_sent is not None and self._counter_sent != (self.device_pref, self.precision_pref):
+            self._reload_counter()  # a device or precision chosen while this model was loading
+        if info.flips != self.flips_pref:
+            self.set_flips(self.flips_pref)  # likewise the maps' views (it counts every image again)
+        elif recount:  # a new model: every listed image again (also those that failed for want of a model)
             self.recount(self.store.paths())
 
     # ---- images and counts ----

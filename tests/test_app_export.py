@@ -41,7 +41,11 @@ def test_counts_csv_has_images_and_boxes_with_model_and_device(counted, tmp_path
         assert float(row["count"]) == pytest.approx(entry.count, abs=1e-3)
         assert row["model"] == "tiny test model" and row["device"] == "cpu"
         assert float(row["cell_diameter_px"]) == pytest.approx(10.0)  # the model's own scale
-        assert int(row["width"]) == entry.width
+        estimated = entry.analysis.result.estimated_diameter_px
+        assert row["estimated_cell_diameter_px"] == ("" if estimated is None else f"{estimated:.2f}")
+        assert int(row["image_width"]) == entry.width and int(row["image_height"]) == entry.height
+        assert row["precision"] == entry.analysis.precision == window.session.model.precision
+        assert row["views_averaged"] == "1"
     bad = images[2]
     assert bad["status"] == "error" and "not an image file" in bad["error"] and bad["count"] == ""
     assert len(boxes) == 1 and boxes[0]["path"] == first.path and int(boxes[0]["box"]) == box.box_id

@@ -66,16 +66,46 @@ def test_device_picker_offers_only_usable_devices(qtbot, window):
     assert window.status.model_label.text() == f"Model: tiny test model · CPU · {window.session.model.precision}"
 
 
-def test_precision_picker_switches_the_counter_and_is_remembered(qtbot, window):
+def choose(picker, key) -> None:
+    """What a user's pick in a status-bar combo box sends."""
+    picker.setCurrentIndex(picker.findData(key))
+    picker.activated.emit(picker.findData(key))
+
+
+def test_precision_picker_switches_the_counter_recounts_and_is_remembered(qtbot, window, small_images):
+    drop_paths(window, small_images[:1])
+    wait_counted(qtbot, window, small_images[:1])
+    entry = lambda: window.session.store[str(small_images[0])]
     picker = window.status.precision_picker
     assert window.session.model.precision in ("fp32", "bf16")  # 'auto' resolved by the worker
     assert window.session.model.precision_reason.startswith(window.session.model.precision)
+    assert entry().analysis.precision == window.session.model.precision
     for choice in ("fp32", "bf16", "fp32"):
-        picker.setCurrentIndex(picker.findData(choice))
-        picker.activated.emit(picker.findData(choice))
+        choose(picker, choice)
         qtbot.waitUntil(lambda: window.session.model.precision == choice, timeout=60_000)
         assert window.settings.precision == choice
         assert window.status.model_label.text().endswith(f"· {choice}")
+        # the listed counts are made again at the precision the status bar names
+        qtbot.waitUntil(lambda: entry().status == "done" and entry().analysis.precision == choice, timeout=60_000)
+
+
+def test_pickers_chosen_while_the_model_loads_take_effect(qtbot, tiny_model_file, app_settings, small_images):
+    from cxdesktop.main_window import MainWindow
+
+    win = MainWindow(model_path=tiny_model_file, settings=app_settings)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.session.model is None  # its load is still on its way to the GUI thread
+    choose(win.status.flips_picker, 4)
+    choose(win.status.precision_picker, "fp32")
+    qtbot.waitUntil(lambda: win.session.model is not None and win.session.model.flips == 4
+                    and win.session.model.precision == "fp32", timeout=60_000)
+    drop_paths(win, small_images[:1])
+    wait_counted(qtbot, win, small_images[:1])
+    analysis = win.session.store[str(small_images[0])].analysis
+    assert analysis.result.flips == 4 and analysis.precision == "fp32"
+    assert win.status.model_label.text().endswith("fp32 · 4 views")
+    win.close()
 
 
 def test_maps_picker_recounts_with_mirror_images_and_is_remembered(qtbot, window, small_images):
@@ -86,8 +116,7 @@ def test_maps_picker_recounts_with_mirror_images_and_is_remembered(qtbot, window
     assert entry().analysis.result.flips == 1 and window.session.model.flips == 1
     picker = window.status.flips_picker
     for choice in (4, 1):
-        picker.setCurrentIndex(picker.findData(choice))
-        picker.activated.emit(picker.findData(choice))
+        choose(picker, choice)
         qtbot.waitUntil(lambda: entry().analysis is not None and entry().analysis.result.flips == choice
                         and entry().status == "done", timeout=60_000)
         assert window.session.model.flips == choice and window.settings.flips == choice
@@ -153,3 +182,15 @@ def test_without_a_model_images_fail_and_count_once_one_is_opened(
     qtbot.waitUntil(lambda: entry.status == "done", timeout=60_000)
     assert entry.count > 0
     win.close()
+
+
+def test_a_long_model_line_is_cut_short_not_widening_the_window(window):
+    label = window.status.model_label
+    narrow = window.minimumSizeHint().width()
+    info = window.session.model
+    info.device_reason = "using the CPU: " + "a very long reason why no GPU is used, " * 12
+    window.status.set_model(info)
+    assert label.fontMetrics().horizontalAdvance(label.text()) > 1500
+    assert window.minimumSizeHint().width() == narrow
+    window.resize(narrow, 600)
+    assert label.is_elided() and label.toolTip().splitlines()[0] == label.text()  # whole in the tooltip
