@@ -2,10 +2,15 @@
 
 Dots are (x, y) in the pixel convention of ``countxplain.annotations``: the dot of pixel
 (column c, row r) is (c, r), so the image spans -0.5 .. width - 0.5. Every change is
-written at once to the sidecar ``<stem>.dots.csv`` beside the image
-(``countxplain.datasets.sidecar_path``) with ``write_dots_csv``, which writes a temporary
-file and renames it into place: a crash or a kill at any moment leaves the previous file
-or the new one, never a torn one, and nothing is lost but the change being written.
+written at once to the sidecar ``<stem>.dots.csv`` beside the image (``<file name>.dots.csv``
+where two images share the stem: ``countxplain.datasets.sidecar_path``) with ``write_dots_csv``,
+which writes a temporary file and renames it into place: a crash or a kill at any moment
+leaves the previous file or the new one, never a torn one, and nothing is lost but the change
+being written.
+
+A sidecar that cannot be read is never overwritten: the first change copies it, byte for byte,
+to a new ``<name>.dots.unreadable-<date>-<time>.csv`` beside it, then starts a new sidecar, and
+``notice`` says where the copy is. If the copy cannot be made, nothing is written.
 
 A write that fails with ``OSError`` (read-only folder, full disk) keeps the change in
 memory, records the reason in ``save_error`` and returns False; the next change tries
@@ -14,12 +19,15 @@ again. An eraser stroke (``begin_stroke`` … ``end_stroke``) is one undo step a
 
 from __future__ import annotations
 
+import os
+import time
+from itertools import count
 from pathlib import Path
 
 import numpy as np
 
 from countxplain.annotations import read_dots, write_dots_csv
-from countxplain.datasets import sidecar_path
+from countxplain.datasets import SIDECAR_SUFFIX, FolderImages, sidecar_path
 from countxplain.errors import CountXplainError
 
 UNDO_DEPTH = 500
@@ -29,29 +37,43 @@ _EMPTY = np.zeros((0, 2), dtype=np.float64)
 class DotAnnotation:
     def __init__(self, image_path: str | Path, dots: np.ndarray | None = None) -> None:
         self.image_path = Path(image_path)
+        self.sidecar = sidecar_path(self.image_path)  # fixed once: the file read is the file written
         self._dots = _as_dots(dots)
         self._undo: list[np.ndarray] = []
         self._redo: list[np.ndarray] = []
         self._stroke_start: np.ndarray | None = None
         self.save_error: str | None = None
         self.load_error: str | None = None
+        self.kept_copy: Path | None = None  # where the sidecar that could not be read was copied
+        self._shared_sidecar: Path | None = None  # the '<stem>.dots.csv' this image once shared with a twin
 
     @classmethod
     def open(cls, image_path: str | Path) -> "DotAnnotation":
         """The image's annotation from its sidecar (empty if there is none or it cannot be read:
-        then ``load_error`` says why, and the file is left alone until the first change)."""
+        then ``load_error`` says why, and the file is copied aside at the first change)."""
         annotation = cls(image_path)
         if annotation.sidecar.exists():
             try:
                 annotation._dots = _as_dots(read_dots(annotation.sidecar))
             except (CountXplainError, OSError) as error:  # a malformed or unreadable file: shown to the user
                 annotation.load_error = str(error)
+        else:
+            annotation._shared_sidecar = _former_shared_sidecar(annotation.image_path, annotation.sidecar)
         return annotation
 
     # ---- reading ----
     @property
-    def sidecar(self) -> Path:
-        return sidecar_path(self.image_path)
+    def notice(self) -> str | None:
+        """What the user should know about where the dots are, or None."""
+        name = self.sidecar.name
+        if self.kept_copy is not None:
+            return (f"{name} could not be read: it is kept unchanged as {self.kept_copy.name}, "
+                    f"and the dots are now saved in a new {name}.")
+        if self._shared_sidecar is not None and not self.sidecar.exists():
+            images = " and ".join(FolderImages.of(self.image_path.parent).sharing(self.image_path.stem))
+            return (f"{self._shared_sidecar.name} may hold this image's dots: {images} shared it, and now each "
+                    f"has its own file (this one: {name}). If they are this image's, Import… them.")
+        return None
 
     @property
     def dots(self) -> np.ndarray:
@@ -131,12 +153,25 @@ class DotAnnotation:
     # ---- the sidecar ----
     def save(self) -> bool:
         """Write the sidecar atomically; False (with ``save_error``) if the file system refused."""
+        if self.load_error and not self._keep_unreadable_sidecar():
+            return False
         try:
             write_dots_csv(self.sidecar, self._dots)
         except OSError as error:
             self.save_error = f"{self.sidecar}: {error.strerror or error}"
             return False
         self.save_error = None
+        return True
+
+    def _keep_unreadable_sidecar(self) -> bool:
+        """Copy the sidecar that could not be read aside before the first write replaces it;
+        False (with ``save_error``, nothing written) if the copy cannot be made."""
+        try:
+            self.kept_copy = copy_aside(self.sidecar) if self.sidecar.exists() else None
+        except OSError as error:
+            self.save_error = (f"{self.sidecar.name} could not be read, nor copied aside ({error.strerror or error}), "
+                               "so it is left as it is and the changes are not saved.")
+            return False
         self.load_error = None
         return True
 
@@ -160,6 +195,35 @@ def _as_dots(dots) -> np.ndarray:
     if dots is None:
         return _EMPTY.copy()
     return np.asarray(dots, dtype=np.float64).reshape(-1, 2).copy()
+
+
+def copy_aside(sidecar: Path) -> Path:
+    """Copy a sidecar byte for byte to a new ``<name>.dots.unreadable-<date>-<time>[-n].csv`` beside it,
+    never over an existing file; the copy is on disk when this returns."""
+    data = sidecar.read_bytes()
+    base = sidecar.name[:-len(SIDECAR_SUFFIX)] + ".dots.unreadable-" + time.strftime("%Y%m%d-%H%M%S")
+    for n in count(1):
+        copy = sidecar.with_name(base + (f"-{n}" if n > 1 else "") + ".csv")
+        try:
+            file = open(copy, "xb")
+        except FileExistsError:
+            continue
+        try:
+            with file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError:
+            copy.unlink(missing_ok=True)
+            raise
+        return copy
+
+
+def _former_shared_sidecar(image_path: Path, sidecar: Path) -> Path | None:
+    """The ``<stem>.dots.csv`` that an image with a same-stem twin used to share with it (before
+    each got its own sidecar), if it is there: it may hold this image's dots."""
+    shared = image_path.with_name(image_path.stem + SIDECAR_SUFFIX)
+    return shared if shared != sidecar and shared.exists() else None
 
 
 def count_sidecar_dots(image_path: str | Path) -> int | None:

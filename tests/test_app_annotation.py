@@ -234,3 +234,17 @@ def test_a_failed_sidecar_write_keeps_the_previous_file_and_says_so(qtbot, annot
     assert "No space left on device" in visible_error_boxes(window)[0].text()
     click(qtbot, window, 80, 30)  # the next change saves everything
     assert len(saved(entry.path)) == 4 and "Saved in cells.dots.csv" in window.annotation_panel.status.text()
+
+
+def test_an_unreadable_sidecar_is_copied_aside_at_the_first_click_and_the_panel_says_where(qtbot, window, cells_png):
+    original = b"x,y\n" + b"".join(b"%d,%d\n" % (i % 100, i // 100) for i in range(299)) + b"12,abc\n"
+    sidecar_path(cells_png).write_bytes(original)
+    entry = open_image(qtbot, window, cells_png)
+    window.menu_actions["tool_annotate"].trigger()
+    status = window.annotation_panel.status
+    assert "Could not read the saved dots" in status.text() and "keeps it as a copy" in status.text()
+    click(qtbot, window, 20, 30)
+    kept = list(cells_png.parent.glob("cells.dots.unreadable-*.csv"))
+    assert len(kept) == 1 and kept[0].read_bytes() == original
+    assert len(saved(cells_png)) == 1 and len(entry.dots) == 1
+    assert kept[0].name in status.text() and "kept unchanged" in status.text()

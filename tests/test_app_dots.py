@@ -134,3 +134,75 @@ def test_a_refused_write_keeps_the_change_in_memory_and_says_why(image, monkeypa
     monkeypatch.undo()
     assert a.add(3, 3) and a.save_error is None
     assert len(saved(image)) == 3
+
+
+def test_an_unreadable_sidecar_is_kept_byte_for_byte_before_the_first_change_replaces_it(image):
+    good = "".join(f"{i % 50},{i // 50}\n" for i in range(299))
+    original = ("x,y\n" + good + "12,abc\n").encode()
+    sidecar_path(image).write_bytes(original)
+    a = DotAnnotation.open(image)
+    assert len(a) == 0 and a.load_error and a.notice is None
+    assert a.add(5, 5)
+    kept = [p for p in image.parent.iterdir() if ".dots.unreadable-" in p.name]
+    assert len(kept) == 1 and kept[0].name.startswith("cells.dots.unreadable-") and kept[0].suffix == ".csv"
+    assert kept[0].read_bytes() == original
+    np.testing.assert_allclose(saved(image), [[5, 5]])
+    assert a.load_error is None and a.kept_copy == kept[0]
+    assert kept[0].name in a.notice and "could not be read" in a.notice
+    assert a.add(6, 6) and len(list(image.parent.glob("*.unreadable-*"))) == 1  # copied once, not at every change
+
+
+def test_the_copy_of_an_unreadable_sidecar_never_replaces_an_earlier_copy(image, monkeypatch):
+    import cxdesktop.dots
+
+    monkeypatch.setattr(cxdesktop.dots.time, "strftime", lambda fmt: "20250102-030405")
+    earlier = image.parent / "cells.dots.unreadable-20250102-030405.csv"
+    earlier.write_bytes(b"an earlier copy\n")
+    sidecar_path(image).write_bytes(b"x,y\n12,abc\n")
+    a = DotAnnotation.open(image)
+    assert a.add(5, 5)
+    assert earlier.read_bytes() == b"an earlier copy\n"
+    assert a.kept_copy.name == "cells.dots.unreadable-20250102-030405-2.csv"
+    assert a.kept_copy.read_bytes() == b"x,y\n12,abc\n"
+
+
+def test_an_unreadable_sidecar_that_cannot_be_copied_aside_is_not_overwritten(image, monkeypatch):
+    sidecar_path(image).write_bytes(b"x,y\n12,abc\n")
+    a = DotAnnotation.open(image)
+    import cxdesktop.dots
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cxdesktop.dots, "open", refuse, raising=False)
+    assert not a.add(5, 5)
+    assert "Permission denied" in a.save_error and "not saved" in a.save_error and len(a) == 1
+    assert sidecar_path(image).read_bytes() == b"x,y\n12,abc\n"
+    assert sorted(os.listdir(image.parent)) == sorted([image.name, sidecar_path(image).name])
+    monkeypatch.undo()
+    assert a.add(6, 6) and a.kept_copy.read_bytes() == b"x,y\n12,abc\n"
+    np.testing.assert_allclose(saved(image), [[5, 5], [6, 6]])
+
+
+def test_twin_images_keep_their_dots_in_separate_sidecars(tmp_path):
+    png, tif = tmp_path / "twin.png", tmp_path / "twin.tif"
+    png.write_bytes(b"")
+    tif.write_bytes(b"")
+    DotAnnotation.open(png).replace([[1, 1]])
+    DotAnnotation.open(tif).replace([[2, 2], [3, 3]])
+    np.testing.assert_allclose(DotAnnotation.open(png).dots, [[1, 1]])
+    np.testing.assert_allclose(DotAnnotation.open(tif).dots, [[2, 2], [3, 3]])
+    assert {p.name for p in tmp_path.glob("*.dots.csv")} == {"twin.png.dots.csv", "twin.tif.dots.csv"}
+    assert count_sidecar_dots(png) == 1 and count_sidecar_dots(tif) == 2
+
+
+def test_the_sidecar_twins_once_shared_is_pointed_out_and_left_alone(tmp_path):
+    png, tif = tmp_path / "twin.png", tmp_path / "twin.tif"
+    png.write_bytes(b"")
+    tif.write_bytes(b"")
+    (tmp_path / "twin.dots.csv").write_text("x,y\n1,1\n")
+    a = DotAnnotation.open(png)
+    assert len(a) == 0 and "twin.dots.csv" in a.notice and "twin.png and twin.tif" in a.notice
+    a.add(4, 4)
+    assert a.notice is None  # the image has its own file now
+    assert (tmp_path / "twin.dots.csv").read_text() == "x,y\n1,1\n"

@@ -175,6 +175,33 @@ def test_sidecar_path_and_sample_name(tmp_path):
     assert Sample(tmp_path / "a.png", tmp_path / "a.dots.csv").name == "a.png"
 
 
+def test_images_sharing_a_stem_get_a_sidecar_each_and_a_single_image_keeps_the_plain_name(tmp_path):
+    for name in ("twin.png", "twin.tif", "solo.png", "a.png", "a.png.jpg"):
+        _png(tmp_path / name)
+    assert sidecar_path(tmp_path / "twin.png") == tmp_path / "twin.png.dots.csv"
+    assert sidecar_path(tmp_path / "twin.tif") == tmp_path / "twin.tif.dots.csv"
+    assert sidecar_path(tmp_path / "solo.png") == tmp_path / "solo.dots.csv"
+    assert sidecar_path(tmp_path / "a.png") == tmp_path / "a.dots.csv"
+    assert sidecar_path(tmp_path / "a.png.jpg") == tmp_path / "a.png.jpg.dots.csv"  # not a.png's full name
+    _png(tmp_path / "Solo.TIF")  # one sidecar name on Windows and macOS
+    assert sidecar_path(tmp_path / "solo.png") == tmp_path / "solo.png.dots.csv"
+
+
+def test_twins_are_paired_with_their_own_sidecars_for_training(tmp_path):
+    for name in ("twin.png", "twin.tif", "solo.png"):
+        _png(tmp_path / name)
+    _csv(tmp_path / "twin.png.dots.csv", "x,y\n1,1\n")
+    _csv(tmp_path / "twin.tif.dots.csv", "x,y\n2,2\n3,3\n")
+    _csv(tmp_path / "solo.dots.csv", "x,y\n4,4\n")
+    _csv(tmp_path / "twin.dots.csv", "x,y\n9,9\n")  # from before twins had their own: either's dots
+    dataset = load_dataset(tmp_path)
+    pairs = {s.image_path.name: s.dots_path.name for s in dataset.samples}
+    assert pairs == {"twin.png": "twin.png.dots.csv", "twin.tif": "twin.tif.dots.csv", "solo.png": "solo.dots.csv"}
+    reason = _unpaired(dataset)["twin.dots.csv"]
+    assert "twin.png or twin.tif" in reason and "twin.png.dots.csv" in reason
+    assert count_dots(dataset) == 4
+
+
 def test_load_dataset_on_a_file_or_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_dataset(tmp_path / "nope")

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QTo
 
 HINT = ("<b>Annotate mode (A)</b>: click to place a dot on a cell · right-click or Shift+click removes the "
         "nearest dot · Shift+drag erases · a plain drag pans, the wheel zooms · Ctrl+Z / Ctrl+Shift+Z undo / redo."
-        "<br>Dots are saved beside the image as <tt>&lt;name&gt;.dots.csv</tt> at every change.")
+        "<br>Dots are saved beside the image as <tt>&lt;name&gt;.dots.csv</tt> at every change "
+        "(<tt>&lt;name&gt;.&lt;ext&gt;.dots.csv</tt> where two images share a name).")
 ERROR_STYLE = "color: #c81e1e;"
 MUTED_STYLE = "color: gray;"
 
@@ -96,9 +97,13 @@ class AnnotationPanel(QWidget):
         if diameter:
             self.marker.setText(f"Markers {diameter:.3g} px wide: the cell diameter (Image tab)")
         if annotation.load_error:
-            self.set_status(f"Could not read the saved dots: {annotation.load_error}", error=True)
+            self.set_status(f"Could not read the saved dots: {annotation.load_error}\nThe file is left as it is: "
+                            f"your first change keeps it as a copy beside the image and starts a new "
+                            f"{annotation.sidecar.name}.", error=True)
         elif annotation.save_error:
             self.set_status(f"Not saved: {annotation.save_error}", error=True)
+        elif annotation.notice:
+            self.set_status(annotation.notice, error=True)
         elif annotation.sidecar.exists():
             self.set_status(f"Saved in {annotation.sidecar.name}")
         else:

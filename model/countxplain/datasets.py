@@ -6,14 +6,18 @@ Layouts recognised (checked in this order):
 * ``mbm``:  ``X_NNN.png`` with ``X_dots_NNN.png`` in the same folder.
 * ``images/`` + ``annotations/``: same file name in both (the ADI layout).
 * ``images/`` + ``dots/``: ``images/<id>.<ext>`` with ``dots/<id>.csv`` (the DSB2018 layout).
-* any other folder: ``<stem>.<ext>`` with a sidecar ``<stem>.dots.csv`` (what the app writes).
+* any other folder: ``<stem>.<ext>`` with a sidecar ``<stem>.dots.csv`` (what the app writes);
+  where that name could belong to two images (``twin.png`` and ``twin.tif``), each image's
+  sidecar is named after its whole file name instead: ``twin.png.dots.csv``, ``twin.tif.dots.csv``.
 
 Every file that cannot be paired is listed in ``Dataset.unpaired`` with the reason.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +50,44 @@ class Dataset:
         return len(self.samples)
 
 
-def sidecar_path(image_path: str | Path) -> Path:
-    """Where the app keeps an image's dots: ``<stem>.dots.csv`` beside the image."""
+class FolderImages:
+    """The image files of one folder, by name, to tell which stems more than one image could claim."""
+
+    def __init__(self, names) -> None:
+        self.names = set(names)
+        self._folded_names = {name.casefold() for name in self.names}
+        self._stems = Counter(Path(name).stem.casefold() for name in self.names)
+
+    @classmethod
+    def of(cls, folder: str | Path) -> "FolderImages":
+        """The folder's image files (none if it cannot be listed)."""
+        try:
+            with os.scandir(folder) as entries:
+                return cls(e.name for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES and e.is_file())
+        except OSError:
+            return cls(())
+
+    def stem_is_shared(self, image_name: str) -> bool:
+        """Whether another image has this image's stem, or is named it (``twin.png`` for ``twin.png.tif``).
+        Case is ignored: 'Twin.dots.csv' is 'twin.dots.csv' on Windows and macOS."""
+        stem = Path(image_name).stem.casefold()
+        return self._stems[stem] - (image_name in self.names) > 0 or stem in self._folded_names
+
+    def sharing(self, stem: str) -> list[str]:
+        return sorted(name for name in self.names if Path(name).stem.casefold() == stem.casefold())
+
+
+def sidecar_path(image_path: str | Path, folder: FolderImages | None = None) -> Path:
+    """Where the app keeps an image's dots, beside the image: ``<stem>.dots.csv``, unless another image
+    in the folder could claim that name too (``twin.png`` and ``twin.tif``); then
+    ``<file name>.dots.csv`` (``twin.png.dots.csv``, ``twin.tif.dots.csv``). So no two images of a
+    folder ever share a sidecar. ``folder`` saves listing the folder again for every image.
+    """
     image_path = Path(image_path)
-    return image_path.with_name(image_path.stem + SIDECAR_SUFFIX)
+    if folder is None:
+        folder = FolderImages.of(image_path.parent)
+    shared = folder.stem_is_shared(image_path.name)
+    return image_path.with_name((image_path.name if shared else image_path.stem) + SIDECAR_SUFFIX)
 
 
 def load_dataset(root: str | Path) -> Dataset:
@@ -116,13 +154,14 @@ def _pair_folders(root, layout, image_dir, dots_dir, dots_name_of) -> Dataset:
 
 def _pair_sidecars(root, files) -> Dataset:
     samples, unpaired, used = [], [], set()
+    images = FolderImages.of(root)
     for path in files:
         if path.name.endswith(SIDECAR_SUFFIX):
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             unpaired.append((path, "not an image file type"))
             continue
-        dots = sidecar_path(path)
+        dots = sidecar_path(path, images)
         if dots.exists():
             samples.append(Sample(path, dots))
             used.add(dots)
@@ -130,8 +169,16 @@ def _pair_sidecars(root, files) -> Dataset:
             unpaired.append((path, f"no annotation {dots.name}"))
     for path in files:  # a sidecar is an orphan only if no image used it (any suffix case: 'A.PNG')
         if path.name.endswith(SIDECAR_SUFFIX) and path not in used:
-            unpaired.append((path, "annotation without an image"))
+            unpaired.append((path, _orphan_reason(path, images)))
     return Dataset(root, "sidecar", samples, unpaired)
+
+
+def _orphan_reason(sidecar: Path, images: FolderImages) -> str:
+    sharing = images.sharing(sidecar.name[:-len(SIDECAR_SUFFIX)])
+    if len(sharing) > 1:
+        return (f"could be the dots of {' or '.join(sharing)}, which each have their own sidecar now: rename it "
+                f"to {' or '.join(name + SIDECAR_SUFFIX for name in sharing)}, after the image it belongs to")
+    return "annotation without an image"
 
 
 def load_sample(sample: Sample):
