@@ -7,6 +7,20 @@ from pathlib import Path
 from countxplain.resources import sample_images, sample_images_dir
 
 from .open_dialogs import choose_folder, choose_images, choose_model
+from .paths import folder_images
+
+IMAGE_KINDS = "PNG, JPEG, BMP or TIFF"
+
+
+def holds_images(folder: Path) -> bool:
+    """Whether opening the folder lists anything; stops at the first image."""
+    return next(folder_images(folder), None) is not None
+
+
+def no_images_message(folders: list[str]) -> str:
+    names = ", ".join(folders)
+    holds = "holds" if len(folders) == 1 else "hold"
+    return f"Nothing to open: {names} {holds} no {IMAGE_KINDS} images (subfolders included)."
 
 
 class Opener:
@@ -23,6 +37,8 @@ class Opener:
         if paths:
             first = Path(paths[0])
             self.settings.last_folder = str(first if first.is_dir() else first.parent)
+        if empty := [p for p in paths if Path(p).is_dir() and not holds_images(Path(p))]:
+            self.status.showMessage(no_images_message(empty), 15000)
         return added
 
     def open_samples(self) -> list[str]:

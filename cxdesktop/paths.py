@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from countxplain.images import is_image_file
 
@@ -23,9 +23,14 @@ def expand_paths(paths: Iterable[str | Path]) -> list[str]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and is_image_file(child) and not child.name.startswith("."):
-                    add(child)
+            for child in sorted(folder_images(path)):
+                add(child)
         else:
             add(path)
     return found
+
+
+def folder_images(folder: Path) -> Iterator[Path]:
+    """The image files in a folder and its subfolders, hidden files left out (in no set order)."""
+    return (child for child in folder.rglob("*")
+            if child.is_file() and is_image_file(child) and not child.name.startswith("."))

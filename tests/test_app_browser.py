@@ -189,9 +189,30 @@ def test_a_long_file_name_is_shortened_in_the_middle_and_the_details_stay_whole(
     window.browser.select(str(long_name))
     summary = window.summary
     qtbot.waitUntil(lambda: summary.details.text() != "", timeout=5000)
+    details = summary.details
+    # once the layout has settled (a busy machine may take a few event-loop turns):
+    qtbot.waitUntil(lambda: summary.name.fontMetrics().horizontalAdvance(summary.name.text()) <= summary.name.width()
+                    and details.height() >= details.heightForWidth(details.width()),  # no line of details cut off
+                    timeout=5000)
     shown = summary.name.text()
     assert "…" in shown and shown.startswith("07fb") and shown.endswith(".png")
-    assert summary.name.fontMetrics().horizontalAdvance(shown) <= summary.name.width()
     assert summary.name.toolTip() == str(long_name)
-    details = summary.details
-    assert details.height() >= details.heightForWidth(details.width())  # no line of the details is cut off
+
+
+def test_a_folder_without_images_says_so_in_the_status_bar(qtbot, window, tmp_path, small_images):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "sub" / "readme.txt").write_text("no images here")
+    (notes / ".hidden.png").write_bytes(small_images[0].read_bytes())  # hidden files are never listed
+    for folder in (empty, notes):
+        window.status.clearMessage()
+        drop_paths(window, [folder])
+        message = window.status.currentMessage()
+        assert str(folder) in message and "no PNG, JPEG, BMP or TIFF images" in message
+    assert window.session.store.paths() == []
+    window.status.clearMessage()
+    drop_paths(window, [small_images[0].parent])  # a folder with images: no such message
+    assert "no PNG" not in window.status.currentMessage()
+    wait_counted(qtbot, window, small_images)
