@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from countxplain.explain import count_in_rect, similarity_boxes
 from cxdesktop.palette import prototype_color
+from cxdesktop.views.image_view import density_per_pixel
 from cxdesktop.views.tool_viewbox import BOX, MEASURE, PAN
 
 
@@ -49,6 +50,7 @@ def test_the_density_overlay_stops_at_the_image_edge(qtbot, window, tmp_path):
     image = view.image_item.mapRectToScene(view.image_item.boundingRect())
     assert drawn.width() > image.width() and drawn.height() > image.height()
     view.image_item.hide()
+    view.overlay.hold.setChecked(True)  # a late repaint of the density keeps these levels
     view.colorbar.setLevels((0.0, 1e-12))  # every cell of the overlay opaque
     canvas = QImage(400, 400, QImage.Format.Format_ARGB32)
     canvas.fill(0)
@@ -64,16 +66,40 @@ def test_the_density_overlay_stops_at_the_image_edge(qtbot, window, tmp_path):
     assert right.alpha() == 0 and below.alpha() == 0
 
 
-def test_overlay_levels_stay_fixed_across_images(qtbot, counted, small_images):
-    window, _ = counted
-    window.image_view.colorbar.setLevels((0.0, 0.123))
+def _show(qtbot, window, path) -> None:
+    window.browser.select(str(path))
+    qtbot.waitUntil(lambda: window.image_view.path == str(path) and window.image_view._density is not None,
+                    timeout=60_000)
+
+
+def test_each_image_gets_a_colour_scale_fitted_to_its_density(qtbot, counted, small_images):
+    window, first = counted
+    view = window.image_view
+    assert not view.overlay.hold.isChecked()
+    assert view.colorbar.levels()[1] == pytest.approx(np.percentile(view._density, 99.9), rel=1e-3)
+    view.colorbar.setLevels((0.0, 0.123))  # e.g. "Fit" on another image
     drop_paths(window, small_images[1:2])
     wait_counted(qtbot, window, small_images[1:2])
-    window.browser.select(str(small_images[1]))
-    qtbot.waitUntil(lambda: window.image_view.path == str(small_images[1]) and window.image_view._density is not None,
-                    timeout=60_000)
-    assert window.image_view.colorbar.levels() == pytest.approx((0.0, 0.123))
-    assert tuple(window.image_view.density_item.getLevels()) == pytest.approx((0.0, 0.123))
+    _show(qtbot, window, small_images[1])
+    second = density_per_pixel(window.session.store[str(small_images[1])].analysis.result)
+    assert view.colorbar.levels() == pytest.approx((0.0, np.percentile(second, 99.9)), rel=1e-3)
+    assert tuple(view.density_item.getLevels()) == pytest.approx(view.colorbar.levels())
+
+
+def test_a_held_colour_scale_stays_across_images(qtbot, counted, small_images):
+    window, _ = counted
+    view = window.image_view
+    view.colorbar.setLevels((0.0, 0.123))
+    view.colorbar.sigLevelsChangeFinished.emit(view.colorbar)  # what releasing a drag on the bar sends
+    assert view.overlay.hold.isChecked()
+    drop_paths(window, small_images[1:2])
+    wait_counted(qtbot, window, small_images[1:2])
+    _show(qtbot, window, small_images[1])
+    assert view.colorbar.levels() == pytest.approx((0.0, 0.123))
+    assert tuple(view.density_item.getLevels()) == pytest.approx((0.0, 0.123))
+    view.overlay.hold.setChecked(False)
+    _show(qtbot, window, small_images[0])
+    assert view.colorbar.levels()[1] != pytest.approx(0.123)
 
 
 def test_opacity_and_colormap_persist_in_settings(counted, app_settings):
@@ -258,3 +284,34 @@ def test_gallery_names_say_how_pure_each_prototypes_training_boxes_were(qtbot):
     assert "boxes 94% pure" in name(0).text() and "hold a dot" in name(0).toolTip()
     assert "pure" not in name(1).text()  # nothing recorded for it (the paper's projection)
     assert "boxes 50% pure" in name(2).text() and "hold no dot" in name(2).toolTip()
+
+
+def test_gallery_captions_the_patch_a_prototype_was_projected_onto_as_the_prototype(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    from countxplain.network import SIMILARITY_EPSILON
+    from cxdesktop.engine import ModelInfo
+    from cxdesktop.views import gallery
+    from cxdesktop.views.gallery import OWN_PATCH_TIP, GalleryView
+
+    assert gallery.SIMILARITY_EPSILON == SIMILARITY_EPSILON
+    maximum = np.log(1 / SIMILARITY_EPSILON)
+    similarity = np.array([[maximum, 7.87, 6.5],  # projected: distance 0
+                           [9.2085, 7.5, 7.1],  # projected: distance 1e-7 (float32 rounding)
+                           [8.5, 7.2, 7.0],  # not projected onto a gallery patch (distance 1e-4)
+                           [maximum, maximum, 3.0]])  # only the first patch is the projected one
+    info = ModelInfo("m", "m.cxm", 2, 2, 10.0, {}, {}, {}, "cpu", "CPU", "",
+                     gallery_patches=np.zeros((4, 3, 16, 16, 3), np.uint8), gallery_similarity=similarity,
+                     gallery_sources=[["a.png@8,8", "b.png@8,8", "c.png@8,8"]] * 4)
+    view = GalleryView()
+    qtbot.addWidget(view)
+    view.set_model(info)
+    captions = [[label.text() for label in view.groups[title].findChildren(QLabel)
+                 if label.text() == "prototype" or label.text().startswith("sim")]
+                for title in ("Cell prototypes", "Background prototypes")]
+    assert captions == [["prototype", "sim 7.87", "sim 6.50", "prototype", "sim 7.50", "sim 7.10"],
+                        ["sim 8.50", "sim 7.20", "sim 7.00", "prototype", "sim 9.21", "sim 3.00"]]
+    own = [label for label in view.findChildren(QLabel) if label.text() == "prototype"]
+    assert own and all(label.toolTip() == OWN_PATCH_TIP for label in own)
+    tiles = [label for label in view.findChildren(QLabel) if label.toolTip().endswith("a.png@8,8")]
+    assert len(tiles) == 4 and sum(OWN_PATCH_TIP in t.toolTip() for t in tiles) == 3

@@ -1,12 +1,15 @@
 """The prototype gallery: for every prototype, the training patches it stands for.
 
 Grouped "Cell prototypes" / "Background prototypes", each row in the prototype's colour,
-each patch captioned with its similarity (tooltip: the training image and position). Where
-training measured it (projection by box purity), each prototype's name also says how pure its
-explanation boxes were on training images.
+each patch captioned with its similarity (tooltip: the training image and position). The first
+patch, the one the prototype was projected onto (distance 0, so its similarity is merely the largest
+possible), is captioned "prototype" instead. Where training measured it (projection by box purity),
+each prototype's name also says how pure its explanation boxes were on training images.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -16,6 +19,11 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QScrollArea, QVBox
 from ..palette import long_name, prototype_color
 
 PATCH_DISPLAY_PX = 72
+SIMILARITY_EPSILON = 1e-4  # countxplain.network.SIMILARITY_EPSILON (that module would import torch here)
+# Similarity log((d + 1) / (d + ε)) of a squared distance d of 1e-5: its own patch comes out at
+# d ≈ 1e-7 (float32 rounding), other patches at d ≥ 1e-4 (similarity ≤ 8.5).
+OWN_PATCH_SIMILARITY = math.log((1e-5 + 1.0) / (1e-5 + SIMILARITY_EPSILON))
+OWN_PATCH_TIP = "The training patch this prototype was projected onto: the prototype is this patch's features."
 NO_GALLERY = ("This model file has no prototype gallery, so there are no training patches to show.\n"
               "(A gallery is stored when a model is trained with CountXplain.)")
 
@@ -33,6 +41,21 @@ def training_box_purity(info, prototype: int) -> float | None:
 def purity_caption(prototype: int, k_cell: int, purity: float) -> str:
     holds = "hold a dot" if prototype < k_cell else "hold no dot"
     return f"{purity:.0%} of its boxes on training images {holds}"
+
+
+def is_own_patch(slot: int, similarity: float) -> bool:
+    """Whether a gallery patch is the one its prototype was projected onto (the first, at distance ~0)."""
+    return slot == 0 and similarity >= OWN_PATCH_SIMILARITY
+
+
+def patch_caption(slot: int, similarity: float) -> QLabel:
+    own = is_own_patch(slot, similarity)
+    caption = QLabel("prototype" if own else f"sim {similarity:.2f}")
+    if own:
+        caption.setToolTip(OWN_PATCH_TIP)
+    caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    caption.setStyleSheet("color: #555; font-size: 10px;")
+    return caption
 
 
 def patch_pixmap(patch: np.ndarray, side: int = PATCH_DISPLAY_PX) -> QPixmap:
@@ -95,10 +118,9 @@ class GalleryView(QScrollArea):
                 cell = QLabel()
                 cell.setPixmap(patch_pixmap(patches[slot]))
                 cell.setStyleSheet(f"QLabel {{ border: 2px solid {color.name()}; }}")
-                cell.setToolTip(sources[slot] if slot < len(sources) else "")
-                caption = QLabel(f"sim {float(sims[slot]):.2f}")
-                caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                caption.setStyleSheet("color: #555; font-size: 10px;")
+                source = sources[slot] if slot < len(sources) else ""
+                caption = patch_caption(slot, float(sims[slot]))
+                cell.setToolTip("\n".join(filter(None, (caption.toolTip(), source))))
                 box = QVBoxLayout()
                 box.setSpacing(1)
                 box.addWidget(cell, 0, Qt.AlignmentFlag.AlignCenter)

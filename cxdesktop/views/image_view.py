@@ -1,9 +1,10 @@
 """The image with its layers: pixels, density overlay, prototype similarity and boxes.
 
 One pyqtgraph ``ImageItem`` per layer, all with fixed levels (never auto-levels): the
-image's levels come from the contrast control; the density's from the colour bar, set
-once from the first image and changed only by the user (drag the bar, or "Fit"); a
-similarity map's from that map when it is shown. View coordinates are original image
+image's levels come from the contrast control; the density's from the colour bar, fitted to
+each image's density unless the user holds the scale ("Hold scale", ticked by dragging the
+bar), so densities can be compared across images on one scale; a similarity map's from
+that map when it is shown. View coordinates are original image
 pixels. Everything shown belongs to ``self.path``; calls for another path are ignored.
 """
 
@@ -56,7 +57,6 @@ class ImageView(QWidget):
         super().__init__(parent)
         self.path: str | None = None
         self.prototype: int | None = None  # the prototype whose similarity is shown
-        self._levels_fitted = False
         self._density: np.ndarray | None = None
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("imageCanvas")
@@ -82,6 +82,9 @@ class ImageView(QWidget):
                                         interactive=True, width=14, rounding=1e-6, colorMapMenu=False)
         self.colorbar.setImageItem(self.density_item)
         self.colorbar.axis.setWidth(60)  # room for labels such as 0.0125 in wide fonts
+        policy = self.colorbar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the image keeps its place when the bar hides
+        self.colorbar.setSizePolicy(policy)
         self.canvas.addItem(self.colorbar, row=0, col=1)
 
         self.message = QLabel(self.canvas)
@@ -116,6 +119,7 @@ class ImageView(QWidget):
         self.overlay.sigOpacityChanged.connect(self.set_opacity)
         self.overlay.sigColormapChanged.connect(self.set_colormap)
         self.overlay.sigFitLevels.connect(self.fit_density_levels)
+        self.colorbar.sigLevelsChangeFinished.connect(lambda _bar: self.overlay.hold.setChecked(True))
         self.contrast.sigLevelsChanged.connect(lambda lo, hi: self.image_item.setLevels((lo, hi)))
         self.reset_button.clicked.connect(self.reset_view)
 
@@ -161,8 +165,9 @@ class ImageView(QWidget):
         cell_h, cell_w = result.cell_px
         self.density_item.setImage(density, autoLevels=False, levels=self.colorbar.levels())
         self.density_item.setRect(QRectF(0, 0, density.shape[1] * cell_w, density.shape[0] * cell_h))
-        if not self._levels_fitted:
+        if not self.overlay.hold.isChecked():
             self.fit_density_levels()
+        self.colorbar.setVisible(not self.similarity_item.isVisible())
         self.density_item.setVisible(self.overlay.visible.isChecked() and not self.similarity_item.isVisible())
 
     def fit_density_levels(self) -> None:
@@ -172,7 +177,6 @@ class ImageView(QWidget):
         high = high if high > 0 else float(self._density.max()) or 1e-3
         self.colorbar.rounding = high / 500
         self.colorbar.setLevels((0.0, high))
-        self._levels_fitted = True
 
     def set_opacity(self, value: float) -> None:
         self.density_item.setOpacity(value)
@@ -216,7 +220,7 @@ class ImageView(QWidget):
         for rect in self._prototype_boxes:
             self.viewbox.removeItem(rect)
         self._prototype_boxes.clear()
-        self.colorbar.show()
+        self.colorbar.setVisible(self._density is not None)
         self.density_item.setVisible(self.overlay.visible.isChecked() and self._density is not None)
 
     def prototype_box_count(self) -> int:
@@ -227,3 +231,4 @@ class ImageView(QWidget):
         self._density = None
         self.density_item.clear()
         self.density_item.hide()
+        self.colorbar.hide()

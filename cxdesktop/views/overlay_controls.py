@@ -1,4 +1,4 @@
-"""Density overlay controls: show/hide, opacity, colour map, fit the colour range."""
+"""Density overlay controls: show/hide, opacity, colour map, fit the colour range, hold it across images."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class OverlayControls(QWidget):
         self.fit = QToolButton()
         self.fit.setText("Fit")
         self.fit.setToolTip("Fit the colour scale to this image's density")
+        self.hold = QCheckBox("Hold scale")
+        self.hold.setObjectName("holdDensityScale")
+        self.hold.setToolTip("Keep this colour scale for every image, to compare densities across images.\n"
+                             "Unticked, each image's scale is fitted to its own density.\n"
+                             "Dragging the colour bar ticks it.")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.visible)
@@ -39,6 +44,7 @@ class OverlayControls(QWidget):
         layout.addWidget(self.opacity)
         layout.addWidget(self.colormap)
         layout.addWidget(self.fit)
+        layout.addWidget(self.hold)
         self.visible.toggled.connect(self.sigVisibleChanged)
         self.opacity.valueChanged.connect(lambda value: self.sigOpacityChanged.emit(value / 100.0))
         self.colormap.currentTextChanged.connect(self.sigColormapChanged)
