@@ -231,6 +231,65 @@ def test_unreadable_dot_image(tmp_path):
     assert "cannot read" in _refused(path).reason
 
 
+def _mask_with_dots(expected, shape=(12, 16)):
+    mask = np.zeros(shape, dtype=np.uint8)
+    for x, y in expected:
+        mask[y, x] = 255
+    return mask
+
+
+def test_grayscale_with_alpha_png_reads_its_gray_values(tmp_path):
+    expected = [(2, 3), (15, 11)]
+    mask = _mask_with_dots(expected)
+    path = tmp_path / "dots.png"
+    Image.fromarray(np.dstack([mask, np.full_like(mask, 255)]), mode="LA").save(path)
+    assert Image.open(path).mode == "LA"
+    np.testing.assert_array_equal(_sorted(read_dots(path)), _sorted(expected))
+
+
+def test_gray_palette_png_is_a_grayscale_mask(tmp_path):
+    expected = [(0, 0), (7, 5)]
+    path = tmp_path / "dots.png"
+    Image.fromarray(_mask_with_dots(expected)).convert("P").save(path)
+    assert Image.open(path).mode == "P"
+    np.testing.assert_array_equal(_sorted(read_dots(path)), _sorted(expected))
+
+
+def test_coloured_palette_png_with_transparency_reads_its_red_pixels(tmp_path):
+    rgb = np.zeros((12, 16, 3), dtype=np.uint8)
+    rgb[4, 9] = (255, 0, 0)
+    rgb[1, 1] = (255, 255, 255)
+    image = Image.fromarray(rgb).convert("P")
+    path = tmp_path / "dots.png"
+    image.save(path, transparency=0)
+    np.testing.assert_array_equal(read_dots(path), [(9, 4)])
+
+
+def test_palette_with_alpha_image_is_converted():
+    rgba = np.zeros((12, 16, 4), dtype=np.uint8)
+    rgba[3, 5] = (255, 0, 0, 128)
+    image = Image.fromarray(rgba, mode="RGBA").convert("PA")
+    array = annotations.dot_image_array(image)
+    assert array.shape == (12, 16, 3)
+    assert tuple(array[3, 5]) == (255, 0, 0)
+
+
+def test_an_unexpected_dot_image_layout_is_one_line(tmp_path, monkeypatch):
+    path = tmp_path / "dots.png"
+    Image.fromarray(_mask_with_dots([(1, 1)])).save(path)
+    monkeypatch.setattr(annotations, "dot_image_array", lambda image: np.zeros((12, 16, 2), dtype=np.uint8))
+    assert "layout" in _refused(path).reason
+
+
+def test_a_dot_image_over_the_pixel_limit_is_refused_in_one_line(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "dots.png"
+    Image.fromarray(_mask_with_dots([(1, 1)], shape=(40, 40))).save(path)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 40×40 is over twice this: an error, not a warning
+    assert "too large" in _refused(path).reason
+
+
 # --- writing ---------------------------------------------------------------------------------------
 
 def test_write_dots_csv_round_trip(tmp_path):
@@ -274,3 +333,38 @@ def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
         write_dots_csv(path, np.array([[1.0, 2.0]]))
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, restoring the previous one after it."""
+    previous = os.umask(0o022)
+    yield lambda mask: os.umask(mask)
+    os.umask(previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mask,expected", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path, umask, mask, expected):
+    umask(mask)
+    path = tmp_path / "new.dots.csv"
+    write_dots_csv(path, np.array([[1.0, 2.0]]))
+    assert os.stat(path).st_mode & 0o777 == expected
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o444])
+def test_a_rewritten_file_keeps_its_mode(tmp_path, umask, mode):
+    umask(0o077)
+    path = tmp_path / "image.dots.csv"
+    path.write_text("x,y\n")
+    os.chmod(path, mode)
+    write_dots_csv(path, np.array([[1.0, 2.0]]))
+    assert os.stat(path).st_mode & 0o777 == mode
+    assert len(read_dots(path)) == 1
+
+
+def test_the_umask_is_read_without_being_changed(umask):
+    umask(0o027)
+    assert annotations.current_umask() == 0o027
+    assert os.umask(0o027) == 0o027

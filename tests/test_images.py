@@ -325,6 +325,21 @@ def test_folder_is_refused(tmp_path):
     _assert_refused(folder)
 
 
+@pytest.mark.parametrize("limit,as_error", [(100, False), (1000, True)])
+def test_an_image_over_the_pixel_limit_is_refused_in_one_line(tmp_path, monkeypatch, limit, as_error):
+    import warnings
+
+    path = tmp_path / "huge.png"
+    Image.fromarray(_rgb(40, 40)).save(path)
+    # over twice the limit Pillow raises an error; between once and twice it warns (here made an error)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    with warnings.catch_warnings():
+        if as_error:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        error = _assert_refused(path)
+    assert "too large" in error.reason
+
+
 def test_unsupported_suffix(tmp_path):
     path = tmp_path / "image.gif"
     Image.fromarray(_rgb()).save(path)

@@ -183,6 +183,42 @@ def test_bad_config(payload, tmp_path, config, word):
     _refused(_write(tmp_path / "cfg.cxm", dict(payload, config=config)), word)
 
 
+@pytest.mark.parametrize("name,value,word", [
+    ("prototype_dim", 2 ** 40, "4096"),
+    ("prototype_dim", 4097, "4096"),
+    ("k_cell", 10 ** 6, "256"),
+    ("k_bg", 257, "256"),
+    ("k_cell", True, "whole number"),
+    ("k_bg", 2.5, "whole number"),
+    ("prototype_dim", float("inf"), "whole number"),
+    ("k_bg", -1, "non-positive"),
+])
+def test_config_sizes_out_of_range_are_refused_before_allocating(payload, tmp_path, monkeypatch, name, value, word):
+    def no_network(*args, **kwargs):
+        raise AssertionError("a network was built for a refused config")
+
+    monkeypatch.setattr(modelfile, "CountXplain", no_network)
+    error = _refused(_write(tmp_path / "cfg.cxm", dict(payload, config=dict(payload["config"], **{name: value}))), word)
+    assert name in error.reason
+
+
+@pytest.mark.parametrize("diameter", [float("inf"), float("-inf"), float("nan"), 0, -3.0, True,
+                                      pytest.param(10 ** 400, id="int-too-large-for-a-float"), "10"])
+def test_cell_diameter_must_be_a_finite_positive_number(payload, tmp_path, diameter):
+    bad = dict(payload, preprocessing={"cell_diameter_px": diameter})
+    _refused(_write(tmp_path / "d.cxm", bad), "cell_diameter_px", "finite positive")
+
+
+def test_the_largest_accepted_config_sizes_load(tmp_path):
+    from countxplain.modelfile import CONFIG_LIMITS, ModelBundle
+    from countxplain.network import CountXplain, ModelConfig
+
+    largest = ModelConfig(k_cell=CONFIG_LIMITS["k_cell"], k_bg=1, prototype_dim=CONFIG_LIMITS["prototype_dim"])
+    network = CountXplain(largest)
+    path = save_model(ModelBundle(network, {"cell_diameter_px": 7}, {}), tmp_path / "big.cxm")
+    assert load_model(path).config.prototype_dim == CONFIG_LIMITS["prototype_dim"]
+
+
 def test_bad_gallery_and_metadata(payload, tmp_path):
     gallery = dict(payload["gallery"], patches=payload["gallery"]["patches"].float())
     _refused(_write(tmp_path / "g1.cxm", dict(payload, gallery=gallery)), "gallery")

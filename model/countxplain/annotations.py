@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -81,10 +82,14 @@ def read_dots_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()
-            mode = image.mode
-            array = np.asarray(image.convert("RGB") if mode in ("P", "RGBA", "CMYK") else image)
+            array = dot_image_array(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise AnnotationError(path, f"dot image is too large to read safely ({error})") from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise AnnotationError(path, f"cannot read the dot image ({error})") from None
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] >= 3)):
+        raise AnnotationError(path, f"unsupported dot image layout (array of shape {array.shape}); "
+                                    "use a red-dot RGB or a grayscale/binary PNG")
     lossy = path.suffix.lower() in LOSSY_SUFFIXES
     if array.ndim == 2:
         mask = array > (RED_THRESHOLD if lossy else 0)
@@ -93,6 +98,22 @@ def read_dots_image(path: Path) -> np.ndarray:
     if lossy:
         return _component_centroids(red > RED_THRESHOLD)
     return _pixel_positions((red == 255) & (green == 0) & (blue == 0))
+
+
+def dot_image_array(image) -> np.ndarray:
+    """A Pillow image as (H, W) grayscale or (H, W, 3+) RGB(A); alpha is ignored.
+
+    A palette image whose colours are all gray is a grayscale mask."""
+    bands = image.getbands()
+    if image.mode in ("P", "PA"):
+        rgb = np.asarray(image.convert("RGBA"))[:, :, :3]
+        gray = (rgb[:, :, 0] == rgb[:, :, 1]).all() and (rgb[:, :, 1] == rgb[:, :, 2]).all()
+        return rgb[:, :, 0] if gray else rgb
+    if image.mode in ("LA", "La"):
+        return np.asarray(image.convert("L"))
+    if len(bands) == 1 or bands[:3] == ("R", "G", "B"):
+        return np.asarray(image)
+    return np.asarray(image.convert("RGB"))
 
 
 def _pixel_positions(mask: np.ndarray) -> np.ndarray:
@@ -135,13 +156,37 @@ def write_dots_csv(path: str | Path, dots: np.ndarray) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)  # mkstemp makes it 0600
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits the written file should have: those of the file it replaces, else
+    what ``open`` would give a new file (0o666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process umask: read from /proc where the system has it, else set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

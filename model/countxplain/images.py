@@ -103,6 +103,8 @@ def _read_with_pillow(path: Path) -> np.ndarray:
             return np.asarray(image)
     except UnidentifiedImageError:
         raise ImageReadError(path, "not an image file, or an image format that cannot be read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageReadError(path, f"image is too large to read safely ({error})") from None
     except OSError as error:
         reason = str(error)
         if "truncated" in reason.lower() or "broken" in reason.lower():

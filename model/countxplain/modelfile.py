@@ -21,6 +21,7 @@ check raises ``ModelFileError``.
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ from .network import CountXplain, ModelConfig
 FORMAT_NAME = "countxplain-model"
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".cxm"
+# the most each architecture size may be: far above what training makes (a few prototypes of 64 channels),
+# low enough that a tampered file cannot ask for more memory than a computer has
+CONFIG_LIMITS = {"k_cell": 256, "k_bg": 256, "prototype_dim": 4096}
 DEFAULT_PREPROCESSING = {"intensity": "uint8/255, else 0.1-99.9 percentile stretch; ImageNet mean/std",
                          "cell_diameter_px": 10.0}
 
@@ -122,8 +126,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelBun
     if not isinstance(preprocessing, dict):
         raise ModelFileError(path, "'preprocessing' is not a mapping")
     diameter = preprocessing.get("cell_diameter_px", DEFAULT_PREPROCESSING["cell_diameter_px"])
-    if not isinstance(diameter, (int, float)) or not diameter > 0:
-        raise ModelFileError(path, f"cell diameter {diameter!r} is not a positive number")
+    if not is_finite_positive(diameter):
+        raise ModelFileError(path, f"'cell_diameter_px' {diameter!r} is not a finite positive number of pixels")
     if not isinstance(preprocessing.get("fit_to_stride", False), bool):
         raise ModelFileError(path, f"'fit_to_stride' {preprocessing['fit_to_stride']!r} is not true or false")
     provenance = payload.get("provenance") or {}
@@ -176,13 +180,28 @@ def _validate_config(path: Path, payload: dict) -> ModelConfig:
     config = payload["config"]
     if not isinstance(config, dict):
         raise ModelFileError(path, "'config' is not a mapping")
+    for name, most in CONFIG_LIMITS.items():
+        if name not in config:
+            raise ModelFileError(path, f"architecture config is incomplete (no '{name}')")
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelFileError(path, f"architecture config '{name}' is {value!r}, not a whole number")
+        if value < 1:
+            raise ModelFileError(path, f"architecture config has non-positive sizes: '{name}' is {value}")
+        if value > most:
+            raise ModelFileError(path, f"architecture config '{name}' is {value}, more than the {most} this program "
+                                       "accepts")
+    return ModelConfig.from_dict(config)
+
+
+def is_finite_positive(value) -> bool:
+    """An int or float (not a bool, which Python counts as an int) above zero that a float can hold."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
     try:
-        parsed = ModelConfig.from_dict(config)
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(path, f"architecture config is incomplete or invalid ({error})") from None
-    if parsed.k_cell < 1 or parsed.k_bg < 1 or parsed.prototype_dim < 1:
-        raise ModelFileError(path, f"architecture config has non-positive sizes: {config}")
-    return parsed
+        return math.isfinite(float(value)) and value > 0
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _validate_gallery(path: Path, gallery: dict | None, config: ModelConfig) -> Gallery | None:
