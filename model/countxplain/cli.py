@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
-from .errors import CountXplainError
+from .errors import CountXplainError, InputFileError
 
 EXIT_INPUT_ERROR = 1
 EXIT_USAGE = 2
@@ -37,6 +38,31 @@ def collect_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]
     return images, problems
 
 
+def check_output_file(path: Path) -> None:
+    """Refuse, before any work, an ``--out`` file that cannot be written: a folder, or inside no writable folder."""
+    if path.is_dir():
+        raise InputFileError(path, "is a folder; --out needs a file name")
+    check_folder_can_be_made(path.parent)
+
+
+def check_output_folder(path: Path) -> None:
+    """Refuse, before any work, an ``--out`` folder that cannot be written: an existing file, or not writable."""
+    if path.exists() and not path.is_dir():
+        raise InputFileError(path, "is a file; --out needs a folder for the explanation figure and its numbers")
+    check_folder_can_be_made(path)
+
+
+def check_folder_can_be_made(folder: Path) -> None:
+    """``folder`` exists and is writable, or its nearest existing parent is a writable folder."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputFileError(existing, "is a file, not a folder; --out cannot be written inside it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputFileError(existing, "folder is not writable; choose another --out")
+
+
 def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
     from .modelfile import load_model
     from .resources import default_model_path
@@ -54,6 +80,8 @@ def cmd_count(args) -> int:
     from .images import read_image
     from .inference import Counter
 
+    if args.out:
+        check_output_file(args.out)
     images, problems = collect_images(args.paths)
     for path, reason in problems:
         print(f"error: {path}: {reason}", file=sys.stderr)
@@ -72,7 +100,8 @@ def cmd_count(args) -> int:
             diameter, estimate = diameter_choice(args)
             result = counter.count(image.pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)
         except CountXplainError as error:
-            print(f"error: {error}", file=sys.stderr)
+            message = str(error) if str(path) in str(error) else f"{path}: {error}"
+            print(f"error: {message}", file=sys.stderr)
             failed += 1
             continue
         seconds = time.perf_counter() - start
@@ -107,6 +136,7 @@ def refuse_auto_diameter(args) -> None:
 
 def cmd_train(args) -> int:
     refuse_auto_diameter(args)
+    check_output_file(args.out)
     from .datasets import load_dataset
     from .modelfile import load_model, save_model
     from .training import Trainer, TrainingConfig
@@ -142,6 +172,8 @@ def cmd_train(args) -> int:
     print(f"training on {device.label} ({device.reason})", file=sys.stderr)
 
     def report(p):
+        if p.stage == "checkpoint":
+            print(f"note: {p.message}", file=sys.stderr)
         if p.stage in ("stage1", "stage2"):
             mae = "" if p.val_mae is None else f"  validation MAE {p.val_mae:.2f}"
             losses = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
@@ -161,8 +193,11 @@ def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_samples
     from .datasets import load_dataset
 
-    model = load_model_or_explain(args.model)
     dataset = load_dataset(args.data)
+    if not dataset.samples:
+        raise CountXplainError(f"{args.data}: nothing to evaluate, no image has a dot annotation "
+                               f"({what_was_found(dataset.unpaired)})")
+    model = load_model_or_explain(args.model)
     diameter, estimate = diameter_choice(args)
     result = evaluate_samples(model, dataset.samples, diameter, device=args.device, estimate_cell_size=estimate,
                               flips=args.flips, whole_cells=args.whole_cells)
@@ -171,9 +206,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def what_was_found(unpaired: list[tuple[Path, str]]) -> str:
+    """'N image(s) without a dot file, M other file(s)' from a data set's unpaired files."""
+    if not unpaired:
+        return "no image files found"
+    unannotated = sum(reason.startswith("no annotation") for _, reason in unpaired)
+    return f"{unannotated} image(s) without a dot file, {len(unpaired) - unannotated} other file(s)"
+
+
 def cmd_explain(args) -> int:
     from .explain_report import write_explanation
 
+    check_output_folder(args.out)
     model = load_model_or_explain(args.model)
     diameter, estimate = diameter_choice(args)
     figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=diameter, device=args.device,
@@ -275,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     except CountXplainError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # e.g. a disk that fills up while writing
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:

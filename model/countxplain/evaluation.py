@@ -9,6 +9,7 @@ import numpy as np
 from .annotations import read_dots
 from .datasets import Sample
 from .density import typical_cell_spacing
+from .errors import CountXplainError
 from .images import read_image
 from .inference import Counter
 from .modelfile import ModelBundle
@@ -22,6 +23,8 @@ def evaluate_samples(model: ModelBundle, samples: Sequence[Sample], cell_diamete
     """Count every sample at ``cell_diameter_px``; None means the image as it is, or with
     ``estimate_cell_size`` the automatic choice (``scale_policy``: the model's estimate where it is far
     from the training size); ``oracle_cell_size`` uses each image's annotated dot spacing instead."""
+    if not samples:
+        raise CountXplainError("no annotated images to evaluate")
     counter = Counter(model, device=device, precision=precision, branch=branch, flips=flips, whole_cells=whole_cells)
     rows = []
     for sample in samples:

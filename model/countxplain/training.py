@@ -41,12 +41,13 @@ from .trained_model import trained_bundle
 from .training_config import (TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate,
                               stage2_location_terms)
 from .training_data import TrainingImage, View, context_crops, random_crops, receptive_radius
+from .training_fingerprint import training_fingerprint
 from .training_views import RunViews, frozen_views, to_head_features
 
 
 @dataclass
 class Progress:
-    """One report from training: ``stage`` is 'cache', 'stage1', 'stage2' or 'done'."""
+    """One report from training: ``stage`` is 'checkpoint' (one not resumed), 'cache', 'stage1', 'stage2' or 'done'."""
 
     stage: str
     epoch: int
@@ -94,6 +95,7 @@ class Trainer:
                 self.head_from_init = True
         elif csrnet_state is not None:
             self.model.extractor.load_state_dict(csrnet_state, strict=True)
+        self.fingerprint = training_fingerprint(train, val, self.model) if checkpoint is not None else None
         self.model.to(self.device)
         self.history: list[dict] = []
         self.state = {"stage": "stage1", "epoch": 0}
@@ -357,7 +359,7 @@ class Trainer:
     def _save_checkpoint(self, payload: dict) -> None:
         if self.checkpoint is None:
             return
-        payload = {**payload, "config": asdict(self.config), "history": self.history,
+        payload = {**payload, "config": asdict(self.config), "fingerprint": self.fingerprint, "history": self.history,
                    "extractor": self.model.extractor.state_dict()}
         buffer = io.BytesIO()
         torch.save(payload, buffer)
@@ -366,12 +368,22 @@ class Trainer:
     def _load_checkpoint(self) -> dict:
         if self.checkpoint is None or not Path(self.checkpoint).exists():
             return {}
-        payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-        if payload.get("config") != asdict(self.config):
-            return {}
+        try:
+            payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for a damaged file
+            return self._start_afresh(f"cannot be read ({type(error).__name__})")
+        if not isinstance(payload, dict) or payload.get("config") != asdict(self.config):
+            return self._start_afresh("was made with other training settings")
+        if payload.get("fingerprint") != self.fingerprint:
+            return self._start_afresh("was made from other images, dots or starting model")
         self.model.extractor.load_state_dict(payload["extractor"])
         self.history = list(payload.get("history", []))
         return payload
+
+    def _start_afresh(self, why: str) -> dict:
+        self.progress(Progress("checkpoint", 0, 0, message=f"checkpoint {self.checkpoint} {why}; "
+                                                            "training starts afresh and replaces it"))
+        return {}
 
     def _bundle(self, seconds: float) -> ModelBundle:
         metrics = {"stage1_val_mae": getattr(self, "stage1_val_mae", None),
