@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import tifffile
+import torch
 from PIL import Image
 
 from countxplain import __version__
@@ -217,6 +218,14 @@ def test_a_given_cell_diameter_rescales_and_is_recorded(tiny_model_file, rgb_ima
     assert (row["cell_size"], row["cell_diameter_px"], row["scale"]) == ("given", "5.00", "2.0000")  # model: 10 px
 
 
+def test_a_tiny_cell_diameter_is_one_line_naming_the_image(tiny_model_file, rgb_image, capsys):
+    code = main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--cell-diameter", "0.001"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"error: {rgb_image}: a cell diameter of 0.001 px would enlarge")
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "nan", "inf", "big"])
 def test_a_bad_cell_diameter_is_a_usage_error(tiny_model_file, rgb_image, value, capsys):
     with pytest.raises(SystemExit) as info:
@@ -311,3 +320,138 @@ def test_four_views_count_on_whole_cells_unless_no_whole_cells_is_given(tiny_mod
         outputs[" ".join(extra)] = capsys.readouterr().out
     assert outputs["--flips 4"] == outputs["--flips 4 --whole-cells"]
     assert outputs["--flips 4"] != outputs["--flips 4 --no-whole-cells"]
+
+
+# --- output paths and files that cannot be written or read ------------------------------------------
+
+def _one_error_line(err):
+    lines = _lines(err)
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]
+
+
+def test_count_out_that_is_a_folder_is_refused_before_counting(tiny_model_file, rgb_image, tmp_path, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    code = main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu", "--out", str(folder)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert str(folder) in _one_error_line(captured.err) and "folder" in captured.err
+    assert captured.out == ""  # nothing was counted
+
+
+def test_count_out_inside_a_file_is_refused_before_counting(tiny_model_file, rgb_image, tmp_path, capsys):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file where a folder is needed")
+    code = main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--out", str(blocker / "sub" / "counts.csv")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert str(blocker) in _one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_train_out_that_is_a_folder_is_refused_before_training(tmp_path, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    code = main(["train", str(tmp_path / "nowhere"), "--out", str(folder), "--cell-diameter", "10"])
+    assert code == 1
+    assert "--out" in _one_error_line(capsys.readouterr().err)
+
+
+def test_explain_out_that_is_a_file_is_one_line(tiny_model_file, rgb_image, tmp_path, capsys):
+    existing = tmp_path / "report"
+    existing.write_text("keep me")
+    code = main(["explain", str(rgb_image), "--out", str(existing), "--model", str(tiny_model_file),
+                 "--device", "cpu"])
+    assert code == 1
+    assert str(existing) in _one_error_line(capsys.readouterr().err)
+    assert existing.read_text() == "keep me"
+
+
+def test_an_image_over_the_pixel_limit_is_reported_and_the_others_still_count(tiny_model_file, tmp_path, monkeypatch,
+                                                                             capsys):
+    huge = _small_png(tmp_path / "huge.png", size=(64, 64))
+    small = _small_png(tmp_path / "small.png", size=(40, 40))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # 64×64 is over twice the limit, 40×40 under it
+    out = tmp_path / "counts.csv"
+    code = main(["count", str(huge), str(small), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--cell-diameter", "as-is", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "huge.png" in _one_error_line(captured.err) and "too large" in captured.err
+    assert [line.split("\t")[0] for line in _lines(captured.out)] == [str(small)]
+    with open(out, newline="") as handle:
+        assert [row["file"] for row in csv.DictReader(handle)] == [str(small)]
+
+
+def test_an_os_error_while_writing_is_one_line(tiny_model_file, rgb_image, tmp_path, monkeypatch, capsys):
+    from countxplain import annotations
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device (simulated)")
+
+    monkeypatch.setattr(annotations, "atomic_write_bytes", disk_full)
+    code = main(["count", str(rgb_image), "--model", str(tiny_model_file), "--device", "cpu",
+                 "--out", str(tmp_path / "counts.csv")])
+    assert code == 1
+    assert "No space left" in _one_error_line(capsys.readouterr().err)
+
+
+# --- evaluate --------------------------------------------------------------------------------------
+
+def test_evaluate_on_an_empty_folder_is_one_line_and_fails(tiny_model_file, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["evaluate", str(empty), "--model", str(tiny_model_file), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 1
+    line = _one_error_line(captured.err)
+    assert str(empty) in line and "no image files" in line
+    assert captured.out == ""
+
+
+def test_evaluate_on_unannotated_images_names_what_it_found(tiny_model_file, tmp_path, capsys):
+    folder = tmp_path / "plain"
+    _small_png(folder / "a.png")
+    _small_png(folder / "b.png", seed=1)
+    (folder / "notes.txt").write_text("not an image")
+    code = main(["evaluate", str(folder), "--model", str(tiny_model_file), "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 1
+    line = _one_error_line(captured.err)
+    assert "no image has a dot annotation" in line
+    assert "2 image(s) without a dot file, 1 other file(s)" in line
+    assert captured.out == ""  # no "n=0 MAE nan"
+
+
+def test_evaluate_samples_refuses_an_empty_list(tiny_model_file):
+    from countxplain.errors import CountXplainError
+    from countxplain.evaluation import evaluate_samples
+    from countxplain.modelfile import load_model
+
+    with pytest.raises(CountXplainError, match="no annotated images"):
+        evaluate_samples(load_model(tiny_model_file), [], None)
+
+
+def test_train_on_other_images_with_the_same_checkpoint_starts_afresh_and_says_so(tiny_model_file, tmp_path, capsys):
+    from countxplain.annotations import write_dots_csv
+    from countxplain.modelfile import load_model
+
+    grid = np.stack(np.meshgrid(np.arange(12.0, 60, 20), np.arange(12.0, 60, 20)), axis=-1).reshape(-1, 2)
+    checkpoint, models = tmp_path / "run.ckpt", []
+    for name, seed in (("first", 0), ("second", 10)):
+        for i in range(2):
+            image = _small_png(tmp_path / name / f"cells{i}.png", seed=seed + i, size=(64, 64))
+            write_dots_csv(image.with_name(f"cells{i}.dots.csv"), grid[: 4 + 2 * i + seed // 10])
+        out = tmp_path / f"{name}.cxm"
+        assert main(["train", str(tmp_path / name), "--out", str(out), "--init", str(tiny_model_file),
+                     "--k-cell", "2", "--k-bg", "2", "--stage1-epochs", "1", "--epochs", "1",
+                     "--checkpoint", str(checkpoint), "--device", "cpu"]) == 0
+        models.append(load_model(out))
+    captured = capsys.readouterr()
+    notes = [line for line in _lines(captured.err) if line.startswith("note:")]
+    assert len(notes) == 1 and str(checkpoint) in notes[0] and "afresh" in notes[0]
+    assert "stage1 epoch 1/1" in captured.out.split("saved")[1]  # the second run trained instead of resuming
+    first, second = (m.network.head.prototypes for m in models)
+    assert not torch.equal(first, second)

@@ -81,6 +81,18 @@ def test_counts_images_of_any_size(tiny):
     assert np.isfinite(result.count)
 
 
+def test_a_diameter_that_would_enlarge_the_image_past_the_limit_is_refused(tiny):
+    from countxplain.errors import CountXplainError
+    from countxplain.scale_policy import MAX_RESCALED_PIXELS
+
+    pixels = np.zeros((40, 50, 3), np.float32)
+    counter = Counter(tiny, device="cpu")
+    limit = tiny.cell_diameter_px * (40 * 50 / MAX_RESCALED_PIXELS) ** 0.5  # the smallest diameter allowed
+    with pytest.raises(CountXplainError, match="would enlarge this 50x40 image"):
+        counter.count(pixels, cell_diameter_px=limit * 0.99)
+    assert counter.count(pixels, cell_diameter_px=tiny.cell_diameter_px / 2).scale == pytest.approx(2.0)
+
+
 @pytest.mark.parametrize("diameter", [5.0, 20.0, 10.0])
 def test_cell_diameter_rescales_by_model_over_given(tiny, rgb_image, diameter):
     pixels = read_image(rgb_image).pixels  # 96 x 128

@@ -34,7 +34,7 @@ from .device import choose_device
 from .images import resize_pixels
 from .modelfile import ModelBundle
 from .network import normalise_batch
-from .scale_policy import diameter_to_use
+from .scale_policy import diameter_to_use, refuse_huge_rescale
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -196,6 +196,8 @@ class Counter:
                                                image_pixels=pixels.shape[0] * pixels.shape[1])
         estimated = estimate is not None and cell_diameter_px is not None
         scale = self.scale_for(cell_diameter_px)
+        if scale > 1.0:
+            refuse_huge_rescale(pixels.shape, scale, cell_diameter_px)
         fit = OUTPUT_STRIDE if self.whole_cells_for(flips) else None
         scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
         axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None

@@ -8,6 +8,8 @@ is always used; without one the model's size estimator (``cell_size``) measures 
 
 from __future__ import annotations
 
+from .errors import CountXplainError
+
 # An estimate is acted on only when it is more than this factor away from the model's training
 # diameter: counts move with about the square of the scale and the estimate is off by 15-35 %
 # per image, so near the training size the image counted as it is does better. Chosen on the
@@ -16,6 +18,19 @@ ESTIMATE_GATE = 2.0
 # An estimate never enlarges an image beyond this many pixels (a user's stated diameter may):
 # a misjudged estimate on a large slide would otherwise ask for gigabytes.
 MAX_AUTO_PIXELS = 64e6
+# No diameter, stated or estimated, may enlarge an image beyond this (16384 x 16384 pixels, about
+# 9 GB while counting): a slip such as 0.1 px for 10 px would otherwise exhaust the memory.
+MAX_RESCALED_PIXELS = 2.0 ** 28
+
+
+def refuse_huge_rescale(image_shape: tuple[int, int], scale: float, diameter_px: float) -> None:
+    """Raise ``CountXplainError`` if counting at ``scale`` would enlarge the image beyond ``MAX_RESCALED_PIXELS``."""
+    height, width = image_shape[:2]
+    if height * width * scale * scale > MAX_RESCALED_PIXELS:
+        raise CountXplainError(
+            f"a cell diameter of {diameter_px:g} px would enlarge this {width}x{height} image {scale:.3g} times, "
+            f"to {round(width * scale)}x{round(height * scale)} pixels (at most {MAX_RESCALED_PIXELS:.3g}); "
+            "give the diameter in this image's pixels")
 
 
 def diameter_to_use(estimate_px: float | None, native_px: float, gate: float = ESTIMATE_GATE,
