@@ -226,9 +226,10 @@ def _former_shared_sidecar(image_path: Path, sidecar: Path) -> Path | None:
     return shared if shared != sidecar and shared.exists() else None
 
 
-def count_sidecar_dots(image_path: str | Path) -> int | None:
-    """The number of dots in an image's sidecar, or None if it has none (or it cannot be read)."""
-    sidecar = sidecar_path(image_path)
+def count_sidecar_dots(image_path: str | Path, sidecar: Path | None = None) -> int | None:
+    """The number of dots in an image's sidecar (``sidecar``, if known), or None if it has none
+    (or it cannot be read)."""
+    sidecar = sidecar or sidecar_path(image_path)
     if not sidecar.exists():
         return None
     try:

@@ -96,7 +96,7 @@ def training_diameter(sizer, pixels: np.ndarray, target_diameter_px: float) -> f
 def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
                  cancel: Callable[[], bool]) -> tuple[Any, Any, TrainingOutcome]:
     """Train; returns the ``ModelBundle`` (with gallery), a ``Counter`` for it and the outcome (``info`` unset)."""
-    from countxplain.datasets import Sample, sidecar_path
+    from countxplain.datasets import Sample, sidecar_paths
     from countxplain.device import choose_device
     from countxplain.gallery import build_gallery
     from countxplain.inference import Cancelled, Counter
@@ -108,6 +108,7 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     starts_from_init = init is not None and request.start == START_CURRENT
     config = config_for_start(request.config, init if starts_from_init else None)
     train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
+    sidecars = sidecar_paths(request.images)
     # without a size estimator every unsized image is trained as it is: no Counter, no second read
     sizer = Counter(init, device="cpu") if starts_from_init and init.preprocessing.get("size_model") else None
 
@@ -125,7 +126,7 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
                 raise Cancelled()
             path = Path(request.images[i])
             diameter = request.diameters[i] or unset_diameter(path)
-            images += prepare_images([Sample(path, sidecar_path(path))], [path.parent.name], config.cell_diameter_px,
+            images += prepare_images([Sample(path, sidecars[i])], [path.parent.name], config.cell_diameter_px,
                                      [diameter], config.fit_to_stride)
         return images
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from countxplain.datasets import (Sample, count_dots, load_dataset, load_sample, sidecar_path,
+from countxplain.datasets import (Sample, count_dots, load_dataset, load_sample, sidecar_path, sidecar_paths,
                                   split_indices)
 from countxplain.protocols import PROTOCOLS, dsb2018_split, load_protocol_data
 
@@ -185,6 +185,16 @@ def test_images_sharing_a_stem_get_a_sidecar_each_and_a_single_image_keeps_the_p
     assert sidecar_path(tmp_path / "a.png.jpg") == tmp_path / "a.png.jpg.dots.csv"  # not a.png's full name
     _png(tmp_path / "Solo.TIF")  # one sidecar name on Windows and macOS
     assert sidecar_path(tmp_path / "solo.png") == tmp_path / "solo.png.dots.csv"
+
+
+def test_sidecar_paths_of_many_images_are_each_images_sidecar_path(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    images = [tmp_path / "twin.png", tmp_path / "twin.tif", tmp_path / "solo.png", other / "twin.png"]
+    for image in images:
+        _png(image)
+    assert sidecar_paths(images) == [sidecar_path(image) for image in images]
+    assert sidecar_paths(images)[3] == other / "twin.dots.csv"  # alone in its folder
 
 
 def test_twins_are_paired_with_their_own_sidecars_for_training(tmp_path):

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QPushButton, QScrollArea, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from countxplain.datasets import sidecar_path
+from countxplain.datasets import sidecar_paths
 
 from ..dialogs import show_error
 from ..dots import count_sidecar_dots
@@ -92,11 +92,12 @@ class TrainingPanel(QWidget):
     def refresh_images(self) -> None:
         """The listed images that have dots saved beside them."""
         rows = []
-        for entry in self.session.store.entries():
-            if not sidecar_path(entry.path).exists():
+        entries = self.session.store.entries()
+        for entry, sidecar in zip(entries, sidecar_paths(entry.path for entry in entries)):
+            if not sidecar.exists():
                 continue
             loaded = entry.dots is not None and not entry.dots.load_error
-            rows.append((entry.path, len(entry.dots) if loaded else count_sidecar_dots(entry.path)))
+            rows.append((entry.path, len(entry.dots) if loaded else count_sidecar_dots(entry.path, sidecar)))
         self.setup.set_images(rows)
 
     def request(self) -> TrainingRequest:

@@ -90,6 +90,17 @@ def sidecar_path(image_path: str | Path, folder: FolderImages | None = None) -> 
     return image_path.with_name((image_path.name if shared else image_path.stem) + SIDECAR_SUFFIX)
 
 
+def sidecar_paths(image_paths) -> list[Path]:
+    """``sidecar_path`` of each image, listing each folder once (not once per image)."""
+    folders: dict[Path, FolderImages] = {}
+    sidecars = []
+    for image_path in map(Path, image_paths):
+        if image_path.parent not in folders:
+            folders[image_path.parent] = FolderImages.of(image_path.parent)
+        sidecars.append(sidecar_path(image_path, folders[image_path.parent]))
+    return sidecars
+
+
 def load_dataset(root: str | Path) -> Dataset:
     root = Path(root)
     if not root.is_dir():
