@@ -210,7 +210,9 @@ def what_was_found(unpaired: list[tuple[Path, str]]) -> str:
     """'N image(s) without a dot file, M other file(s)' from a data set's unpaired files."""
     if not unpaired:
         return "no image files found"
-    unannotated = sum(reason.startswith("no annotation") for _, reason in unpaired)
+    from .datasets import NO_ANNOTATION
+
+    unannotated = sum(reason.startswith(NO_ANNOTATION) for _, reason in unpaired)
     return f"{unannotated} image(s) without a dot file, {len(unpaired) - unannotated} other file(s)"
 
 

@@ -39,6 +39,10 @@ class Sample:
         return self.image_path.name
 
 
+# how an image without its dots begins its entry in ``Dataset.unpaired``
+NO_ANNOTATION = "no annotation"
+
+
 @dataclass
 class Dataset:
     root: Path
@@ -136,7 +140,7 @@ def _pair_by_pattern(root, layout, files, image_re, dots_re, dots_fmt) -> Datase
             samples.append(Sample(path, dots))
             used.add(dots)
         else:
-            unpaired.append((path, f"no annotation {dots_name}"))
+            unpaired.append((path, f"{NO_ANNOTATION} {dots_name}"))
     for path in files:
         if re.fullmatch(dots_re, path.name) and path not in used:
             unpaired.append((path, "annotation without an image"))
@@ -156,7 +160,7 @@ def _pair_folders(root, layout, image_dir, dots_dir, dots_name_of) -> Dataset:
             samples.append(Sample(path, dots))
             used.add(dots)
         else:
-            unpaired.append((path, f"no annotation {dots.relative_to(root)}"))
+            unpaired.append((path, f"{NO_ANNOTATION} {dots.relative_to(root)}"))
     for path in sorted(dots_dir.iterdir()):
         if path.is_file() and path not in used and not path.name.startswith("."):
             unpaired.append((path, "annotation without an image"))
@@ -177,7 +181,7 @@ def _pair_sidecars(root, files) -> Dataset:
             samples.append(Sample(path, dots))
             used.add(dots)
         else:
-            unpaired.append((path, f"no annotation {dots.name}"))
+            unpaired.append((path, f"{NO_ANNOTATION} {dots.name}"))
     for path in files:  # a sidecar is an orphan only if no image used it (any suffix case: 'A.PNG')
         if path.name.endswith(SIDECAR_SUFFIX) and path not in used:
             unpaired.append((path, _orphan_reason(path, images)))
