@@ -86,6 +86,17 @@ def test_each_image_gets_a_colour_scale_fitted_to_its_density(qtbot, counted, sm
     assert tuple(view.density_item.getLevels()) == pytest.approx(view.colorbar.levels())
 
 
+def test_the_colour_bar_shows_only_with_a_density(qtbot, window, small_images):
+    view = window.image_view
+    assert not view.colorbar.isVisible()  # no image yet
+    drop_paths(window, small_images[:1])
+    wait_counted(qtbot, window, small_images[:1])
+    _show(qtbot, window, small_images[0])
+    assert view.colorbar.isVisible()
+    view.clear()
+    assert not view.colorbar.isVisible()
+
+
 def test_a_held_colour_scale_stays_across_images(qtbot, counted, small_images):
     window, _ = counted
     view = window.image_view

@@ -85,6 +85,7 @@ class ImageView(QWidget):
         policy = self.colorbar.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # the image keeps its place when the bar hides
         self.colorbar.setSizePolicy(policy)
+        self.colorbar.hide()  # until there is a density to scale
         self.canvas.addItem(self.colorbar, row=0, col=1)
 
         self.message = QLabel(self.canvas)
