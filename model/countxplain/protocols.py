@@ -56,3 +56,18 @@ def dsb2018_split(dataset: Dataset, val_share: float = 0.1) -> tuple[list[Sample
 def load_protocol_data(data_root: str | Path, protocol: str) -> tuple[Protocol, Dataset]:
     spec = PROTOCOLS[protocol]
     return spec, load_dataset(Path(data_root) / spec.dataset)
+
+
+def few_shot_split(dataset: Dataset, protocol: str, n_shots: int, seed: int) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """A few-shot split of one protocol's data set: ``n_shots`` annotated images a user would give,
+    drawn (by ``seed``) from the protocol's training and validation share of split ``seed``, and
+    the protocol's test images of that split. Returns (shots, rest of the training share, test);
+    the shots of a smaller ``n_shots`` are always among those of a larger one."""
+    train, val, test = PROTOCOLS[protocol].split(dataset, seed)
+    pool = train + val
+    if n_shots > len(pool):
+        raise ValueError(f"{protocol} has {len(pool)} training images, fewer than {n_shots} shots")
+    order = np.random.default_rng(1000 + seed).permutation(len(pool))
+    shots = [pool[i] for i in order[:n_shots]]
+    rest = [pool[i] for i in order[n_shots:]]
+    return shots, rest, test
