@@ -46,7 +46,7 @@ class Opener:
         and show the first."""
         samples = [str(p) for p in sample_images()]
         if not samples:
-            self.status.showMessage(f"No sample images found in {sample_images_dir()}", 10000)
+            self.status.show_error_message(f"No sample images found in {sample_images_dir()}")
             return []
         added = self.session.add_paths(samples)
         self.browser.select(samples[0])

@@ -1,4 +1,4 @@
-"""A one-line label that shrinks with its window, ending its text in '…' where it does not fit."""
+"""A one-line label that shrinks with its window, cutting its text with '…' where it does not fit."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from PySide6.QtWidgets import QLabel, QSizePolicy
 
 
 class ElidedLabel(QLabel):
-    """``text()`` stays whole (for tooltips and tests); only the painting is cut short."""
+    """``text()`` stays whole (for tooltips and tests); only the painting is cut short, at ``mode``."""
 
-    def __init__(self, text: str = "", parent=None) -> None:
+    def __init__(self, text: str = "", parent=None, mode=Qt.TextElideMode.ElideRight) -> None:
         super().__init__(text, parent)
+        self.mode = mode
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def minimumSizeHint(self) -> QSize:
@@ -20,9 +21,12 @@ class ElidedLabel(QLabel):
     def is_elided(self) -> bool:
         return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
 
+    def shown_text(self) -> str:
+        """The text as painted: whole, or cut short with '…'."""
+        return self.fontMetrics().elidedText(self.text(), self.mode, self.contentsRect().width())
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
-        rect = self.contentsRect()
-        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         self.shown_text())
