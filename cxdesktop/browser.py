@@ -2,13 +2,19 @@
 
 Counts appear as they land; an unreadable file shows its reason in red in the count
 column (full message in the tooltip). Up/down move the current image.
+
+Readable at any width: names are cut in the middle (whole path in the tooltip), the count
+column is as wide as its counts and states (an error's reason is cut instead of widening
+it), and the size column steps aside when the names would get fewer than
+``MIN_NAME_CHARS`` characters.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView, QVBoxLayout,
+                               QWidget)
 
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore
 
@@ -16,6 +22,10 @@ THUMB_COLUMN, FILE_COLUMN, SIZE_COLUMN, COUNT_COLUMN = range(4)
 HEADERS = ("", "File", "Size", "Count")
 SORT_ROLE = Qt.ItemDataRole.UserRole
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
+THUMB_WIDTH = 46
+MIN_NAME_CHARS = 14
+ERROR_WIDTH_TEXT = "⚠ unreadable"  # an error takes no more room in the count column than this
 ERROR_COLOR = QColor(200, 30, 30)
 MUTED_COLOR = QColor(128, 128, 128)
 
@@ -78,6 +88,8 @@ class ImageTableModel(QAbstractTableModel):
         column = index.column()
         if role == PATH_ROLE:
             return entry.path
+        if role == STATUS_ROLE:
+            return entry.status
         if column == THUMB_COLUMN:
             if role == Qt.ItemDataRole.DecorationRole and entry.thumbnail is not None:
                 if entry.path not in self._thumbs:
@@ -126,6 +138,22 @@ class ImageTableModel(QAbstractTableModel):
         return None
 
 
+class CountDelegate(QStyledItemDelegate):
+    """The count column: an error's reason is cut at the right and never widens the column."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
+
+    def sizeHint(self, option, index) -> QSize:
+        hint = super().sizeHint(option, index)
+        if index.data(STATUS_ROLE) == ERROR:
+            metrics = option.fontMetrics
+            padding = hint.width() - metrics.horizontalAdvance(str(index.data(Qt.ItemDataRole.DisplayRole)))
+            hint.setWidth(min(hint.width(), padding + metrics.horizontalAdvance(ERROR_WIDTH_TEXT)))
+        return hint
+
+
 class BrowserPanel(QWidget):
     """The table with sorting and keyboard navigation; emits the current image's path."""
 
@@ -151,18 +179,50 @@ class BrowserPanel(QWidget):
         self.view.setWordWrap(False)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(THUMB_COLUMN, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(THUMB_COLUMN, 46)
+        header.resizeSection(THUMB_COLUMN, THUMB_WIDTH)
         header.setSectionResizeMode(FILE_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(SIZE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COUNT_COLUMN, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COUNT_COLUMN, 90)
+        header.setSectionResizeMode(COUNT_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setItemDelegateForColumn(COUNT_COLUMN, CountDelegate(self.view))
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setMinimumWidth(self._narrowest())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         self.view.selectionModel().currentRowChanged.connect(self._current_row_changed)
+        self.view.viewport().installEventFilter(self)
+        header.sectionResized.connect(self._count_resized)
+
+    def _name_room(self) -> int:
+        return self.view.fontMetrics().averageCharWidth() * MIN_NAME_CHARS
+
+    def _narrowest(self) -> int:
+        """Thumbnail, the widest state word, a name of ``MIN_NAME_CHARS`` and a scroll bar."""
+        metrics = self.view.fontMetrics()
+        count = max(metrics.horizontalAdvance(t) for t in ("counting…", "cancelled", ERROR_WIDTH_TEXT, "Count ▲"))
+        scroll = self.view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return THUMB_WIDTH + count + 16 + self._name_room() + scroll + 2 * self.view.frameWidth()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        return super().eventFilter(watched, event)
+
+    def _count_resized(self, column: int, _old: int, _new: int) -> None:
+        if column in (SIZE_COLUMN, COUNT_COLUMN):
+            self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Show the size column only where the names keep their room beside it."""
+        header = self.view.horizontalHeader()
+        size_width = max(self.view.sizeHintForColumn(SIZE_COLUMN), header.sectionSizeHint(SIZE_COLUMN))
+        room = (self.view.viewport().width() - header.sectionSize(THUMB_COLUMN) - header.sectionSize(COUNT_COLUMN)
+                - size_width)
+        hide = room < self._name_room()
+        if hide != self.view.isColumnHidden(SIZE_COLUMN):
+            self.view.setColumnHidden(SIZE_COLUMN, hide)
 
     def add_paths(self, paths: list[str]) -> None:
         had_rows = self.model.rowCount() > 0

@@ -1,7 +1,7 @@
 """The main window: composes the panels, the menus and the status bar, and routes signals.
 
 Layout: image list (left dock), the image with its overlays (centre), and the explanation
-tabs (right dock: Image, Annotate, Prototypes, Contributions, Gallery). The window owns the
+tabs (right dock: Image, Dots, Prototypes, Contributions, Gallery). The window owns the
 one ``JobRunner``; ``Session`` turns requests into jobs. Per-image results are drawn only
 when their path is ``session.current``. Dot annotation is the ``Annotator``'s; training
 runs through the ``TrainingController``, shown in a non-modal ``TrainingDialog``.
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDockWidget, QGroupBox, QMainWindow, QTabWidget, QToolBar, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from countxplain.resources import default_model_path
 
@@ -35,12 +34,14 @@ from .views.annotation_panel import AnnotationPanel
 from .views.boxes import BoxListPanel, BoxTool
 from .views.cell_size import CellSizePanel, MeasureTool
 from .views.contributions import ContributionsView
+from .views.explain_tabs import ExplainTabs
 from .views.gallery import GalleryView
 from .views.image_view import ImageView
 from .views.prototypes import NONE, PrototypePanel
 from .views.summary import SummaryPanel
 from .views.tool_viewbox import ANNOTATE, BOX, MEASURE, PAN
 
+DOCK_WIDTHS = (330, 420)  # image list, Explain: the first start's widths
 TOOL_ACTIONS = {PAN: "tool_pan", BOX: "tool_box", MEASURE: "tool_measure", ANNOTATE: "tool_annotate"}
 
 
@@ -103,15 +104,18 @@ class MainWindow(QMainWindow):
             QVBoxLayout(group).addWidget(widget)
             layout.addWidget(group)
         layout.addStretch(1)
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("explainTabs")
+        self.tabs = ExplainTabs()
         annotate_tab = QWidget()
         annotate_layout = QVBoxLayout(annotate_tab)
         annotate_layout.addWidget(self.annotation_panel)
         annotate_layout.addStretch(1)
-        for widget, title in ((image_tab, "Image"), (annotate_tab, "Annotate"), (self.prototypes, "Prototypes"),
-                              (self.contributions, "Contributions"), (self.gallery, "Gallery")):
-            self.tabs.addTab(widget, title)
+        for widget, title, tooltip in (
+                (image_tab, "Image", "The image's count, cell size and boxes"),
+                (annotate_tab, "Dots", "Annotate: click cells to place dots, for training"),
+                (self.prototypes, "Prototypes", "Where each prototype fires on this image"),
+                (self.contributions, "Contrib.", "Contributions: how much each prototype added to (or took from) the count"),
+                (self.gallery, "Gallery", "The training patches each prototype stands for")):
+            self.tabs.add(widget, title, tooltip)
         self.docks = [self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 200),
                       self._dock("Explain", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea, 300)]
 
@@ -121,7 +125,7 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         features = QDockWidget.DockWidgetFeature
         dock.setFeatures(features.DockWidgetMovable | features.DockWidgetFloatable)
-        widget.setMinimumWidth(width)
+        widget.setMinimumWidth(max(width, widget.minimumSizeHint().width()))
         self.addDockWidget(area, dock)
         return dock
 
@@ -197,8 +201,13 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 880)
         state = self.settings.window_state()
-        if state is None or not self.restoreState(state):
-            self.resizeDocks(self.docks, [330, 420], Qt.Orientation.Horizontal)
+        self._dock_widths_pending = state is None or not self.restoreState(state)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dock_widths_pending:  # before the first show the docks' layout ignores resizeDocks
+            self._dock_widths_pending = False
+            QTimer.singleShot(0, lambda: self.resizeDocks(self.docks, list(DOCK_WIDTHS), Qt.Orientation.Horizontal))
 
     # ---- opening ----
     def open_paths(self, paths) -> list[str]:

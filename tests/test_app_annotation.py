@@ -64,7 +64,7 @@ def test_annotate_mode_is_a_tool_with_its_own_tab(annotating):
     window, _ = annotating
     assert window.image_view.viewbox.tool == ANNOTATE
     assert window.annotation_panel.mode_button.isChecked()
-    assert window.tabs.tabText(window.tabs.currentIndex()) == "Annotate"
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Dots"
     window.annotation_panel.mode_button.click()
     assert window.image_view.viewbox.tool == PAN and window.menu_actions["tool_pan"].isChecked()
 

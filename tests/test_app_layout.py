@@ -3,8 +3,8 @@ Explain dock stay readable."""
 
 from __future__ import annotations
 
-from app_fixtures import app_settings, drop_paths, small_images, wait_counted, window  # noqa: F401
-from PySide6.QtCore import QRect
+from app_fixtures import app_settings, corrupt_png, drop_paths, small_images, wait_counted, window  # noqa: F401
+from PySide6.QtCore import QRect, Qt
 
 
 def rect_in_window(window, widget) -> QRect:
@@ -49,3 +49,49 @@ def test_a_short_message_is_shown_whole_and_goes_after_its_time(qtbot, window):
     assert message.timer.interval() >= 5000  # a message asked for 1 ms still stays 5 s
     message.timer.timeout.emit()
     assert not message.isVisible() and window.status.currentMessage() == ""
+
+
+def column_inside(view, column) -> bool:
+    return 0 <= view.columnViewportPosition(column) and \
+        view.columnViewportPosition(column) + view.columnWidth(column) <= view.viewport().width()
+
+
+def test_the_image_list_stays_readable_narrow_then_wide(qtbot, window, small_images, corrupt_png):
+    from cxdesktop.browser import COUNT_COLUMN, FILE_COLUMN
+
+    folder = small_images[0].parent
+    twins = []
+    for i in range(4):  # names that differ only near their end
+        twin = folder / f"BM_GRAZ_HE_0000_experiment_2024_slide_{i}.png"
+        twin.write_bytes(small_images[i % len(small_images)].read_bytes())
+        twins.append(twin)
+    drop_paths(window, twins + [corrupt_png])
+    wait_counted(qtbot, window, twins + [corrupt_png])
+    view = window.browser.view
+    metrics = view.fontMetrics()
+    for width in (window.minimumSizeHint().width(), 1800, window.minimumSizeHint().width(), 1280):
+        settle(qtbot, window, width)
+        qtbot.waitUntil(lambda: column_inside(view, COUNT_COLUMN), timeout=5000)
+        assert view.columnWidth(COUNT_COLUMN) >= max(metrics.horizontalAdvance(f"{window.session.store[str(p)].count:.1f}")
+                                                     for p in twins)
+        shown = {metrics.elidedText(p.name, view.textElideMode(), view.columnWidth(FILE_COLUMN) - 8) for p in twins}
+        assert len(shown) == len(twins)  # each name still tells its image apart
+        assert all(text.startswith("BM_") for text in shown)
+    error = window.session.store[str(corrupt_png)].error
+    assert view.columnWidth(COUNT_COLUMN) < metrics.horizontalAdvance(f"⚠ {error}")  # a reason never widens it
+    model = window.browser.model
+    assert model.index(model.row_of(str(twins[0])), FILE_COLUMN).data(Qt.ItemDataRole.ToolTipRole) == str(twins[0])
+
+
+def test_the_explain_tabs_all_show_without_scroll_arrows(qtbot, window):
+    from PySide6.QtWidgets import QToolButton
+
+    bar = window.tabs.tabBar()
+    for width in (window.minimumSizeHint().width(), 1280):
+        settle(qtbot, window, width)
+        arrows = [b for b in bar.findChildren(QToolButton) if b.isVisible()]
+        assert arrows == []
+        for i in range(bar.count()):
+            assert bar.rect().contains(bar.tabRect(i)), bar.tabText(i)
+            assert bar.fontMetrics().horizontalAdvance(bar.tabText(i)) < bar.tabRect(i).width()
+        assert window.tabs.tabToolTip(window.tabs.indexOf(window.contributions)).startswith("Contributions")

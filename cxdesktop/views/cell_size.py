@@ -48,6 +48,7 @@ class CellSizePanel(QWidget):
         self.folder_button.setToolTip("Use this diameter for every listed image in the same folder")
         self.native = QLabel("")
         self.native.setStyleSheet("color: gray;")
+        self.native.setWordWrap(True)  # two lines rather than cut in a narrow Explain dock
         row = QHBoxLayout()
         row.addWidget(QLabel("Cell diameter"))
         row.addWidget(self.spin, 1)
