@@ -1,7 +1,8 @@
 """The image browser: a sortable table of the listed images with thumbnail, size and count.
 
 Counts appear as they land; an unreadable file shows its reason in red in the count
-column (full message in the tooltip). Up/down move the current image.
+column (full message in the tooltip). Up/down move the current image; Del, or "Remove from
+list" in the context menu, asks to take the current image off the list.
 
 Readable at any width: names are cut in the middle (whole path in the tooltip), the count
 column is as wide as its counts and states (an error's reason is cut instead of widening
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QTableView, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QMenu, QStyle, QStyledItemDelegate, QTableView,
+                               QVBoxLayout, QWidget)
 
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore
 
@@ -57,6 +58,17 @@ class ImageTableModel(QAbstractTableModel):
             self._paths.append(path)
         self.endInsertRows()
 
+    def remove_paths(self, paths: list[str]) -> None:
+        for path in paths:
+            row = self._rows.get(path)
+            if row is None:
+                continue
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._paths[row]
+            self._rows = {p: i for i, p in enumerate(self._paths)}
+            self._thumbs.pop(path, None)
+            self.endRemoveRows()
+
     def refresh(self, path: str) -> None:
         row = self._rows.get(path)
         if row is None:
@@ -84,7 +96,9 @@ class ImageTableModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
-        entry = self.store[self._paths[index.row()]]
+        entry = self.store.get(self._paths[index.row()])
+        if entry is None:  # taken off the store, its row about to go
+            return None
         column = index.column()
         if role == PATH_ROLE:
             return entry.path
@@ -158,6 +172,7 @@ class BrowserPanel(QWidget):
     """The table with sorting and keyboard navigation; emits the current image's path."""
 
     sigCurrentChanged = Signal(object)  # path or None
+    sigRemoveRequested = Signal(list)  # paths to take off the list
 
     def __init__(self, store: ImageStore, parent=None) -> None:
         super().__init__(parent)
@@ -193,6 +208,9 @@ class BrowserPanel(QWidget):
         layout.addWidget(self.view)
         self.view.selectionModel().currentRowChanged.connect(self._current_row_changed)
         self.view.viewport().installEventFilter(self)
+        self.view.installEventFilter(self)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._show_context_menu)
         header.sectionResized.connect(self._count_resized)
 
     def _name_room(self) -> int:
@@ -208,7 +226,34 @@ class BrowserPanel(QWidget):
     def eventFilter(self, watched, event) -> bool:
         if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_columns()
+        elif watched is self.view and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and event.key() == Qt.Key.Key_Delete and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            # the list takes Del from the window's "Delete selected box" while it has the focus
+            event.accept()
+            if event.type() == QEvent.Type.KeyPress:
+                self._request_remove(self.current_path())
+            return True
         return super().eventFilter(watched, event)
+
+    def context_menu(self, path: str) -> QMenu:
+        menu = QMenu(self)
+        remove = menu.addAction("Remove from list")
+        remove.setObjectName("removeFromList")
+        remove.setToolTip("Take this image off the list (its file stays where it is)")
+        remove.triggered.connect(lambda: self._request_remove(path))
+        return menu
+
+    def _show_context_menu(self, pos) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid():
+            self.context_menu(index.data(PATH_ROLE)).exec(self.view.viewport().mapToGlobal(pos))
+
+    def _request_remove(self, path: str | None) -> None:
+        if path:
+            self.sigRemoveRequested.emit([path])
+
+    def remove_paths(self, paths: list[str]) -> None:
+        self.model.remove_paths(paths)
 
     def _count_resized(self, column: int, _old: int, _new: int) -> None:
         if column in (SIZE_COLUMN, COUNT_COLUMN):

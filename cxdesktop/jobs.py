@@ -14,7 +14,8 @@ time). Each job has a request id, a ``kind`` ("count", "load-model", ...) and a 
 * ``ctx.report(payload)`` sends any plain object (no tensors) to ``sigReport``, for jobs
   whose progress is more than a fraction (training curves); dropped only if superseded.
 * ``cancel_current()`` sets the running job's flag; ``cancel_all(kind)`` also empties the
-  queue (batches). Job functions pass ``ctx.cancelled`` to the library as ``cancel=``.
+  queue (batches); ``drop_tag(tag, kinds)`` drops a tag's jobs as if superseded (an image
+  taken off the list). Job functions pass ``ctx.cancelled`` to the library as ``cancel=``.
 * While the worker thread runs, Python's cycle collector runs on the GUI thread only
   (``gui_gc``), so dead Qt objects are never destroyed in the worker.
 * The worker records ``(request_id, kind, tag, thread ident)`` of every job it runs in
@@ -228,6 +229,28 @@ class JobRunner(QObject):
             self._finish(job)
             self.sigCancelled.emit(job)
         if removed and self._in_flight == 0:
+            self.sigIdle.emit()
+
+    def drop_tag(self, tag: str, kinds) -> None:
+        """Drop the queued jobs of ``kinds`` for ``tag`` and cancel the running one: whatever any of them
+        still returns is dropped (``sigDropped``), never delivered (an image taken off the list)."""
+        tag = str(tag)
+        with self._cond:
+            dropped = [j for j in self._pending if j.tag == tag and j.kind in kinds]
+            for job in dropped:
+                self._pending.remove(job)
+            current = self._current
+            if current is not None and current.tag == tag and current.kind in kinds:
+                dropped_current = current
+            else:
+                dropped_current = None
+            for job in dropped + ([dropped_current] if dropped_current else []):
+                job.superseded = True
+                job.cancel_event.set()
+        for job in dropped:
+            self._finish(job)
+            self.sigDropped.emit(job)
+        if dropped and self._in_flight == 0:
             self.sigIdle.emit()
 
     def is_pending(self, kind: str, tag: str) -> bool:

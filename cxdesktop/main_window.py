@@ -166,6 +166,8 @@ class MainWindow(QMainWindow):
         s = self.session
         self.browser.sigCurrentChanged.connect(self.show_image)
         s.sigEntriesAdded.connect(self.browser.add_paths)
+        s.sigEntriesRemoved.connect(self._entries_removed)
+        self.browser.sigRemoveRequested.connect(s.remove_paths)
         s.sigEntryChanged.connect(self._entry_changed)
         s.sigPixelsReady.connect(self._pixels_ready)
         s.sigAnalysisReady.connect(self._analysis_ready)
@@ -267,6 +269,12 @@ class MainWindow(QMainWindow):
         if self.prototypes.current() != NONE:
             self._prototype_chosen(self.prototypes.current())
 
+    def _entries_removed(self, paths: list[str]) -> None:
+        self.browser.remove_paths(paths)  # the current row moves to a neighbour, which is then shown
+        if self.session.current is None and self.browser.current_path() is None:
+            self.show_image(None)
+        self._refresh_training_images()
+
     def _entry_changed(self, path: str) -> None:
         self.browser.refresh(path)
         if path != self.session.current:
@@ -313,6 +321,9 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.annotation_panel.parentWidget())
 
     def _dots_changed(self, path: str) -> None:
+        self._refresh_training_images()
+
+    def _refresh_training_images(self) -> None:
         if self.training_dialog is not None and self.training_dialog.isVisible():
             self.training_dialog.panel.refresh_images()
 

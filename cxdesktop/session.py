@@ -18,6 +18,8 @@ from .jobs import BATCH, INTERACTIVE, Job, JobRunner
 from .paths import expand_paths
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore, short_reason
 
+IMAGE_JOBS = ("count", "read", "prototype", "propose-dots")  # jobs whose results land on their image
+
 
 class Session(QObject):
     sigModelLoading = Signal(str)  # path
@@ -25,6 +27,7 @@ class Session(QObject):
     sigModelFailed = Signal(str, bool)  # message, asked for by the user
     sigDevices = Signal(dict)  # {'cpu': None, 'cuda': reason-or-None, 'mps': ...}
     sigEntriesAdded = Signal(list)  # paths
+    sigEntriesRemoved = Signal(list)  # paths taken off the list
     sigEntryChanged = Signal(str)  # path
     sigBatchProgress = Signal(int, int)  # finished, total (0, 0: no batch)
     sigPixelsReady = Signal(str)  # path whose pixels are now cached
@@ -167,6 +170,22 @@ class Session(QObject):
         if added:
             self.sigEntriesAdded.emit(added)
         return added
+
+    def remove_paths(self, paths) -> list[str]:
+        """Take images off the list; their files are never touched. Their pending jobs are dropped, so no
+        late result lands (on them or on another image). Returns the paths removed."""
+        removed = [p for p in dict.fromkeys(str(p) for p in paths) if p in self.store]
+        for path in removed:
+            self.runner.drop_tag(path, IMAGE_JOBS)
+            self.store.remove(path)
+            self._batch.discard(path)
+        if not removed:
+            return []
+        if self.current in removed:
+            self.current = None
+        self.sigEntriesRemoved.emit(removed)
+        self._report_batch()
+        return removed
 
     def recount(self, paths) -> None:
         for path in paths:

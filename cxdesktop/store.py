@@ -98,6 +98,9 @@ class PixelCache:
     def __contains__(self, path: str) -> bool:
         return path in self._items
 
+    def discard(self, path: str) -> None:
+        self._items.pop(path, None)
+
 
 class ImageStore:
     """Entries in the order they were added."""
@@ -112,6 +115,11 @@ class ImageStore:
             return None
         entry = self._entries[path] = ImageEntry(path)
         return entry
+
+    def remove(self, path: str) -> None:
+        """Forget an image (its file and its dot file are never touched)."""
+        self._entries.pop(path, None)
+        self.pixels.discard(path)
 
     def get(self, path: str) -> ImageEntry | None:
         return self._entries.get(path)
