@@ -24,7 +24,7 @@ from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
 from .opening import Opener
-from .palette import prototype_color
+from .palette import long_name, prototype_color, short_name
 from .session import Session
 from .settings import Settings
 from .status_bar import StatusBar
@@ -196,6 +196,7 @@ class MainWindow(QMainWindow):
         self.box_list.sigRemove.connect(self.box_tool.remove)
         self.box_list.sigRemoveAll.connect(self.box_tool.remove_all)
         self.prototypes.sigPrototypeChosen.connect(self._prototype_chosen)
+        self.image_view.sigDensityRequested.connect(lambda: self.prototypes.choose(NONE))
         self.prototypes.sigPercentileChanged.connect(lambda _: self._prototype_chosen(self.prototypes.current()))
 
     def _restore(self) -> None:
@@ -339,8 +340,9 @@ class MainWindow(QMainWindow):
     def _prototype_overlay(self, path: str, prototype: int, similarity, boxes) -> None:
         if path != self.session.current or prototype != self.prototypes.current() or self.session.model is None:
             return
-        color = prototype_color(prototype, self.session.model.k_cell)
-        self.image_view.show_similarity(path, prototype, similarity, boxes, color)
+        k_cell = self.session.model.k_cell
+        name = f"{short_name(prototype, k_cell)} ({long_name(prototype, k_cell)})"
+        self.image_view.show_similarity(path, prototype, similarity, boxes, prototype_color(prototype, k_cell), name)
         self.prototypes.set_box_count(prototype, len(boxes))
 
     # ---- model and device ----

@@ -95,3 +95,23 @@ def test_the_explain_tabs_all_show_without_scroll_arrows(qtbot, window):
             assert bar.rect().contains(bar.tabRect(i)), bar.tabText(i)
             assert bar.fontMetrics().horizontalAdvance(bar.tabText(i)) < bar.tabRect(i).width()
         assert window.tabs.tabToolTip(window.tabs.indexOf(window.contributions)).startswith("Contributions")
+
+
+def test_the_map_on_the_canvas_is_named_and_one_click_returns_to_the_density(qtbot, window, small_images):
+    drop_paths(window, small_images[:1])
+    wait_counted(qtbot, window, small_images[:1])
+    view = window.image_view
+    qtbot.waitUntil(lambda: view._density is not None, timeout=60_000)
+    badge = view.badge
+    assert badge.isVisible() and badge.name.text().startswith("Density") and not badge.back.isVisible()
+    assert view.colorbar.isVisible() and not view.similarity_bar.isVisible()
+    assert view.canvas.rect().contains(rect_in_window(view.canvas, badge))
+    window.prototypes.choose(1)  # the tiny model's C2
+    qtbot.waitUntil(lambda: view.similarity_item.isVisible(), timeout=60_000)
+    assert badge.name.text().startswith("Similarity: C2") and badge.back.isVisible()
+    assert view.similarity_bar.isVisible() and not view.colorbar.isVisible()  # the bar follows the map
+    assert list(view.similarity_bar.levels()) == view.similarity_item.levels.tolist()
+    qtbot.mouseClick(badge.back, Qt.MouseButton.LeftButton)
+    assert window.prototypes.current() == -1 and not view.similarity_item.isVisible()
+    assert view.density_item.isVisible() and view.colorbar.isVisible() and not view.similarity_bar.isVisible()
+    assert badge.name.text().startswith("Density") and not badge.back.isVisible()

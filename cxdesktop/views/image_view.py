@@ -4,7 +4,8 @@ One pyqtgraph ``ImageItem`` per layer, all with fixed levels (never auto-levels)
 image's levels come from the contrast control; the density's from the colour bar, fitted to
 each image's density unless the user holds the scale ("Hold scale", ticked by dragging the
 bar), so densities can be compared across images on one scale; a similarity map's from
-that map when it is shown. View coordinates are original image
+that map when it is shown, with a colour bar of its own in the density bar's place. A badge
+on the canvas names the map shown (``MapBadge``). View coordinates are original image
 pixels. Everything shown belongs to ``self.path``; calls for another path are ignored.
 """
 
@@ -12,15 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .contrast import ContrastControl
+from .map_badge import MapBadge
 from .overlay_controls import OverlayControls
 from .tool_viewbox import ToolViewBox
 
 DENSITY_UNITS = "cells / pixel"
+SIMILARITY_UNITS = "similarity, log((d + 1) / (d + ε))"
+BADGE_MARGIN = 8
 
 
 def overlay_colormap(name: str) -> pg.ColorMap:
@@ -53,6 +57,8 @@ def density_per_pixel(result) -> np.ndarray:
 
 
 class ImageView(QWidget):
+    sigDensityRequested = Signal()  # the badge's "Show density": back from a prototype's map
+
     def __init__(self, colormap: str = "inferno", opacity: float = 0.6, parent=None) -> None:
         super().__init__(parent)
         self.path: str | None = None
@@ -87,6 +93,16 @@ class ImageView(QWidget):
         self.colorbar.setSizePolicy(policy)
         self.colorbar.hide()  # until there is a density to scale
         self.canvas.addItem(self.colorbar, row=0, col=1)
+        self.similarity_bar = pg.ColorBarItem(values=(0.0, 1.0), label=SIMILARITY_UNITS, interactive=False, width=14,
+                                              colorMapMenu=False)
+        self.similarity_bar.axis.setWidth(60)
+        self.similarity_bar.hide()
+        self.canvas.addItem(self.similarity_bar, row=0, col=2)  # in the density bar's place: see _bar_for_similarity
+
+        self.badge = MapBadge(self.canvas)
+        self.badge.hide()
+        self.badge.sigDensityRequested.connect(self.sigDensityRequested)
+        self.canvas.installEventFilter(self)
 
         self.message = QLabel(self.canvas)
         self.message.setObjectName("imageMessage")
@@ -123,6 +139,33 @@ class ImageView(QWidget):
         self.colorbar.sigLevelsChangeFinished.connect(lambda _bar: self.overlay.hold.setChecked(True))
         self.contrast.sigLevelsChanged.connect(lambda lo, hi: self.image_item.setLevels((lo, hi)))
         self.reset_button.clicked.connect(self.reset_view)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.canvas and event.type() == QEvent.Type.Resize:
+            self._place_badge()
+        return super().eventFilter(watched, event)
+
+    def _place_badge(self) -> None:
+        self.badge.adjustSize()
+        self.badge.move(BADGE_MARGIN, self.canvas.height() - self.badge.height() - BADGE_MARGIN)
+
+    def _bar_for_similarity(self, similarity: bool) -> None:
+        """One colour bar shows, the shown map's; the hidden density bar keeps its room only when no bar shows."""
+        policy = self.colorbar.sizePolicy()
+        policy.setRetainSizeWhenHidden(not similarity)
+        self.colorbar.setSizePolicy(policy)
+        self.similarity_bar.setVisible(similarity)
+
+    def _show_badge(self) -> None:
+        """The badge names what is drawn: the prototype's map, the density, or nothing."""
+        if self.similarity_item.isVisible():
+            self.badge.setVisible(True)
+        elif self.density_item.isVisible():
+            self.badge.show_density()
+            self.badge.setVisible(True)
+        else:
+            self.badge.hide()
+        self._place_badge()
 
     # ---- the image ----
     def show_image(self, path: str, pixels: np.ndarray) -> None:
@@ -170,6 +213,7 @@ class ImageView(QWidget):
             self.fit_density_levels()
         self.colorbar.setVisible(not self.similarity_item.isVisible())
         self.density_item.setVisible(self.overlay.visible.isChecked() and not self.similarity_item.isVisible())
+        self._show_badge()
 
     def fit_density_levels(self) -> None:
         if self._density is None or self._density.size == 0:
@@ -188,24 +232,34 @@ class ImageView(QWidget):
 
     def _density_visible(self, visible: bool) -> None:
         self.density_item.setVisible(visible and self._density is not None and not self.similarity_item.isVisible())
+        self._show_badge()
 
     def toggle_density(self) -> None:
         self.overlay.visible.toggle()
 
     # ---- prototype similarity ----
-    def show_similarity(self, path: str, prototype: int, similarity: np.ndarray, boxes, color: QColor) -> None:
-        """A prototype's similarity map (H, W) in its colour, with its boxes, instead of the density."""
+    def show_similarity(self, path: str, prototype: int, similarity: np.ndarray, boxes, color: QColor,
+                        name: str = "") -> None:
+        """A prototype's similarity map (H, W) in its colour, with its boxes and its own colour bar, instead
+        of the density; ``name`` is the prototype's, for the badge."""
         if path != self.path:
             return
         self.clear_similarity()
         self.prototype = prototype
         lo, hi = float(np.percentile(similarity, 50)), float(similarity.max())
-        self.similarity_item.setImage(similarity, autoLevels=False, levels=(lo, hi if hi > lo else lo + 1e-6))
-        self.similarity_item.setLookupTable(ramp_colormap(color).getLookupTable(nPts=256, alpha=True))
+        levels = (lo, hi if hi > lo else lo + 1e-6)
+        ramp = ramp_colormap(color)
+        self.similarity_item.setImage(similarity, autoLevels=False, levels=levels)
+        self.similarity_item.setLookupTable(ramp.getLookupTable(nPts=256, alpha=True))
         self.similarity_item.setRect(QRectF(0, 0, similarity.shape[1], similarity.shape[0]))
         self.similarity_item.show()
         self.density_item.hide()
         self.colorbar.hide()  # its scale is the density's
+        self.similarity_bar.setColorMap(ramp)
+        self.similarity_bar.setLevels(levels)
+        self._bar_for_similarity(True)
+        self.badge.show_similarity(name or f"prototype {prototype}")
+        self._show_badge()
         pen = QPen(color, 2)
         pen.setCosmetic(True)
         for x0, y0, x1, y1 in boxes:
@@ -221,8 +275,10 @@ class ImageView(QWidget):
         for rect in self._prototype_boxes:
             self.viewbox.removeItem(rect)
         self._prototype_boxes.clear()
+        self._bar_for_similarity(False)
         self.colorbar.setVisible(self._density is not None)
         self.density_item.setVisible(self.overlay.visible.isChecked() and self._density is not None)
+        self._show_badge()
 
     def prototype_box_count(self) -> int:
         return len(self._prototype_boxes)
@@ -233,3 +289,4 @@ class ImageView(QWidget):
         self.density_item.clear()
         self.density_item.hide()
         self.colorbar.hide()
+        self.badge.hide()

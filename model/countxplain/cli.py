@@ -140,8 +140,8 @@ def cmd_train(args) -> int:
     from .datasets import load_dataset
     from .modelfile import load_model, save_model
     from .training import Trainer, TrainingConfig
-    from .training_config import config_for_start
-    from .training_data import prepare_images
+    from .training.config import config_for_start
+    from .training.data import prepare_images
     from .gallery import build_gallery
     from .datasets import split_indices
     from .pretrained import load_csrnet_state
