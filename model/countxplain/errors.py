@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as one line of printable text: bytes that are not UTF-8 as ``\\xNN``, line breaks,
+    tabs and other control characters as ``\\n``, ``\\r``, ``\\t`` or ``\\xNN``."""
+    text = os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return "".join(c if c.isprintable() else named.get(c, f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                   for c in text)
 
 
 class CountXplainError(Exception):
@@ -15,7 +27,7 @@ class InputFileError(CountXplainError):
     def __init__(self, path: str | Path, reason: str):
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{shown_path(self.path)}: {reason}")
 
 
 class ImageReadError(InputFileError):
