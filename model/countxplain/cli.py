@@ -138,38 +138,30 @@ def cmd_train(args) -> int:
     refuse_auto_diameter(args)
     check_output_file(args.out)
     from .datasets import load_dataset
-    from .modelfile import load_model, save_model
-    from .training import Trainer, TrainingConfig
-    from .training.config import config_for_start
-    from .training.data import prepare_images
-    from .gallery import build_gallery
-    from .datasets import split_indices
-    from .pretrained import load_csrnet_state
     from .device import choose_device
+    from .modelfile import load_model, save_model
+    from .pretrained import load_csrnet_state
+    from .training import train_model
+    from .training.presets import DEFAULT_PRESET, FINE_TUNE_PRESET, preset_config
 
+    preset = args.preset or (FINE_TUNE_PRESET if args.init else DEFAULT_PRESET)
+    overrides = dict(args.set or [])
+    for flag, field in TRAIN_OPTION_FLAGS.items():
+        if getattr(args, flag) is not None:
+            overrides[field] = getattr(args, flag)
+    if args.fit_to_stride:
+        overrides["fit_to_stride"] = True
+    config = preset_config(preset, **overrides)  # an unknown option or value is refused before any work
     dataset = load_dataset(args.data)
     for path, reason in dataset.unpaired:
         print(f"note: {path}: {reason}", file=sys.stderr)
     if len(dataset) < 2:
         raise CountXplainError(f"{args.data}: needs at least 2 annotated images, found {len(dataset)}")
-    n_val = max(1, int(round(args.val_share * len(dataset))))
-    train_idx, val_idx, _ = split_indices(len(dataset), len(dataset) - n_val, n_val, 0, args.seed)
-    config = TrainingConfig(k_cell=args.k_cell, k_bg=args.k_bg, stage1_epochs=args.stage1_epochs,
-                            stage2_epochs=args.epochs, tau=args.tau, seed=args.seed,
-                            cell_diameter_px=args.train_diameter, fit_to_stride=args.fit_to_stride)
     init = load_model(args.init) if args.init else None
-    config = config_for_start(config, init)
-    given = args.train_diameter if args.cell_diameter == "as-is" else args.cell_diameter
+    given = config.cell_diameter_px if args.cell_diameter == "as-is" else args.cell_diameter
     diameters = None if given is None else [given] * len(dataset)
-    pick = lambda idx: [dataset.samples[i] for i in idx]
-    group = Path(args.data).name
-    train = prepare_images(pick(train_idx), [group] * len(train_idx), config.cell_diameter_px,
-                           None if diameters is None else diameters[:len(train_idx)], config.fit_to_stride)
-    val = prepare_images(pick(val_idx), [group] * len(val_idx), config.cell_diameter_px,
-                         None if diameters is None else diameters[:len(val_idx)], config.fit_to_stride)
-    csrnet = None if init else load_csrnet_state()
     device = choose_device(args.device)
-    print(f"training on {device.label} ({device.reason})", file=sys.stderr)
+    print(f"training with the '{preset}' preset on {device.label} ({device.reason})", file=sys.stderr)
 
     def report(p):
         if p.stage == "checkpoint":
@@ -179,12 +171,12 @@ def cmd_train(args) -> int:
             losses = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
             print(f"{p.stage} epoch {p.epoch}/{p.epochs}  {losses}{mae}", flush=True)
 
-    trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init, device=device.device, progress=report,
+    run = train_model(dataset.samples, preset, overrides, val_share=args.val_share, diameters=diameters,
+                      groups=[Path(args.data).name] * len(dataset), init=init,
+                      csrnet_state=None if init else load_csrnet_state(), device=device.device, progress=report,
                       checkpoint=args.checkpoint)
-    bundle = trainer.run()
-    bundle.gallery = build_gallery(bundle.network, train, k=3)
-    bundle.provenance["name"] = args.name or Path(args.out).stem
-    save_model(bundle, args.out, half=args.half)
+    run.bundle.provenance["name"] = args.name or Path(args.out).stem
+    save_model(run.bundle, args.out, half=args.half)
     print(f"saved {args.out}")
     return 0
 
@@ -241,6 +233,33 @@ def cell_diameter_arg(text: str):
     return value
 
 
+# command-line flags of ``train`` that set a training option, and the option each sets
+TRAIN_OPTION_FLAGS = {"k_cell": "k_cell", "k_bg": "k_bg", "epochs": "stage2_epochs", "stage1_epochs": "stage1_epochs",
+                      "tau": "tau", "seed": "seed", "train_diameter": "cell_diameter_px"}
+
+
+def training_option(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of ``train --set``: the value as the option's type (int, float, bool or text)."""
+    import dataclasses
+
+    from .training import TrainingConfig
+
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"'{text}' is not OPTION=VALUE")
+    name = name.strip().replace("-", "_")
+    kinds = {f.name: type(f.default) for f in dataclasses.fields(TrainingConfig)}
+    kind = kinds.get(name, str)
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return name, value.lower() in ("true", "1", "yes")
+        return name, kind(value) if kind in (int, float) else (None if value.lower() == "none" else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: '{value}' is not a {kind.__name__}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="countxplain", description="Interpretable cell counting (CountXplain).")
     parser.add_argument("--version", action="version", version=f"countxplain {__version__}")
@@ -283,14 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data", type=Path)
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--init", type=Path, default=None, help="fine-tune this model instead of starting from CSRNet")
-    train.add_argument("--k-cell", type=int, default=4)
-    train.add_argument("--k-bg", type=int, default=4)
-    train.add_argument("--epochs", type=int, default=100, help="stage-2 (prototype) epochs")
-    train.add_argument("--stage1-epochs", type=int, default=30)
-    train.add_argument("--tau", type=float, default=0.8)
+    train.add_argument("--preset", default=None,
+                       help="training recipe: default (the shipped model's), fine-tune (a few images, from --init; "
+                            "the default with --init) or paper")
+    train.add_argument("--set", action="append", type=training_option, metavar="OPTION=VALUE",
+                       help="any other training option of the preset (repeatable), e.g. --set stage2_epochs=50")
+    train.add_argument("--k-cell", type=int, default=None, help="cell prototypes (default: the preset's)")
+    train.add_argument("--k-bg", type=int, default=None, help="background prototypes (default: the preset's)")
+    train.add_argument("--epochs", type=int, default=None, help="stage-2 (prototype) epochs (default: the preset's)")
+    train.add_argument("--stage1-epochs", type=int, default=None, help="stage-1 epochs (default: the preset's)")
+    train.add_argument("--tau", type=float, default=None)
     train.add_argument("--val-share", type=float, default=0.2)
-    train.add_argument("--train-diameter", type=float, default=10.0)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--train-diameter", type=float, default=None,
+                       help="the cell diameter images are brought to (default: the preset's)")
+    train.add_argument("--seed", type=int, default=None)
     train.add_argument("--checkpoint", type=Path, default=None)
     train.add_argument("--fit-to-stride", action="store_true",
                        help="resize every image to whole 8-pixel output cells instead of padding it up to them "

@@ -11,8 +11,11 @@ Normalisation (documented, applied in this order):
   few thousand of 65,535 levels) therefore neither vanish to black nor saturate.
 * Float data already inside [0, 1] is kept as it is.
 * NaN and infinite pixels are ignored when deciding the above (the stretch percentiles
-  and the [0, 1] test use the finite values only) and are then filled with the median of
-  the finite values of their channel, so a few missing pixels barely change the count.
+  and the [0, 1] test use the finite values only) and are then filled, channel by channel:
+  a pixel with finite pixels among its 8 neighbours takes their mean (done twice, so holes
+  up to 4 pixels wide close from their edges), any other takes the median of the
+  channel's finite values. Scattered missing pixels thus take their surroundings' value
+  and barely change the count; a large masked-out area becomes flat median background.
   An image with no finite value at all is refused.
 * Grayscale is replicated to three channels; an alpha channel is dropped.
 
@@ -56,6 +59,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_SIDE = 8
 STRETCH_PERCENTILES = (0.1, 99.9)
+FILL_ROUNDS = 2
 # Pillow's own default limit (a quarter gigabyte of RGB), applied to every format.
 MAX_IMAGE_PIXELS = 89_478_485
 # Channels, pages or planes read at once may hold at most this many times the pixel limit in values.
@@ -524,7 +528,7 @@ def normalise_intensity(array: np.ndarray) -> np.ndarray:
         if hi <= lo:
             lo, hi = known.min(), known.max()
     if not all_finite:
-        values = _filled_with_channel_median(values, finite)
+        values = _filled_non_finite(values, finite)
     if hi <= lo:
         return np.zeros(values.shape, dtype=np.float32)
     if (lo, hi) == (0.0, 1.0):
@@ -532,15 +536,38 @@ def normalise_intensity(array: np.ndarray) -> np.ndarray:
     return np.clip((values - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def _filled_with_channel_median(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    """Non-finite values replaced by the median of the finite values of their channel."""
+def _filled_non_finite(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Non-finite values replaced channel by channel: by the mean of the finite values around them
+    (``FILL_ROUNDS`` rounds of 3×3 neighbourhoods, each reaching one pixel further into a hole),
+    and where none is that close, by the median of the channel's finite values."""
     values = values.copy()
     planes = [(values, finite)] if values.ndim == 2 else [(values[:, :, c], finite[:, :, c])
                                                           for c in range(values.shape[2])]
     fallback = np.median(values[finite])
     for plane, ok in planes:
-        plane[~ok] = np.median(plane[ok]) if ok.any() else fallback
+        ok = ok.copy()
+        plane[~ok] = 0
+        for _ in range(FILL_ROUNDS):
+            missing = ~ok
+            if not missing.any():
+                break
+            total, count = _box3_sum(np.where(ok, plane, 0)), _box3_sum(ok.astype(plane.dtype))
+            reached = missing & (count > 0)
+            plane[reached] = total[reached] / count[reached]
+            ok |= reached
+        if not ok.all():
+            plane[~ok] = np.median(plane[ok]) if ok.any() else fallback
     return values
+
+
+def _box3_sum(plane: np.ndarray) -> np.ndarray:
+    """The sum over each pixel's 3×3 neighbourhood (zeros beyond the edge)."""
+    padded = np.pad(plane, 1)
+    total = np.zeros_like(plane)
+    for dy in range(3):
+        for dx in range(3):
+            total += padded[dy:dy + plane.shape[0], dx:dx + plane.shape[1]]
+    return total
 
 
 def stride_fitted_shape(height: int, width: int, factor: float, stride: int) -> tuple[int, int]:
