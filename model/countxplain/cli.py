@@ -6,36 +6,58 @@ Every failure prints one line naming the file and the reason and exits non-zero.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from . import __version__
-from .errors import CountXplainError, InputFileError
+from .errors import CountXplainError, InputFileError, shown_path
 
 EXIT_INPUT_ERROR = 1
 EXIT_USAGE = 2
 
 
 def collect_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Image files named directly or found (recursively) in folders; plus problems found."""
-    from .images import is_image_file
+    """Image files named directly or found (recursively) in folders, each once; plus problems found.
 
-    images, problems = [], []
+    In a folder, every entry with an image suffix that is not a folder is listed (a pipe or a broken
+    link too, so that reading it says what it is); a folder named like an image that holds no image
+    is a problem. Names starting with '.' are skipped."""
+    images, problems, seen = [], [], set()
+
+    def add(path: Path) -> None:
+        key = os.path.normpath(os.path.abspath(path))
+        if key not in seen:
+            seen.add(key)
+            images.append(path)
+
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p) and not p.name.startswith("."))
-            if not found:
+            found, folder_problems = folder_images(path)
+            if not found and not folder_problems:
                 problems.append((path, "folder holds no PNG, JPEG, BMP or TIFF images"))
-            images += found
-        elif path.exists():
-            images.append(path)
+            problems += folder_problems
+            for image in found:
+                add(image)
+        elif os.path.lexists(path):
+            add(path)
         else:
             problems.append((path, "file does not exist"))
     return images, problems
+
+
+def folder_images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The image-named entries under ``folder`` (sorted), and its image-named folders that hold no image."""
+    from .images import is_image_file
+
+    found, named_folders = [], []
+    for path in sorted(p for p in folder.rglob("*") if is_image_file(p) and not p.name.startswith(".")):
+        (named_folders if path.is_dir() else found).append(path)
+    problems = [(named, "is a folder, not an image (and holds no image)") for named in named_folders
+                if not any(named in image.parents for image in found)]
+    return found, problems
 
 
 def check_output_file(path: Path) -> None:
@@ -76,15 +98,26 @@ def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
 
 
 def cmd_count(args) -> int:
+    from .counts_csv import CountsCsv
     from .scale_policy import cell_size_source
     from .images import read_image
     from .inference import Counter
 
+    if args.resume and not args.out:
+        raise CountXplainError("--resume needs --out: the counts CSV to continue")
     if args.out:
         check_output_file(args.out)
     images, problems = collect_images(args.paths)
     for path, reason in problems:
-        print(f"error: {path}: {reason}", file=sys.stderr)
+        print(f"error: {shown_path(path)}: {reason}", file=sys.stderr)
+    table = CountsCsv(args.out, resume=args.resume) if args.out else None
+    if table is not None and args.resume:
+        done = [path for path in images if table.counted(path)]
+        images = [path for path in images if not table.counted(path)]
+        if done:
+            print(f"note: {len(done)} image(s) already in {shown_path(args.out)}, not counted again", file=sys.stderr)
+        if not images:
+            return EXIT_INPUT_ERROR if problems else 0
     if not images:  # nothing to count: stop at the one line above, before loading a model
         return EXIT_INPUT_ERROR
     model = load_model_or_explain(args.model)
@@ -92,34 +125,38 @@ def cmd_count(args) -> int:
                       whole_cells=args.whole_cells)
     if args.device not in ("auto", "cpu") and counter.device.type != args.device:  # a GPU asked for by name
         print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
-    rows, failed = [], len(problems)
+    failed = len(problems)
     for path in images:
         start = time.perf_counter()
         try:
             image = read_image(path, page=args.page, channel=args.channel)
             diameter, estimate = diameter_choice(args)
-            result = counter.count(image.pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)
-        except CountXplainError as error:
-            message = str(error) if str(path) in str(error) else f"{path}: {error}"
-            print(f"error: {message}", file=sys.stderr)
+            with warnings.catch_warnings():  # a library's warning would be a second line about this image
+                warnings.simplefilter("ignore")
+                result = counter.count(image.pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)
+        except (CountXplainError, MemoryError) as error:
+            print(f"error: {image_error_line(path, error)}", file=sys.stderr)
             failed += 1
             continue
         seconds = time.perf_counter() - start
-        rows.append({"file": str(path), "count": f"{result.count:.2f}", "model": model.name,
-                     "cell_diameter_px": f"{model.cell_diameter_px / result.scale:.2f}",
-                     "cell_size": cell_size_source(result), "scale": f"{result.scale:.4f}",
-                     "device": str(counter.device), "seconds": f"{seconds:.3f}"})
-        print(f"{path}\t{result.count:.1f}")
-    if args.out:
-        from .annotations import atomic_write_bytes
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["file", "count", "model", "cell_diameter_px", "cell_size", "scale",
-                                                    "device", "seconds"])
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_bytes(args.out, buffer.getvalue().encode("utf-8"))
+        if table is not None:
+            table.add({"file": path, "count": f"{result.count:.2f}", "model": model.name,
+                       "cell_diameter_px": f"{model.cell_diameter_px / result.scale:.2f}",
+                       "cell_size": cell_size_source(result), "scale": f"{result.scale:.4f}",
+                       "device": str(counter.device), "seconds": f"{seconds:.3f}"})
+        print(f"{shown_path(path)}\t{result.count:.1f}", flush=True)
+    if table is not None:
+        table.finish()
     return EXIT_INPUT_ERROR if failed else 0
+
+
+def image_error_line(path: Path, error: Exception) -> str:
+    """'FILE: reason' for an image that could not be counted."""
+    if isinstance(error, MemoryError):
+        return f"{shown_path(path)}: not enough memory to count this image"
+    if isinstance(error, InputFileError) and error.path == path:
+        return str(error)
+    return f"{shown_path(path)}: {error}"
 
 
 def diameter_choice(args) -> tuple[float | None, bool]:
@@ -288,7 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     count = sub.add_parser("count", help="count cells in images and folders")
     count.add_argument("paths", nargs="+", type=Path)
-    count.add_argument("--out", type=Path, default=None, help="write counts as CSV")
+    count.add_argument("--out", type=Path, default=None,
+                       help="write counts as CSV, a row as each image is counted")
+    count.add_argument("--resume", action="store_true",
+                       help="keep the rows already in the --out CSV and count only the images it does not list")
     count.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                        help="auto (default): bf16 where the device computes it natively and the model's "
                             "bf16 count stays within 0.5 %% of fp32, else fp32")

@@ -8,6 +8,8 @@ is always used; without one the model's size estimator (``cell_size``) measures 
 
 from __future__ import annotations
 
+import math
+
 from .errors import CountXplainError
 
 # An estimate is acted on only when it is more than this factor away from the model's training
@@ -38,7 +40,7 @@ def diameter_to_use(estimate_px: float | None, native_px: float, gate: float = E
     """The estimated diameter if it is more than ``gate`` times off the training diameter, else None
     (count the image as it is). With ``image_pixels``, a diameter that would enlarge the image beyond
     ``MAX_AUTO_PIXELS`` is raised until it does not."""
-    if not estimate_px:
+    if not estimate_px or not math.isfinite(estimate_px):  # NaN: an image too small to measure
         return None
     ratio = estimate_px / native_px
     if max(ratio, 1.0 / ratio) <= gate:
