@@ -208,7 +208,7 @@ def _decoder_messages_caught():
 def _with_first_message(error: ImageReadError, heard: list[str]) -> ImageReadError:
     """The error, with the first decoder message added to its reason where it says something new."""
     for message in heard:
-        line = " ".join(message.split())
+        line = re.sub(r"^<[^>]*>\s*", "", " ".join(message.split()))  # tifffile's '<tifffile.TiffPages @8>'
         if line and line not in error.reason:
             if len(line) > 160:
                 line = line[:159] + "…"
