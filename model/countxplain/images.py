@@ -545,6 +545,7 @@ def _filled_non_finite(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
                                                           for c in range(values.shape[2])]
     fallback = np.median(values[finite])
     for plane, ok in planes:
+        median = np.median(plane[ok]) if ok.any() else fallback
         ok = ok.copy()
         plane[~ok] = 0
         for _ in range(FILL_ROUNDS):
@@ -556,7 +557,7 @@ def _filled_non_finite(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
             plane[reached] = total[reached] / count[reached]
             ok |= reached
         if not ok.all():
-            plane[~ok] = np.median(plane[ok]) if ok.any() else fallback
+            plane[~ok] = median
     return values
 
 
