@@ -54,7 +54,7 @@ from countxplain.density import pooled_density_map, scale_dots, typical_cell_spa
 from countxplain.explain import grid_boxes, similarity_boxes
 from countxplain.images import MIN_SIDE, read_image
 from countxplain.inference import Counter, CountResult
-from countxplain.losses import intra_group_distances
+from countxplain.training.losses import intra_group_distances
 from countxplain.modelfile import load_model
 from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data
 

@@ -15,7 +15,7 @@ import torch
 
 from countxplain.modelfile import load_model
 from countxplain.protocols import load_protocol_data
-from countxplain.training_data import padded_batch, prepare_images
+from countxplain.training.data import padded_batch, prepare_images
 from run_protocols import set_diameter
 
 

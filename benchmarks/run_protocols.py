@@ -31,12 +31,12 @@ from countxplain.annotations import read_dots
 from countxplain.density import typical_cell_spacing
 from countxplain.evaluation import evaluate_samples
 from countxplain.inference import Counter
-from countxplain.losses import intra_group_distances
+from countxplain.training.losses import intra_group_distances
 from countxplain.modelfile import save_model
 from countxplain.pretrained import load_csrnet_state
 from countxplain.protocols import load_protocol_data
 from countxplain.training import Trainer, TrainingConfig
-from countxplain.training_data import prepare_images
+from countxplain.training.data import prepare_images
 
 RESULTS = Path(__file__).resolve().parent / "results" / "protocols.json"
 

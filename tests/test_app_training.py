@@ -60,20 +60,26 @@ def visible_error_boxes(widget) -> list[QMessageBox]:
     return [box for box in widget.findChildren(QMessageBox) if box.isVisible()]
 
 
-def test_the_panel_lists_the_annotated_images_with_training_config_defaults(qtbot, window, annotated, tmp_path):
-    from countxplain.training import TrainingConfig
+def test_the_panel_lists_the_annotated_images_with_the_presets_of_each_start(qtbot, window, annotated, tmp_path):
+    from countxplain.training import preset_config
 
     drop_paths(window, annotated)
     wait_counted(qtbot, window, annotated)
     setup = window.show_training().panel.setup
     assert [p.split("/")[-1] for p in setup.checked_paths()] == ["cells0.png", "cells1.png", "cells2.png"]
     assert "cells0.png" in setup.images.item(0).text() and "dots" in setup.images.item(0).text()
-    defaults = TrainingConfig()
+    fine_tune = preset_config("fine-tune")
     for name in ("k_cell", "k_bg", "stage1_epochs", "stage2_epochs", "tau", "lambda_density", "lambda_proto",
                  "lambda_diversity"):
-        assert setup.inputs[name].value() == pytest.approx(getattr(defaults, name))
-    assert setup.config() == defaults
-    assert setup.start() == "current" and setup.model_label.text() == "tiny test model"
+        assert setup.inputs[name].value() == pytest.approx(getattr(fine_tune, name))
+    assert setup.config() == fine_tune
+    assert setup.start() == "current" and setup.preset() == "fine-tune"
+    assert setup.model_label.text() == "tiny test model"
+    if setup.csrnet_radio.isEnabled():  # a fresh model gets the default model's recipe
+        setup.csrnet_radio.click()
+        assert setup.preset() == "default" and setup.config() == preset_config("default")
+        setup.current_radio.click()
+        assert setup.config() == fine_tune
     assert "2 image(s) to train on, 1 set aside for validation" in setup.split.text()
 
 

@@ -1,22 +1,10 @@
-"""The Qt-free side of training in the app: the validation split, the time-left estimate, the loss shown."""
+"""The Qt-free side of training in the app: the time-left estimate, the loss shown."""
 
 from __future__ import annotations
 
 import pytest
 
-from cxdesktop.training_job import EtaEstimator, format_duration, n_validation, split_images, weighted_loss
-
-
-def test_at_least_one_validation_image_and_one_to_train_on():
-    assert n_validation(2, 0.2) == 1
-    assert n_validation(3, 0.9) == 2
-    assert n_validation(20, 0.2) == 4
-    assert n_validation(1, 0.2) == 0
-    train, val = split_images(10, 0.2, seed=0)
-    assert len(val) == 2 and sorted(train + val) == list(range(10))
-    assert split_images(10, 0.2, seed=0) == (train, val)  # seeded: a resume gets the same split
-    with pytest.raises(ValueError, match="at least 2 annotated images"):
-        split_images(1, 0.2, seed=0)
+from cxdesktop.training_job import EtaEstimator, format_duration, weighted_loss
 
 
 class Clock:

@@ -78,6 +78,7 @@ print(json.dumps({{"modules": names, "qt": qt}}))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    expected = {f"countxplain.{p.stem}" for p in _python_files() if p.stem != "__init__"}
+    expected = {"countxplain." + ".".join(p.relative_to(PACKAGE_DIR).with_suffix("").parts).removesuffix(".__init__")
+                for p in _python_files()} - {"countxplain.__init__"}
     assert expected <= set(report["modules"])
     assert report["qt"] == []

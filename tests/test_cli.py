@@ -126,7 +126,7 @@ def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatc
     """``train --cell-diameter as-is`` trains on the images as they are; by default each image is
     brought from its dot spacing (about 20 px here) to the training diameter (10 px); ``--fit-to-stride``
     makes a model that resizes to whole output cells."""
-    from countxplain import training_data
+    from countxplain.training import entry as training_entry
     from countxplain.annotations import write_dots_csv
     from countxplain.modelfile import load_model
 
@@ -136,14 +136,14 @@ def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatc
         grid = np.stack(np.meshgrid(np.arange(12.0, 60, 20), np.arange(12.0, 60, 20)), axis=-1).reshape(-1, 2)
         write_dots_csv(image.with_name(f"cells{i}.dots.csv"), grid)
     scales = []
-    original = training_data.prepare_images
+    original = training_entry.prepare_images
 
     def recording(*args, **kwargs):
         images = original(*args, **kwargs)
         scales.extend(image.scale for image in images)
         return images
 
-    monkeypatch.setattr(training_data, "prepare_images", recording)
+    monkeypatch.setattr(training_entry, "prepare_images", recording)
     out = tmp_path / "trained.cxm"
     assert main(["train", str(folder), "--out", str(out), "--init", str(tiny_model_file), "--k-cell", "2",
                  "--k-bg", "2", "--stage1-epochs", "1", "--epochs", "1", *diameter_args]) == 0

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from countxplain.losses import (density_loss, diversity_loss, intra_group_distances,
+from countxplain.training.losses import (density_loss, diversity_loss, intra_group_distances,
                                 prototype_to_feature_loss, separation_loss)
 from countxplain.network import (SIMILARITY_EPSILON, CountXplain, CSRNet, ModelConfig, PrototypeHead,
                                  normalise_batch, vgg16_frontend)

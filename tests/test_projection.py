@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from countxplain.network import ModelConfig, PrototypeHead
-from countxplain.projection import box_purity, project_prototypes
+from countxplain.training.projection import box_purity, project_prototypes
 from countxplain.training import Trainer
-from countxplain.training_data import TrainingImage, View
+from countxplain.training.data import TrainingImage, View
 from training_fixtures import images, tiny_config  # noqa: F401  (images is a fixture)
 
 CELL, BACKGROUND, DECOY = 0, 1, 2
@@ -71,10 +71,9 @@ def test_purest_projection_avoids_the_decoy_that_nearest_takes():
         assert torch.equal(head.prototypes[k].detach(), processed_at(head, view, source["row"], source["col"]))
 
 
-def test_unknown_projection_choice_is_refused():
-    head, view, image = decoy_scene()
-    with pytest.raises(ValueError, match="projection choice"):
-        project_prototypes(head, [view], [image], tiny_config(projection_choice="random"), "cpu")
+def test_unknown_projection_choice_is_refused_when_the_configuration_is_made():
+    with pytest.raises(ValueError, match="projection_choice 'random' is not one of nearest, purest, nearest_pure"):
+        tiny_config(projection_choice="random")
 
 
 def test_training_with_purest_projection_records_each_prototypes_purity(images):  # noqa: F811

@@ -9,9 +9,9 @@ import torch
 
 from countxplain.inference import Cancelled
 from countxplain.modelfile import load_model, save_model
-from countxplain.projection import location_masks, project_prototypes
+from countxplain.training.projection import location_masks, project_prototypes
 from countxplain.training import Trainer, TrainingConfig
-from countxplain.training_data import TrainingImage, View, dihedral, make_views, retarget
+from countxplain.training.data import TrainingImage, View, dihedral, make_views, retarget
 from training_fixtures import blob_image, images, tiny_config  # noqa: F401
 
 
@@ -29,7 +29,7 @@ def test_training_reports_progress_and_returns_a_projected_model(images, tmp_pat
     head, extractor = bundle.network.head, bundle.network.extractor
     for source in sources:
         image = next(t for t in train if t.name == source["image"])
-        from countxplain.training_data import padded_batch
+        from countxplain.training.data import padded_batch
 
         with torch.inference_mode():
             feature = head.processed_features(extractor.features(padded_batch(image.pixels)))
@@ -106,7 +106,7 @@ def test_a_retargeted_view_has_the_target_of_a_view_made_at_that_sigma():
 
 
 def test_small_groups_get_more_views_and_balanced_shares():
-    from countxplain.training_data import sampling_weights
+    from countxplain.training.data import sampling_weights
 
     big = [blob_image(i) for i in range(6)]
     small = [blob_image(20)]
@@ -126,7 +126,7 @@ def test_small_groups_get_more_views_and_balanced_shares():
 
 def test_projection_keeps_prototypes_of_a_group_apart():
     from countxplain.network import ModelConfig, PrototypeHead
-    from countxplain.training_data import View
+    from countxplain.training.data import View
 
     head = PrototypeHead(ModelConfig(2, 2, 4), in_channels=4)
     with torch.no_grad():
@@ -155,7 +155,7 @@ def test_projection_keeps_prototypes_of_a_group_apart():
 
 
 def test_stage1_cosine_schedule_starts_at_the_rate_and_decays_towards_zero():
-    from countxplain.training import stage1_learning_rate
+    from countxplain.training.config import stage1_learning_rate
 
     cosine = TrainingConfig(stage1_lr=1e-3, stage1_epochs=10, stage1_schedule="cosine")
     rates = [stage1_learning_rate(cosine, epoch) for epoch in range(10)]
@@ -168,7 +168,7 @@ def test_stage1_cosine_schedule_starts_at_the_rate_and_decays_towards_zero():
 
 
 def test_dot_cells_mark_the_output_cells_holding_dots_in_every_view(images):
-    from countxplain.training_data import make_views
+    from countxplain.training.data import make_views
 
     train, _ = images
     for view, pixels in make_views(train, 4, sigma=2.0, seed=1, scale_jitter=0.2):
@@ -207,7 +207,7 @@ def test_stage1_weight_average_is_what_stage1_keeps(images):
 
 
 def test_location_separation_loss_pushes_every_empty_cell_from_the_cell_prototypes():
-    from countxplain.losses import location_separation_loss
+    from countxplain.training.losses import location_separation_loss
 
     dots = torch.zeros(1, 1, 4, 4)
     dots[0, 0, 1, 1] = 1.0
@@ -228,7 +228,7 @@ def test_location_separation_loss_pushes_every_empty_cell_from_the_cell_prototyp
 
 
 def test_dot_cluster_loss_pulls_each_dot_cell_to_its_nearest_cell_prototype_only():
-    from countxplain.losses import dot_cluster_loss
+    from countxplain.training.losses import dot_cluster_loss
 
     distances = torch.full((1, 3, 4, 4), 4.0, requires_grad=True)  # two cell prototypes, one background
     with torch.no_grad():
@@ -277,7 +277,7 @@ def test_a_starting_size_estimator_is_kept_only_if_training_leaves_the_layers_it
 
 def test_bf16_stage1_trains_the_same_weights_and_keeps_them_fp32(images):
     from countxplain.inference import native_bf16
-    from countxplain.training import stage1_autocast
+    from countxplain.training.config import stage1_autocast
 
     train, val = images
     config = tiny_config(stage1_precision="bf16", stage1_epochs=1, stage2_epochs=1)
@@ -292,7 +292,7 @@ def test_bf16_stage1_trains_the_same_weights_and_keeps_them_fp32(images):
 
 
 def test_count_loss_sees_only_each_maps_total():
-    from countxplain.losses import count_loss
+    from countxplain.training.losses import count_loss
 
     target = torch.zeros(2, 1, 4, 4)
     target[0, 0, 1, 1], target[1, 0, 2, 2] = 3.0, 1.0
@@ -313,7 +313,7 @@ def test_the_stage1_count_term_changes_what_stage1_learns(images):
 
 
 def test_top_location_loss_weighs_each_prototypes_strongest_responses_by_their_kind_of_cell():
-    from countxplain.losses import top_location_loss
+    from countxplain.training.losses import top_location_loss
 
     dots = torch.zeros(1, 1, 4, 4)
     dots[0, 0, 1, 1] = 1.0

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from countxplain.training import Trainer
-from countxplain.training_data import TrainingImage
+from countxplain.training.data import TrainingImage
 from training_fixtures import blob_image, images, tiny_config  # noqa: F401
 
 
@@ -122,7 +122,7 @@ def test_an_old_or_damaged_checkpoint_starts_afresh_with_a_note(images, tmp_path
 
 def test_the_fingerprint_follows_images_dots_and_starting_weights(images):
     from countxplain.network import CountXplain
-    from countxplain.training_fingerprint import training_fingerprint
+    from countxplain.training.fingerprint import training_fingerprint
 
     train, val = images
     torch.manual_seed(0)

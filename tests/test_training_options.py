@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from countxplain.training import Trainer
-from countxplain.training_data import make_views
+from countxplain.training.data import make_views
 from training_fixtures import images, tiny_config  # noqa: F401
 
 
 def test_context_crops_give_the_whole_views_output_inside_their_inner_window():
     from countxplain.network import csrnet_backend
-    from countxplain.training_data import View, context_crops, receptive_radius
+    from countxplain.training.data import View, context_crops, receptive_radius
 
     torch.manual_seed(0)
     tail = torch.nn.Sequential(*list(csrnet_backend())[8:], torch.nn.Conv2d(64, 1, 1)).eval()
@@ -56,7 +56,7 @@ def test_stage1_with_context_trains_and_differs_from_zero_padded_crops(images):
 
 
 def test_stage1_output_refit_makes_the_training_images_counts_add_up(images):
-    from countxplain.training_data import padded_batch
+    from countxplain.training.data import padded_batch
 
     train, val = images
     config = tiny_config(stage1_epochs=2, stage2_epochs=1, stage1_refit_output=True, sigma_px=2.0)
@@ -77,8 +77,8 @@ def test_stage1_output_refit_makes_the_training_images_counts_add_up(images):
 
 def test_standardised_head_start_gives_every_channel_zero_mean_and_unit_spread():
     from countxplain.network import ModelConfig, PrototypeHead
-    from countxplain.training import standardise_feature_processing
-    from countxplain.training_data import View
+    from countxplain.training.head_start import standardise_feature_processing
+    from countxplain.training.data import View
 
     torch.manual_seed(0)
     head = PrototypeHead(ModelConfig(k_cell=2, k_bg=2, prototype_dim=8), in_channels=16)
@@ -92,7 +92,7 @@ def test_standardised_head_start_gives_every_channel_zero_mean_and_unit_spread()
 
 
 def test_standardised_head_start_is_used_only_for_a_fresh_head(images, monkeypatch):
-    import countxplain.training as training
+    import countxplain.training.trainer as training
 
     train, val = images
     config = tiny_config(stage1_epochs=1, stage2_epochs=2, projection_every=100)

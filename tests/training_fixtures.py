@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from countxplain.training import TrainingConfig
-from countxplain.training_data import TrainingImage
+from countxplain.training.data import TrainingImage
 
 
 def blob_image(seed: int, size: int = 64) -> TrainingImage:

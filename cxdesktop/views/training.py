@@ -18,10 +18,10 @@ from countxplain.datasets import sidecar_paths
 from ..dialogs import show_error
 from ..dots import count_sidecar_dots
 from ..training_control import CANCELLED, CANCELLING, DONE, FAILED, RUNNING, WAITING, TrainingController
-from ..training_job import TrainingRequest
+from ..training_job import START_CURRENT, TrainingRequest
 from .training_curves import TrainingCurves
 from .training_results import TrainingResults
-from .training_setup import TrainingSetup
+from .training_setup import PRESET_FOR_START, TrainingSetup
 
 STATE_TEXT = {WAITING: "Waiting for the worker (images being counted go first)…", CANCELLING: "Cancelling…",
               CANCELLED: "Cancelled. The last finished epoch is kept: Resume continues from it.",
@@ -32,12 +32,12 @@ class TrainingPanel(QWidget):
     def __init__(self, controller: TrainingController, session, settings, parent=None) -> None:
         super().__init__(parent)
         from countxplain.pretrained import default_weights_path
-        from countxplain.training import TrainingConfig  # torch is loaded by now: the worker loaded the model
+        from countxplain.training import preset_config  # torch is loaded by now: the worker loaded the model
 
         self.controller = controller
         self.session = session
         self.settings = settings
-        self.setup = TrainingSetup(TrainingConfig(), default_weights_path())
+        self.setup = TrainingSetup(preset_config(PRESET_FOR_START[START_CURRENT]), default_weights_path())
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("startTraining")
         self.cancel_button = QPushButton("Cancel")
@@ -104,7 +104,7 @@ class TrainingPanel(QWidget):
         paths = self.setup.checked_paths()
         store = self.session.store
         return TrainingRequest(images=paths, diameters=[store[p].cell_diameter_px for p in paths],
-                               config=self.setup.config(), start=self.setup.start(), val_share=self.setup.share(),
+                               config=self.setup.config(), preset=self.setup.preset(), start=self.setup.start(), val_share=self.setup.share(),
                                device=self.session.device_pref)
 
     def start(self) -> None:

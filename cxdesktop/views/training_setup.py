@@ -15,7 +15,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..training_job import MIN_IMAGES, START_CSRNET, START_CURRENT, n_validation
+from countxplain.datasets import MIN_TRAINING_IMAGES, validation_count
+
+from ..training_job import START_CSRNET, START_CURRENT
+
+PRESET_FOR_START = {START_CURRENT: "fine-tune", START_CSRNET: "default"}
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 # (field, label, minimum, maximum, decimals: None for an integer)
@@ -37,6 +41,7 @@ class TrainingSetup(QWidget):
     def __init__(self, base_config, csrnet_weights: Path, parent=None) -> None:
         super().__init__(parent)
         self.base_config = base_config
+        self.base_preset = PRESET_FOR_START[START_CURRENT]
         self.csrnet_weights = Path(csrnet_weights)
         self.images = QListWidget()
         self.images.setObjectName("trainingImages")
@@ -107,7 +112,7 @@ class TrainingSetup(QWidget):
         self.images.itemChanged.connect(lambda _: self.sigChanged.emit())
         self.all_button.clicked.connect(lambda: self._check_all(True))
         self.none_button.clicked.connect(lambda: self._check_all(False))
-        self.start_group.buttonToggled.connect(lambda *_: self.sigChanged.emit())
+        self.start_group.buttonToggled.connect(self._start_toggled)
         self.start_group.buttonClicked.connect(lambda _: setattr(self, "_start_chosen", True))
         self.val_share.valueChanged.connect(self.sigChanged)
         self.sigChanged.connect(self._show_split)
@@ -161,6 +166,11 @@ class TrainingSetup(QWidget):
     def start(self) -> str:
         return START_CSRNET if self.csrnet_radio.isChecked() else START_CURRENT
 
+    def preset(self) -> str:
+        """The library's recipe for the chosen start: a fresh model gets the default model's
+        recipe, a loaded one is fine-tuned."""
+        return PRESET_FOR_START[self.start()]
+
     def config(self):
         """``base_config`` with the form's values."""
         values = {name: box.value() for name, box in self.inputs.items()}
@@ -171,8 +181,8 @@ class TrainingSetup(QWidget):
 
     def problem(self) -> str | None:
         n = len(self.checked_paths())
-        if n < MIN_IMAGES:
-            return (f"Training needs at least {MIN_IMAGES} annotated images: one or more are set aside for "
+        if n < MIN_TRAINING_IMAGES:
+            return (f"Training needs at least {MIN_TRAINING_IMAGES} annotated images: one or more are set aside for "
                     f"validation. {n} {'is' if n == 1 else 'are'} checked. Annotate images in the Annotate tab "
                     f"(their dots are saved beside them) and check them here.")
         if self.start() == START_CURRENT and self.model_name is None:
@@ -185,6 +195,15 @@ class TrainingSetup(QWidget):
     def _paths(self) -> list[str]:
         return [self.images.item(i).data(PATH_ROLE) for i in range(self.images.count())]
 
+    def _start_toggled(self, _button, checked: bool) -> None:
+        """A new start brings its preset's settings into the form (``PRESET_FOR_START``)."""
+        if checked and self.preset() != self.base_preset:
+            from countxplain.training import preset_config
+
+            self.base_preset = self.preset()
+            self.set_base_config(preset_config(self.base_preset))
+        self.sigChanged.emit()
+
     def _check_all(self, on: bool) -> None:
         for i in range(self.images.count()):
             self.images.item(i).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
@@ -196,6 +215,6 @@ class TrainingSetup(QWidget):
             self.split.setText(problem)
             self.split.setStyleSheet("color: #c81e1e;")
             return
-        n_val = n_validation(n, self.share())
+        n_val = validation_count(n, self.share())
         self.split.setText(f"{n - n_val} image(s) to train on, {n_val} set aside for validation (chosen at random).")
         self.split.setStyleSheet("")

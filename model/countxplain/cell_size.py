@@ -40,7 +40,7 @@ def size_frontend(frontend: torch.nn.Module, size_model: dict | None = None,
 
 def size_features(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """Pooled frontend features of the image shrunk to ``MAX_SIDE``; and the shrink factor."""
-    from .training_data import padded_batch
+    from .training.data import padded_batch
 
     factor = min(1.0, MAX_SIDE / max(pixels.shape[:2]))
     shrunk = resize_pixels(pixels, factor) if factor < 1.0 else pixels

@@ -217,3 +217,26 @@ def split_indices(n: int, n_train: int, n_val: int, n_test: int | None, seed: in
     if len(train) < n_train or len(val) < n_val or (n_test is not None and len(test) < n_test):
         raise ValueError(f"{n} samples cannot hold {n_train} train + {n_val} validation + {n_test} test")
     return train, val, test
+
+
+MIN_TRAINING_IMAGES = 2
+VALIDATION_SHARE = 0.2
+
+
+def validation_count(n_images: int, share: float = VALIDATION_SHARE) -> int:
+    """How many of ``n_images`` annotated images training sets aside for validation: ``share`` of
+    them, at least one, leaving at least one to train on (0 when there are too few to train)."""
+    if n_images < MIN_TRAINING_IMAGES:
+        return 0
+    return int(min(n_images - 1, max(1, round(share * n_images))))
+
+
+def validation_split(n_images: int, share: float = VALIDATION_SHARE, seed: int = 0) -> tuple[list[int], list[int]]:
+    """The one rule that sets validation images aside for training: ``validation_count`` of them,
+    drawn by ``seed``. Returns sorted (training, validation) indices."""
+    if n_images < MIN_TRAINING_IMAGES:
+        raise ValueError(f"training needs at least {MIN_TRAINING_IMAGES} annotated images (one is set aside "
+                         f"for validation); {n_images} chosen")
+    n_val = validation_count(n_images, share)
+    order = np.random.default_rng(seed).permutation(n_images)
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())

@@ -18,7 +18,7 @@ from .density import OUTPUT_STRIDE
 from .inference import Cancelled
 from .modelfile import Gallery
 from .network import CountXplain
-from .training_data import TrainingImage, padded_batch
+from .training.data import TrainingImage, padded_batch
 
 DEFAULT_PATCH_PX = 48
 

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
-from .inference import native_bf16
+from ..inference import native_bf16
 from .losses import dot_cluster_loss, location_separation_loss, separation_loss, top_location_loss
-from .network import ModelConfig
+from ..network import ModelConfig
+
+
+# the options that take one of a few words, and those words
+CHOICES = {"stage1_precision": ("fp32", "bf16"), "stage1_schedule": ("constant", "cosine"),
+           "projection_choice": ("nearest", "purest", "nearest_pure")}
 
 
 @dataclass
@@ -76,6 +81,20 @@ class TrainingConfig:
     # prototype's nearest patch among the pure ones (projection.project_purest)
     projection_choice: str = "nearest"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} '{getattr(self, name)}' is not one of {', '.join(choices)}")
+        for name in ("k_cell", "prototype_dim", "n_views", "stage1_batch", "stage2_batch", "crop_cells"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("stage1_epochs", "stage2_epochs", "k_bg", "train_backend_layers", "train_frontend_layers"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
+        for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be a positive number, not {getattr(self, name)}")
 
     @property
     def head_sigma_px(self) -> float:

@@ -9,11 +9,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .datasets import Sample, load_sample
-from .density import OUTPUT_STRIDE, padded_size, pooled_density_map, scale_dots, typical_cell_spacing
-from .images import resize_pixels
-from .inference import Cancelled
-from .network import normalise_batch
+from ..datasets import Sample, load_sample
+from ..density import OUTPUT_STRIDE, padded_size, pooled_density_map, scale_dots, typical_cell_spacing
+from ..images import resize_pixels
+from ..inference import Cancelled
+from ..network import normalise_batch
 
 # a guard against absurd dot spacings only: counting applies the same factor unclipped, so a
 # clip inside the range of real data would train on cells of another size than it counts
@@ -76,14 +76,15 @@ def prepare_images(samples: Sequence[Sample], groups: Sequence[str], target_diam
                    fit_to_stride: bool = False) -> list[TrainingImage]:
     """Read samples and rescale each so its cells have ``target_diameter_px``.
 
-    A sample's diameter is taken from ``diameters`` when given, else measured as the
-    median nearest-neighbour spacing of its dots. With ``fit_to_stride`` both sides become
+    A sample's diameter is taken from ``diameters`` when given (and not None for it), else
+    measured as the median nearest-neighbour spacing of its dots. With ``fit_to_stride`` both sides become
     whole multiples of ``OUTPUT_STRIDE`` (``images.stride_fitted_shape``).
     """
     images = []
     for i, sample in enumerate(samples):
         image, dots = load_sample(sample)
-        diameter = diameters[i] if diameters is not None else typical_cell_spacing(dots)
+        given = diameters[i] if diameters is not None else None
+        diameter = given if given is not None else typical_cell_spacing(dots)
         scale = scale_for_diameter(diameter, target_diameter_px)
         pixels = resize_pixels(image.pixels, scale, OUTPUT_STRIDE if fit_to_stride else None)
         factor_y, factor_x = pixels.shape[0] / image.height, pixels.shape[1] / image.width

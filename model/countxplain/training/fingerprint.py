@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 from torch import nn
 
-from .training_data import TrainingImage
+from .data import TrainingImage
 
 PIXEL_SAMPLE_STRIDE = 16  # every 16th row and column: cheap, yet another image of the same size differs
 

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .training_data import View
+from .data import View
 
 
 def standardise_feature_processing(head: nn.Module, views: Sequence[View], device: torch.device,

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .training_data import View
+from .data import View
 
 
 def least_squares_1x1(inputs: Callable[[torch.Tensor], torch.Tensor], views: Sequence[View], layer: torch.nn.Conv2d,

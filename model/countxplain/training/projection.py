@@ -22,11 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .boxes import DEFAULT_PERCENTILE, cells_in_boxes, mask_boxes, pure_boxes
-from .density import OUTPUT_STRIDE
+from ..boxes import DEFAULT_PERCENTILE, cells_in_boxes, mask_boxes, pure_boxes
+from ..density import OUTPUT_STRIDE
 from .least_squares import least_squares_1x1
-from .network import log_similarity
-from .training_data import TrainingImage, View, dot_cell_map
+from ..network import log_similarity
+from .data import TrainingImage, View, dot_cell_map
 
 PURITY_POOL = 200  # candidate training patches per group
 PURITY_IMAGES = 32  # identity training views the candidates' boxes are drawn on
@@ -34,7 +34,7 @@ PURE_SHARE = 0.1  # each group is chosen from this purest share of its pool
 PURITY_NEAR = 24  # "nearest_pure": each prototype's own nearest patches scored beside the pool
 
 if TYPE_CHECKING:
-    from .training_config import TrainingConfig
+    from .config import TrainingConfig
 
 
 def location_masks(image: TrainingImage, view: View, background_distance_px: float) -> tuple[np.ndarray, np.ndarray]:

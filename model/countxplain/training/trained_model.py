@@ -7,10 +7,10 @@ from dataclasses import asdict
 from typing import Sequence
 
 from .losses import intra_group_distances
-from .modelfile import ModelBundle
-from .network import CountXplain
-from .training_config import TrainingConfig
-from .training_data import TrainingImage
+from ..modelfile import ModelBundle
+from ..network import CountXplain
+from .config import TrainingConfig
+from .data import TrainingImage
 
 
 def trained_bundle(model: CountXplain, config: TrainingConfig, train: Sequence[TrainingImage],

@@ -28,21 +28,21 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .annotations import atomic_write_bytes
-from .cell_size import frontend_modules_read
+from ..annotations import atomic_write_bytes
+from ..cell_size import frontend_modules_read
 from .head_start import standardise_feature_processing
-from .inference import Cancelled
+from ..inference import Cancelled
 from .least_squares import least_squares_1x1
 from .losses import count_loss, density_loss, diversity_loss, prototype_to_feature_loss
-from .modelfile import ModelBundle
-from .network import CountXplain
+from ..modelfile import ModelBundle
+from ..network import CountXplain
 from .projection import project_prototypes, refit_density_layer
 from .trained_model import trained_bundle
-from .training_config import (TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate,
+from .config import (TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate,
                               stage2_location_terms)
-from .training_data import TrainingImage, View, context_crops, random_crops, receptive_radius
-from .training_fingerprint import training_fingerprint
-from .training_views import RunViews, frozen_views, to_head_features
+from .data import TrainingImage, View, context_crops, random_crops, receptive_radius
+from .fingerprint import training_fingerprint
+from .views import RunViews, frozen_views, to_head_features
 
 
 @dataclass

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training_config import TrainingConfig
-from .training_data import TrainingImage, View, cache_features, make_views, retarget, sampling_weights
+from .config import TrainingConfig
+from .data import TrainingImage, View, cache_features, make_views, retarget, sampling_weights
 
 
 @dataclass

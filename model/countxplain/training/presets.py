@@ -1,0 +1,58 @@
+"""The named training recipes, and the one way a ``TrainingConfig`` is made from a name and overrides.
+
+* ``default``: the recipe of the shipped default model: stage 1 fine-tunes all six CSRNet backend
+  layers for 15 epochs on a cosine schedule from 3e-4 (bfloat16 steps where the CPU computes them
+  natively), then the prototype head is trained for 100 epochs.
+* ``fine-tune``: what a user's few annotated images get when training starts from a model: the last
+  three backend layers for a few epochs at a small rate, then the head, so the run fits in minutes.
+* ``paper``: the CountXplain paper's recipe as the reference code runs it (three backend layers at a
+  constant 1e-4, the log similarity and the density layer with its bias).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+from ..errors import CountXplainError
+from .config import TrainingConfig
+
+PRESETS: dict[str, dict] = {
+    "default": {"train_backend_layers": 6, "stage1_epochs": 15, "stage1_lr": 3e-4, "stage1_schedule": "cosine",
+                "stage1_patience": 100, "stage1_precision": "bf16", "stage2_epochs": 100},
+    "fine-tune": {"train_backend_layers": 3, "stage1_epochs": 8, "stage1_lr": 5e-5, "stage1_schedule": "cosine",
+                  "stage1_patience": 8, "stage1_precision": "bf16", "stage2_epochs": 40, "projection_every": 20},
+    "paper": {},
+}
+DEFAULT_PRESET = "default"
+FINE_TUNE_PRESET = "fine-tune"
+
+
+class TrainingOptionError(CountXplainError):
+    """A preset or training option that does not exist, or a value it cannot take."""
+
+
+def preset_config(preset: str = DEFAULT_PRESET, **overrides) -> TrainingConfig:
+    """The configuration of ``preset`` with ``overrides`` (``TrainingConfig`` field names) applied.
+
+    An unknown preset or option, or a value outside an option's choices, is refused here, before
+    any work, with the nearest valid name where there is one."""
+    if preset not in PRESETS:
+        raise TrainingOptionError(f"unknown preset '{preset}'{_suggestion(preset, PRESETS)} "
+                                  f"(presets: {', '.join(PRESETS)})")
+    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+    for name in overrides:
+        if name not in fields:
+            raise TrainingOptionError(f"unknown training option '{name}'{_suggestion(name, fields)}")
+    try:
+        return TrainingConfig(**{**PRESETS[preset], **overrides})
+    except ValueError as error:
+        raise TrainingOptionError(str(error)) from None
+
+
+def _suggestion(name: str, choices) -> str:
+    close = difflib.get_close_matches(name.replace("-", "_"), [c.replace("-", "_") for c in choices], n=1)
+    if not close:
+        return ""
+    original = {c.replace("-", "_"): c for c in choices}[close[0]]
+    return f" (did you mean '{original}'?)"
