@@ -32,10 +32,14 @@ def test_the_validation_rule_keeps_one_image_each_side_and_is_seeded():
 
 def test_every_preset_makes_a_valid_configuration_and_they_differ():
     configs = {name: preset_config(name) for name in PRESETS}
-    assert set(configs) >= {"default", "fine-tune", "paper"}
+    assert set(configs) >= {"default", "fine-tune", "csrnet", "paper"}
     assert configs["paper"] == TrainingConfig()
+    assert (configs["paper"].similarity, configs["paper"].density) == ("log", "free")  # the paper's Eq. 2
     assert configs["default"] != configs["fine-tune"]
-    assert configs["default"].train_backend_layers == 6 and configs["default"].stage1_schedule == "cosine"
+    assert configs["default"].model_config() == configs["fine-tune"].model_config()
+    assert (configs["default"].extractor, configs["default"].density) == ("vgg-s4", "cells-add")
+    assert configs["fine-tune"].steps < configs["default"].steps
+    assert configs["csrnet"].train_backend_layers == 6 and configs["csrnet"].stage1_schedule == "cosine"
 
 
 @pytest.mark.parametrize("preset, options, words", [
@@ -88,5 +92,6 @@ def test_a_trained_model_records_its_preset_and_a_fine_tuned_one_its_parent(tmp_
     assert record["file"] == "parent.cxm" and record["preset"] == "paper" and len(record["sha256"]) == 64
     assert tuned.bundle.provenance["preset"] == "fine-tune"
     assert dataclasses.asdict(tuned.config)["stage1_schedule"] == PRESETS["fine-tune"]["stage1_schedule"]
+    assert tuned.config.extractor == "csrnet"  # fine-tuning keeps the parent's architecture
     saved = load_model(save_model(tuned.bundle, tmp_path / "tuned.cxm"))
     assert saved.provenance["parent_model"] == record

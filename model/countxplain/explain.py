@@ -39,7 +39,7 @@ def contributions(bundle: ModelBundle, result: CountResult) -> Contributions:
         raise ValueError("the count was made without similarity maps (count(..., with_similarity=True))")
     layer = bundle.network.head.density_layer
     weights = layer.weight.detach().cpu().double().numpy().reshape(-1)
-    bias = float(layer.bias.detach().cpu().double().numpy()[0])
+    bias = 0.0 if layer.bias is None else float(layer.bias.detach().cpu().double().numpy()[0])
     sums = result.similarity.reshape(result.similarity.shape[0], -1).astype(np.float64).sum(axis=1)
     n_cells = result.similarity.shape[1] * result.similarity.shape[2]
     is_cell = np.arange(len(weights)) < bundle.config.k_cell

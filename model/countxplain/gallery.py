@@ -23,10 +23,10 @@ from .training.data import TrainingImage, padded_batch
 DEFAULT_PATCH_PX = 48
 
 
-def cut_patch(pixels: np.ndarray, row: int, col: int, patch_px: int) -> np.ndarray:
-    """uint8 (P, P, 3) square around output cell (row, col), shifted to lie inside the image
-    where it fits; zero outside the image."""
-    cy, cx = row * OUTPUT_STRIDE + OUTPUT_STRIDE // 2, col * OUTPUT_STRIDE + OUTPUT_STRIDE // 2
+def cut_patch(pixels: np.ndarray, row: int, col: int, patch_px: int, stride: int = OUTPUT_STRIDE) -> np.ndarray:
+    """uint8 (P, P, 3) square around output cell (row, col) of a map with ``stride``, shifted to lie
+    inside the image where it fits; zero outside the image."""
+    cy, cx = row * stride + stride // 2, col * stride + stride // 2
     half = patch_px // 2
     patch = np.zeros((patch_px, patch_px, 3), dtype=np.float32)
     # keep the window inside the image where the image is large enough (no black margins)
@@ -45,16 +45,17 @@ def build_gallery(network: CountXplain, images: Sequence[TrainingImage], k: int 
     """Top-``k`` patches per prototype over ``images`` (at most one per image)."""
     network = network.to(device).eval()
     n_protos = network.config.k_total
+    stride = network.output_stride
     best: list[list[tuple[float, int, int, int]]] = [[] for _ in range(n_protos)]
     with torch.inference_mode():
         for index, image in enumerate(images):
             if cancel is not None and cancel():
                 raise Cancelled()
             similarity = network(padded_batch(image.pixels).to(device)).similarity[0].cpu()
-            h = -(-image.pixels.shape[0] // OUTPUT_STRIDE)
-            w = -(-image.pixels.shape[1] // OUTPUT_STRIDE)
+            h = -(-image.pixels.shape[0] // stride)
+            w = -(-image.pixels.shape[1] // stride)
             similarity = similarity[:, :h, :w].clone()
-            inner_h, inner_w = image.pixels.shape[0] // OUTPUT_STRIDE - 1, image.pixels.shape[1] // OUTPUT_STRIDE - 1
+            inner_h, inner_w = image.pixels.shape[0] // stride - 1, image.pixels.shape[1] // stride - 1
             if inner_h > 1 and inner_w > 1:  # cells at the border see the zero padding, not the tissue
                 border = torch.ones(h, w, dtype=torch.bool)
                 border[1:inner_h, 1:inner_w] = False
@@ -71,8 +72,8 @@ def build_gallery(network: CountXplain, images: Sequence[TrainingImage], k: int 
         ranked = sorted(best[proto], reverse=True)[:k]
         sources.append([])
         for slot, (score, index, row, col) in enumerate(ranked):
-            patches[proto, slot] = cut_patch(images[index].pixels, row, col, patch_px)
+            patches[proto, slot] = cut_patch(images[index].pixels, row, col, patch_px, stride)
             scores[proto, slot] = score
-            sources[proto].append(f"{images[index].name}@{row * OUTPUT_STRIDE + OUTPUT_STRIDE // 2},"
-                                  f"{col * OUTPUT_STRIDE + OUTPUT_STRIDE // 2}")
+            sources[proto].append(f"{images[index].name}@{row * stride + stride // 2},"
+                                  f"{col * stride + stride // 2}")
     return Gallery(torch.from_numpy(patches), torch.from_numpy(scores), sources)

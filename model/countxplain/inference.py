@@ -90,6 +90,7 @@ class CountResult:
     estimated_diameter_px: float | None = None  # the estimator's diameter, used or not
     axis_scales: tuple[float, float] | None = None  # (rows, columns) as resized, when they differ from scale
     flips: int = 1  # the maps are the mean over the image and flips - 1 mirror images of it
+    stride: int = OUTPUT_STRIDE  # pixels of the rescaled image per density cell (the model's output stride)
 
     @property
     def whole_cells(self) -> bool:
@@ -100,7 +101,7 @@ class CountResult:
     def cell_px(self) -> tuple[float, float]:
         """Height and width of one density cell in original pixels."""
         rows, cols = self.axis_scales or (self.scale, self.scale)
-        return OUTPUT_STRIDE / rows, OUTPUT_STRIDE / cols
+        return self.stride / rows, self.stride / cols
 
     @property
     def cell_area_px(self) -> float:
@@ -137,6 +138,7 @@ class Counter:
         # other user of the bundle (two counters on one bundle in two threads crash torch).
         self.network = copy.deepcopy(bundle.network).to(self.device).eval()
         self.network.to(memory_format=torch.channels_last)
+        self.stride = self.network.output_stride
         self.tile_size = padded_size(tile_size)
         self.tile_margin = padded_size(tile_margin)
         self.requested_precision = precision
@@ -163,8 +165,9 @@ class Counter:
         return bool(self.bundle.preprocessing.get("fit_to_stride")) or flips > 1
 
     def scale_for(self, cell_diameter_px: float | None) -> float:
-        """Resize factor that brings cells of the given diameter to the model's training diameter."""
-        if not cell_diameter_px:
+        """Resize factor that brings cells of the given diameter to the model's training diameter; 1 for
+        a model that counts images at their own scale (``native_scale``)."""
+        if not cell_diameter_px or self.bundle.preprocessing.get("native_scale"):
             return 1.0
         return float(self.bundle.cell_diameter_px) / float(cell_diameter_px)
 
@@ -198,7 +201,7 @@ class Counter:
         scale = self.scale_for(cell_diameter_px)
         if scale > 1.0:
             refuse_huge_rescale(pixels.shape, scale, cell_diameter_px)
-        fit = OUTPUT_STRIDE if self.whole_cells_for(flips) else None
+        fit = self.stride if self.whole_cells_for(flips) else None
         scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
         axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
         density, similarity = self._run_tiled(scaled, with_similarity, cancel, flips)
@@ -207,12 +210,14 @@ class Counter:
             image_shape=(int(pixels.shape[0]), int(pixels.shape[1])), seconds=time.perf_counter() - start,
             device=str(self.device), similarity=similarity,
             cell_diameter_px=float(cell_diameter_px) if cell_diameter_px else None,
-            cell_diameter_estimated=estimated, estimated_diameter_px=estimate, axis_scales=axis_scales, flips=flips)
+            cell_diameter_estimated=estimated, estimated_diameter_px=estimate, axis_scales=axis_scales, flips=flips,
+            stride=self.stride)
 
     def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel,
                    flips: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = pixels.shape[:2]
-        out_h, out_w = padded_size(h) // OUTPUT_STRIDE, padded_size(w) // OUTPUT_STRIDE
+        stride = self.stride
+        out_h, out_w = padded_size(h, stride) // stride, padded_size(w, stride) // stride
         density = np.zeros((out_h, out_w), dtype=np.float32)
         similarity = np.zeros((self.bundle.config.k_total, out_h, out_w), dtype=np.float32) if with_similarity else None
         image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
@@ -225,9 +230,9 @@ class Counter:
                 ey0, ex0 = max(0, y0 - m), max(0, x0 - m)
                 ey1, ex1 = min(h, y1 + m), min(w, x1 + m)
                 tile_density, tile_similarity = self._run(image[:, :, ey0:ey1, ex0:ex1], with_similarity, flips=flips)
-                oy, ox = (y0 - ey0) // OUTPUT_STRIDE, (x0 - ex0) // OUTPUT_STRIDE
-                ch, cw = padded_size(y1 - y0) // OUTPUT_STRIDE, padded_size(x1 - x0) // OUTPUT_STRIDE
-                ty, tx = y0 // OUTPUT_STRIDE, x0 // OUTPUT_STRIDE
+                oy, ox = (y0 - ey0) // stride, (x0 - ex0) // stride
+                ch, cw = padded_size(y1 - y0, stride) // stride, padded_size(x1 - x0, stride) // stride
+                ty, tx = y0 // stride, x0 // stride
                 density[ty:ty + ch, tx:tx + cw] = tile_density[oy:oy + ch, ox:ox + cw]
                 if similarity is not None:
                     similarity[:, ty:ty + ch, tx:tx + cw] = tile_similarity[:, oy:oy + ch, ox:ox + cw]
@@ -237,7 +242,7 @@ class Counter:
              flips: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = tile.shape[-2:]
         batch = normalise_batch(tile)
-        batch = F.pad(batch, (0, padded_size(w) - w, 0, padded_size(h) - h))
+        batch = F.pad(batch, (0, padded_size(w, self.stride) - w, 0, padded_size(h, self.stride) - h))
         batch = batch.to(self.device)
         density, similarity = 0.0, 0.0
         with torch.inference_mode():
@@ -265,6 +270,8 @@ class Counter:
             return self.network.features(batch)
         if self.device.type == "cpu" and dtype is torch.bfloat16:
             extractor = self._low_precision_extractor(dtype)
+            if self.bundle.config.extractor == "vgg-s4":
+                return extractor.features(batch.to(dtype))
             return extractor.backend(extractor.frontend(extractor.input(batch).to(dtype)))
         with torch.autocast(device_type=self.device.type, dtype=dtype):
             return self.network.features(batch)
@@ -274,6 +281,12 @@ class Counter:
         copy of the rest of the frontend and the backend in ``dtype`` (made at first use)."""
         if self._low_extractor is None or self._low_extractor[0] != dtype:
             source = self.network.extractor
+            if self.bundle.config.extractor == "vgg-s4":
+                copied = copy.deepcopy(source).to(self.device, dtype).eval().to(memory_format=torch.channels_last)
+                for parameter in copied.parameters():
+                    parameter.requires_grad_(False)
+                self._low_extractor = (dtype, copied)
+                return copied
             copied = nn.Module()
             layers = list(source.frontend)
             copied.frontend = copy.deepcopy(nn.Sequential(*layers[FP32_INPUT_MODULES:]))

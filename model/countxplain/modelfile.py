@@ -7,7 +7,7 @@ Contents (a plain dict of strings, numbers, lists and tensors; no pickled object
 * ``preprocessing``: intensity normalisation and ``cell_diameter_px``, the typical cell
   diameter (nearest-neighbour spacing) in pixels at which the model was trained; with
   ``fit_to_stride`` true, images are resized to whole output cells (``images.stride_fitted_shape``),
-  as in its training.
+  as in its training; with ``native_scale`` true, images are counted at their own scale.
 * ``state_dict``: the weights (float32 or float16).
 * ``gallery``: per prototype, its top training patches (uint8 RGB) with similarities.
 * ``provenance``: training data, metrics, date, free text.
@@ -128,8 +128,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelBun
     diameter = preprocessing.get("cell_diameter_px", DEFAULT_PREPROCESSING["cell_diameter_px"])
     if not is_finite_positive(diameter):
         raise ModelFileError(path, f"'cell_diameter_px' {diameter!r} is not a finite positive number of pixels")
-    if not isinstance(preprocessing.get("fit_to_stride", False), bool):
-        raise ModelFileError(path, f"'fit_to_stride' {preprocessing['fit_to_stride']!r} is not true or false")
+    for flag in ("fit_to_stride", "native_scale"):
+        if not isinstance(preprocessing.get(flag, False), bool):
+            raise ModelFileError(path, f"'{flag}' {preprocessing[flag]!r} is not true or false")
     provenance = payload.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise ModelFileError(path, "'provenance' is not a mapping")
@@ -191,7 +192,13 @@ def _validate_config(path: Path, payload: dict) -> ModelConfig:
         if value > most:
             raise ModelFileError(path, f"architecture config '{name}' is {value}, more than the {most} this program "
                                        "accepts")
-    return ModelConfig.from_dict(config)
+    for name in ("extractor", "similarity", "density"):
+        if name in config and not isinstance(config[name], str):
+            raise ModelFileError(path, f"architecture config '{name}' is {config[name]!r}, not a name")
+    try:
+        return ModelConfig.from_dict(config)
+    except ValueError as error:
+        raise ModelFileError(path, f"architecture config: {error}") from None
 
 
 def is_finite_positive(value) -> bool:

@@ -1,12 +1,28 @@
-"""The CountXplain network: a CSRNet feature extractor and a prototype density head.
+"""The CountXplain network: a feature extractor and a prototype density head.
 
-Shapes: an input batch (B, 3, H, W) with H and W multiples of 8 gives features
-(B, 64, H/8, W/8), and the head gives density (B, 1, H/8, W/8), similarity and
-distance maps (B, K, H/8, W/8).
+Two extractors (``ModelConfig.extractor``):
+
+* ``"csrnet"`` (the paper's): CSRNet, VGG-16 conv1_1..conv4_3 and six dilated convolutions,
+  output stride 8.
+* ``"vgg-s4"``: VGG-16 conv1_1..conv3_3, frozen, with conv2_2 average-pooled beside conv3_3
+  (output stride 4), standardised, then three trained 3×3 convolutions (two dilated). Finer
+  maps, and few trained weights, so a few annotated images can fit them.
+
+Two similarities (``ModelConfig.similarity``): the paper's ``"log"``, log((d + 1) / (d + ε)),
+which never falls to zero, and ``"gaussian"``, exp(-γ_k d), which vanishes away from its
+prototype. Two density layers (``ModelConfig.density``): the paper's ``"free"`` 1×1
+convolution with a bias, and ``"cells-add"``: cell prototypes add with weights ≥ 0,
+background prototypes add nothing and there is no constant, so the count is exactly the sum
+of the cell prototypes' contributions.
+
+Shapes: an input batch (B, 3, H, W) with H and W multiples of the stride s gives features
+(B, 64, H/s, W/s), and the head gives density (B, 1, H/s, W/s), similarity and distance maps
+(B, K, H/s, W/s).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -16,6 +32,13 @@ from torch import nn
 VGG16_FRONTEND = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
 CSRNET_BACKEND = (512, 512, 512, 256, 128, 64)
 SIMILARITY_EPSILON = 1e-4
+# vgg-s4: the VGG modules up to conv2_2's ReLU, then up to conv3_3's; their channels side by side
+VGG_S4_CUTS = (9, 16)
+VGG_S4_CHANNELS = 128 + 256
+VGG_S4_BACKEND = (128, 128, 64)
+EXTRACTORS = ("csrnet", "vgg-s4")
+SIMILARITIES = ("log", "gaussian")
+DENSITIES = ("free", "cells-add")
 
 
 @dataclass
@@ -25,17 +48,34 @@ class ModelConfig:
     k_cell: int = 4
     k_bg: int = 4
     prototype_dim: int = 64
+    extractor: str = "csrnet"
+    similarity: str = "log"
+    density: str = "free"
+
+    def __post_init__(self) -> None:
+        for name, choices in (("extractor", EXTRACTORS), ("similarity", SIMILARITIES), ("density", DENSITIES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} '{getattr(self, name)}' is not one of {', '.join(choices)}")
 
     @property
     def k_total(self) -> int:
         return self.k_cell + self.k_bg
+
+    @property
+    def output_stride(self) -> int:
+        return 4 if self.extractor == "vgg-s4" else 8
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        return cls(**{k: int(data[k]) for k in ("k_cell", "k_bg", "prototype_dim")})
+        """A configuration from a model file; files made before the extractor, similarity and density
+        choices existed are the paper's model."""
+        sizes = {k: int(data[k]) for k in ("k_cell", "k_bg", "prototype_dim")}
+        choices = {k: str(data.get(k, default)) for k, default in
+                   (("extractor", "csrnet"), ("similarity", "log"), ("density", "free"))}
+        return cls(**sizes, **choices)
 
 
 def vgg16_frontend() -> nn.Sequential:
@@ -77,6 +117,61 @@ class CSRNet(nn.Module):
         return self.output_layer(self.features(images))
 
 
+class VGGStride4(nn.Module):
+    """Frozen VGG-16 conv1_1..conv3_3 (conv2_2 pooled beside conv3_3), standardised per channel,
+    then a trained backend: (B, 3, H, W) -> (B, 64, H/4, W/4).
+
+    ``frozen_features`` is the frozen part alone, (B, 384, H/4, W/4): training caches it once."""
+
+    output_stride = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frontend = vgg16_frontend()[:VGG_S4_CUTS[1]]
+        self.register_buffer("feature_mean", torch.zeros(1, VGG_S4_CHANNELS, 1, 1))
+        self.register_buffer("feature_std", torch.ones(1, VGG_S4_CHANNELS, 1, 1))
+        layers: list[nn.Module] = []
+        in_channels = VGG_S4_CHANNELS
+        for i, channels in enumerate(VGG_S4_BACKEND):
+            dilation = 1 if i == 0 else 2
+            layers += [nn.Conv2d(in_channels, channels, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True)]
+            in_channels = channels
+        self.backend = nn.Sequential(*layers)
+
+    def frozen_features(self, images: torch.Tensor) -> torch.Tensor:
+        conv2 = self.frontend[:VGG_S4_CUTS[0]](images)
+        conv3 = self.frontend[VGG_S4_CUTS[0]:](conv2)
+        return torch.cat([nn.functional.avg_pool2d(conv2, 2), conv3], dim=1)
+
+    def trained_features(self, frozen: torch.Tensor) -> torch.Tensor:
+        return self.backend((frozen - self.feature_mean) / self.feature_std)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.trained_features(self.frozen_features(images))
+
+
+class CellsAddDensity(nn.Module):
+    """The density layer in which only cell prototypes add: weights softplus(ρ_k) ≥ 0 for the
+    ``k_cell`` cell prototypes, exactly 0 for background prototypes, no bias.
+
+    ``weight`` (1, K, 1, 1) and ``bias`` (None) read like those of a 1×1 convolution."""
+
+    bias = None
+
+    def __init__(self, k_cell: int, k_total: int) -> None:
+        super().__init__()
+        self.k_cell = k_cell
+        self.raw_weight = nn.Parameter(torch.full((k_total,), -3.0))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        cells = (torch.arange(self.raw_weight.numel(), device=self.raw_weight.device) < self.k_cell).to(self.raw_weight.dtype)
+        return (nn.functional.softplus(self.raw_weight) * cells).view(1, -1, 1, 1)
+
+    def forward(self, similarity: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bkhw,k->bhw", similarity, self.weight.view(-1).to(similarity.dtype)).unsqueeze(1)
+
+
 class HeadOutput(NamedTuple):
     density: torch.Tensor  # (B, 1, h, w)
     similarity: torch.Tensor  # (B, K, h, w)
@@ -88,8 +183,13 @@ def log_similarity(distances: torch.Tensor) -> torch.Tensor:
     return torch.log((distances + 1.0) / (distances + SIMILARITY_EPSILON))
 
 
+def gaussian_similarity(distances: torch.Tensor, log_gamma: torch.Tensor) -> torch.Tensor:
+    """exp(-γ_k d) of squared distances (B, K, h, w), γ_k = exp(log_gamma_k): 1 at the prototype, 0 far from it."""
+    return torch.exp(-log_gamma.exp().view(1, -1, 1, 1).to(distances.dtype) * distances)
+
+
 class PrototypeHead(nn.Module):
-    """Feature processing (1×1 conv + sigmoid), K prototypes, log similarity, 1×1 density conv.
+    """Feature processing (1×1 conv + sigmoid), K prototypes, a similarity map each, 1×1 density.
 
     Prototypes ``0..k_cell-1`` are cell prototypes, the rest background prototypes.
     """
@@ -99,7 +199,17 @@ class PrototypeHead(nn.Module):
         self.config = config
         self.feature_processing = nn.Conv2d(in_channels, config.prototype_dim, kernel_size=1)
         self.prototypes = nn.Parameter(torch.rand(config.k_total, config.prototype_dim))
-        self.density_layer = nn.Conv2d(config.k_total, 1, kernel_size=1)
+        if config.similarity == "gaussian":
+            self.log_gamma = nn.Parameter(torch.full((config.k_total,), math.log(0.5)))
+        if config.density == "cells-add":
+            self.density_layer = CellsAddDensity(config.k_cell, config.k_total)
+        else:
+            self.density_layer = nn.Conv2d(config.k_total, 1, kernel_size=1)
+
+    def similarity(self, distances: torch.Tensor) -> torch.Tensor:
+        if self.config.similarity == "gaussian":
+            return gaussian_similarity(distances, self.log_gamma)
+        return log_similarity(distances)
 
     def processed_features(self, features: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) backbone features -> (B, d, h, w) in (0, 1)."""
@@ -116,7 +226,7 @@ class PrototypeHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> HeadOutput:
         distances = self.distances(self.processed_features(features))
-        similarity = log_similarity(distances)
+        similarity = self.similarity(distances)
         return HeadOutput(self.density_layer(similarity), similarity, distances)
 
 
@@ -126,8 +236,12 @@ class CountXplain(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
-        self.extractor = CSRNet()
+        self.extractor = VGGStride4() if self.config.extractor == "vgg-s4" else CSRNet()
         self.head = PrototypeHead(self.config)
+
+    @property
+    def output_stride(self) -> int:
+        return self.config.output_stride
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.extractor.features(images)

@@ -81,6 +81,18 @@ class TrainingConfig:
     # prototype's nearest patch among the pure ones (projection.project_purest)
     projection_choice: str = "nearest"
     seed: int = 0
+    # the architecture (``network.ModelConfig``): the paper's CSRNet with the log similarity and a free
+    # density layer, or the stride-4 VGG extractor (``training.vgg_s4``) with its own options below
+    extractor: str = "csrnet"
+    similarity: str = "log"
+    density: str = "free"
+    steps: int = 12000  # vgg-s4: optimiser steps, one training view each
+    lr: float = 3e-4  # vgg-s4: Adam's rate, on a cosine schedule
+    view_scales: tuple = (0.7, 1.0, 1.4)  # vgg-s4: each image is seen at these scales
+    max_view_px: int = 320  # vgg-s4: a view larger than this (either side) is a random window of it
+    views_per_image: int = 1  # vgg-s4: windows cut per image and scale
+    lambda_count: float = 1.0  # vgg-s4: weight of the squared count error of each view, per annotated cell
+    validations: int = 10  # vgg-s4: validation counts over the run; the best state is kept
 
     def __post_init__(self) -> None:
         for name, choices in CHOICES.items():
@@ -92,7 +104,14 @@ class TrainingConfig:
         for name in ("stage1_epochs", "stage2_epochs", "k_bg", "train_backend_layers", "train_frontend_layers"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
-        for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr"):
+        self.model_config()  # the architecture's names are checked there
+        self.view_scales = tuple(float(v) for v in self.view_scales)
+        if not self.view_scales or min(self.view_scales) <= 0:
+            raise ValueError(f"view_scales must be positive factors, not {self.view_scales}")
+        for name in ("steps", "max_view_px", "views_per_image", "validations"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr", "lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be a positive number, not {getattr(self, name)}")
 
@@ -102,7 +121,7 @@ class TrainingConfig:
         return self.sigma_px if self.stage2_sigma_px is None else self.stage2_sigma_px
 
     def model_config(self) -> ModelConfig:
-        return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim)
+        return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim, self.extractor, self.similarity, self.density)
 
 
 def stage1_autocast(config: TrainingConfig, device: torch.device) -> contextlib.AbstractContextManager:
@@ -125,8 +144,14 @@ def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
 
 def config_for_start(config: TrainingConfig, init) -> TrainingConfig:
     """``config`` as training from the model ``init`` (a ``ModelBundle`` or None) must run it: a model
-    that fits images to its stride is fine-tuned on fitted images too."""
-    if init is not None and init.preprocessing.get("fit_to_stride") and not config.fit_to_stride:
+    that fits images to its stride is fine-tuned on fitted images too, and fine-tuning keeps the
+    model's architecture."""
+    if init is None:
+        return config
+    architecture = {name: getattr(init.config, name) for name in ("extractor", "similarity", "density")}
+    if any(getattr(config, name) != value for name, value in architecture.items()):
+        config = dataclasses.replace(config, **architecture)
+    if init.preprocessing.get("fit_to_stride") and not config.fit_to_stride:
         return dataclasses.replace(config, fit_to_stride=True)
     return config
 

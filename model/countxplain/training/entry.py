@@ -15,6 +15,7 @@ from .config import TrainingConfig, config_for_start
 from .data import TrainingImage, prepare_images
 from .presets import DEFAULT_PRESET, preset_config
 from .trainer import Progress, Trainer
+from .vgg_s4 import VggS4Trainer
 
 @dataclass
 class TrainingRun:
@@ -67,10 +68,13 @@ def train_model(samples: Sequence[Sample], preset: str = DEFAULT_PRESET, overrid
         val_groups = list(val_groups) if val_groups is not None else [s.image_path.parent.name for s in val_samples]
     if progress is not None:
         progress(Progress("prepare", 0, 0, message="reading the annotated images"))
+    if config.extractor == "vgg-s4":  # counted as they are: every image keeps its own scale
+        diameters, val_diameters = [config.cell_diameter_px] * len(samples), [config.cell_diameter_px] * len(val_samples)
     train = prepare_images(samples, groups, config.cell_diameter_px, diameters, config.fit_to_stride)
     val = prepare_images(val_samples, val_groups, config.cell_diameter_px, val_diameters, config.fit_to_stride)
-    trainer = Trainer(config, train, val, csrnet_state=None if init is not None else csrnet_state, init=init,
-                      device=device, progress=progress, cancel=cancel, checkpoint=checkpoint)
+    trainer_class = VggS4Trainer if config.extractor == "vgg-s4" else Trainer
+    trainer = trainer_class(config, train, val, csrnet_state=None if init is not None else csrnet_state, init=init,
+                            device=device, progress=progress, cancel=cancel, checkpoint=checkpoint)
     bundle = trainer.run()
     if gallery_k:
         from ..gallery import build_gallery

@@ -1,12 +1,15 @@
 """The named training recipes, and the one way a ``TrainingConfig`` is made from a name and overrides.
 
-* ``default``: the recipe of the shipped default model: stage 1 fine-tunes all six CSRNet backend
-  layers for 15 epochs on a cosine schedule from 3e-4 (bfloat16 steps where the CPU computes them
-  natively), then the prototype head is trained for 100 epochs.
-* ``fine-tune``: what a user's few annotated images get when training starts from a model: the last
-  three backend layers for a few epochs at a small rate, then the head, so the run fits in minutes.
-* ``paper``: the CountXplain paper's recipe as the reference code runs it (three backend layers at a
-  constant 1e-4, the log similarity and the density layer with its bias).
+* ``default``: the recipe for a general model trained from scratch: the stride-4 VGG extractor
+  (``network.VGGStride4``), the Gaussian similarity and a density layer in which only cell
+  prototypes add, trained on every image at its own scale and two others (``training.vgg_s4``).
+* ``fine-tune``: what a user's few annotated images get when training starts from a model: short,
+  on whole images (windows up to 512 px) at three scales, keeping the model's architecture and
+  sizes. From a CSRNet model it runs that model's two stages briefly instead.
+* ``csrnet``: the recipe of the CSRNet models (the shipped ``default.cxm`` among them): stage 1
+  fine-tunes all six backend layers for 15 epochs on a cosine schedule from 3e-4, then the head.
+* ``paper``: the CountXplain paper's recipe as its reference code runs it (three backend layers at
+  a constant 1e-4, the log similarity and the density layer with its bias).
 """
 
 from __future__ import annotations
@@ -17,11 +20,17 @@ import difflib
 from ..errors import CountXplainError
 from .config import TrainingConfig
 
+VGG_S4 = {"extractor": "vgg-s4", "similarity": "gaussian", "density": "cells-add", "k_cell": 8, "k_bg": 4,
+          "prototype_dim": 32, "stage1_precision": "bf16"}
 PRESETS: dict[str, dict] = {
-    "default": {"train_backend_layers": 6, "stage1_epochs": 15, "stage1_lr": 3e-4, "stage1_schedule": "cosine",
-                "stage1_patience": 100, "stage1_precision": "bf16", "stage2_epochs": 100},
-    "fine-tune": {"train_backend_layers": 3, "stage1_epochs": 8, "stage1_lr": 5e-5, "stage1_schedule": "cosine",
-                  "stage1_patience": 8, "stage1_precision": "bf16", "stage2_epochs": 40, "projection_every": 20},
+    "default": {**VGG_S4, "steps": 8000, "lr": 3e-4, "view_scales": (0.7, 1.0, 1.4), "max_view_px": 320,
+                "validations": 8},
+    "fine-tune": {**VGG_S4, "steps": 400, "lr": 3e-4, "view_scales": (0.8, 1.0, 1.25), "max_view_px": 512,
+                  "validations": 4,
+                  "train_backend_layers": 3, "stage1_epochs": 8, "stage1_lr": 5e-5, "stage1_schedule": "cosine",
+                  "stage1_patience": 8, "stage2_epochs": 40, "projection_every": 20},
+    "csrnet": {"train_backend_layers": 6, "stage1_epochs": 15, "stage1_lr": 3e-4, "stage1_schedule": "cosine",
+               "stage1_patience": 100, "stage1_precision": "bf16", "stage2_epochs": 100},
     "paper": {},
 }
 DEFAULT_PRESET = "default"
