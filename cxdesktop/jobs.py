@@ -21,9 +21,10 @@ time). Each job has a request id, a ``kind`` ("count", "load-model", ...) and a 
 * The worker records ``(request_id, kind, tag, thread ident)`` of every job it runs in
   ``thread_log``; tests check that no job ever ran on the GUI thread.
 
-Job functions receive a ``JobContext`` and return a value or raise. An exception whose
-class is named ``Cancelled`` (``countxplain.inference.Cancelled`` or ``JobCancelled``)
-counts as a cancellation; any other is an error whose message is ``str(error)``.
+Job functions receive a ``JobContext`` and return a value or raise. A
+``countxplain.errors.Cancelled`` (``JobCancelled`` is one) counts as a cancellation; any other
+exception is an error whose message is ``str(error)``, shown as it is for a ``CountXplainError``
+or an ``OSError`` and with its type otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
+from countxplain.errors import Cancelled, CountXplainError
+
 from . import gui_gc
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ BATCH = 10  # priority of background batch work
 INTERACTIVE = 0  # priority of what the user is looking at
 
 
-class JobCancelled(Exception):
+class JobCancelled(Cancelled):
     """Raise inside a job function to stop it as cancelled."""
 
 
@@ -121,7 +124,7 @@ class _Worker(QThread):
         try:
             return "ok", job.fn(context)
         except Exception as error:  # reported to the GUI as a message, with the traceback logged
-            if type(error).__name__ in ("Cancelled", "JobCancelled"):
+            if isinstance(error, Cancelled):
                 return "cancelled", None
             message = str(error) or type(error).__name__
             if not _is_user_error(error):
@@ -134,7 +137,7 @@ def _is_user_error(error: Exception) -> bool:
     """Errors of bad input (a corrupt image, a refused model) carry a message meant for users."""
     if getattr(error, "user_facing", False):
         return True
-    return any(cls.__name__ in ("CountXplainError", "OSError") for cls in type(error).__mro__)
+    return isinstance(error, (CountXplainError, OSError))
 
 
 class JobRunner(QObject):

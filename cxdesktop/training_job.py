@@ -96,7 +96,8 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     ``Counter`` for it and the outcome (``info`` unset)."""
     from countxplain.datasets import Sample, sidecar_paths
     from countxplain.device import choose_device
-    from countxplain.inference import Cancelled, Counter
+    from countxplain.errors import Cancelled
+    from countxplain.inference import Counter
     from countxplain.training import Progress, train_model
     from countxplain.training.config import config_for_start
 

@@ -121,16 +121,24 @@ def test_cancel_all_empties_the_queue_and_flags_the_running_job(qtbot, runner):
     assert [value for _, _, value in runner.events["result"]] == ["kept"]
 
 
-def test_library_cancelled_exception_counts_as_cancelled(qtbot, runner):
-    class Cancelled(Exception):
+def test_library_cancelled_exception_counts_as_cancelled_by_its_type(qtbot, runner):
+    from countxplain.errors import Cancelled
+
+    class NamedCancelled(Exception):
         pass
+
+    NamedCancelled.__name__ = "Cancelled"
 
     def raises(ctx):
         raise Cancelled()
 
+    def look_alike(ctx):
+        raise NamedCancelled("not ours")
+
     runner.submit("count", raises, tag="a")
+    runner.submit("count", look_alike, tag="b")
     qtbot.waitUntil(runner.is_idle, timeout=WAIT_MS)
-    assert runner.events["cancelled"] == ["a"] and not runner.events["error"]
+    assert runner.events["cancelled"] == ["a"] and [tag for tag, *_ in runner.events["error"]] == ["b"]
 
 
 def test_errors_are_reported_with_their_message(qtbot, runner):

@@ -9,7 +9,8 @@ import torch
 from countxplain import device as device_module
 from countxplain.device import DEVICE_CHOICES, choose_device
 from countxplain.images import read_image
-from countxplain.inference import Cancelled, Counter, CountResult
+from countxplain.errors import Cancelled
+from countxplain.inference import Counter, CountResult
 from countxplain.modelfile import load_model
 
 # a 520 x 696 fluorescence image of the DSB2018 set

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from countxplain.inference import Cancelled
+from countxplain.errors import Cancelled
 from countxplain.modelfile import load_model, save_model
 from countxplain.training.projection import location_masks, project_prototypes
 from countxplain.training import Trainer, TrainingConfig

@@ -21,6 +21,13 @@ class CountXplainError(Exception):
     """Base class of every error meant to be shown to a user as one line."""
 
 
+class Cancelled(CountXplainError):
+    """Raised inside a job (counting, training, a gallery search) when its cancel flag was set."""
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(message)
+
+
 class InputFileError(CountXplainError):
     """A file a user gave us cannot be used; the message names the file and why."""
 

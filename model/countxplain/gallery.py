@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .density import OUTPUT_STRIDE
-from .inference import Cancelled
+from .errors import Cancelled
 from .modelfile import Gallery
 from .network import CountXplain
 from .training.data import TrainingImage, padded_batch

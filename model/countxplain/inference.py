@@ -31,6 +31,7 @@ from torch import nn
 
 from .density import OUTPUT_STRIDE, padded_size
 from .device import choose_device
+from .errors import Cancelled
 from .images import resize_pixels
 from .modelfile import ModelBundle
 from .network import normalise_batch
@@ -64,9 +65,6 @@ def native_bf16(device: torch.device) -> bool:
             return bool(torch.cuda.is_bf16_supported())
     return False
 
-
-class Cancelled(Exception):
-    """Raised inside a job when its cancel flag was set."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ import torch
 from ..datasets import Sample, load_sample
 from ..density import OUTPUT_STRIDE, padded_size, pooled_density_map, scale_dots, typical_cell_spacing
 from ..images import resize_pixels
-from ..inference import Cancelled
+from ..errors import Cancelled
 from ..network import normalise_batch
 
 # a guard against absurd dot spacings only: counting applies the same factor unclipped, so a

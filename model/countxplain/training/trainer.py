@@ -31,7 +31,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..annotations import atomic_write_bytes
 from ..cell_size import frontend_modules_read
 from .head_start import standardise_feature_processing
-from ..inference import Cancelled
+from ..errors import Cancelled
 from .least_squares import least_squares_1x1
 from .losses import count_loss, density_loss, diversity_loss, prototype_to_feature_loss
 from ..modelfile import ModelBundle

@@ -27,7 +27,8 @@ from ..annotations import atomic_write_bytes
 from ..density import pooled_density_map, scale_dots, typical_cell_spacing
 
 from ..images import resize_pixels
-from ..inference import Cancelled, native_bf16
+from ..errors import Cancelled
+from ..inference import native_bf16
 from ..modelfile import ModelBundle
 from ..network import CountXplain
 from .config import TrainingConfig
