@@ -13,7 +13,7 @@ base models and their checkpoints are kept in ``--models``, so an interrupted ba
 table is written to ``benchmarks/results/few_shot.md``.
 
 Usage: python benchmarks/few_shot.py [--left-out mbm adi] [--shots 5 15] [--seeds 0 1 2]
-       [--models build/few_shot] [--data ../shared/data] [--no-peer]
+       [--models build/few_shot] [--data ../shared/data] [--no-peer] [--bases-only]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from peers import spot_detector  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "few_shot.json"
 TABLE = RESULTS.with_suffix(".md")
+PEER_RESULTS = RESULTS.with_name("spot_detector.json")
 SET_PROTOCOL = {"vgg": "vgg32", "mbm": "mbm", "adi": "adi", "dsb2018": "dsb2018"}
 
 
@@ -113,7 +114,10 @@ def run_one(left_out: str, n: int, seed: int, base, data: Path, with_peer: bool,
            "fine_tune_seconds": round(seconds, 1), "n_test": len(test), "test_counts": counts,
            "mean_dots": float(np.mean([len(read_dots(s.dots_path)) for s in test])),
            "shots": [s.image_path.name for s in shots]}
-    if with_peer:
+    recorded = recorded_peer(left_out, n, seed, row["shots"])
+    if recorded is not None:
+        row["peer_mae"] = recorded
+    elif with_peer:
         images = [read_image(s.image_path).pixels for s in shots]
         params = spot_detector.tune(images, [len(read_dots(s.dots_path)) for s in shots])
         row["peer_mae"] = float(np.mean([abs(spot_detector.count(read_image(s.image_path).pixels, params)
@@ -121,6 +125,16 @@ def run_one(left_out: str, n: int, seed: int, base, data: Path, with_peer: bool,
     log(f"{left_out} N={n} seed {seed}: MAE {mae:.2f} (zero-shot {zero_shot:.2f}, peer {row.get('peer_mae')}) "
         f"in {seconds:.0f} s")
     return row
+
+
+def recorded_peer(left_out: str, n: int, seed: int, shots: list[str]) -> float | None:
+    """The peer's test MAE from ``peers/spot_detector.py``'s own results, when it was tuned on these very shots."""
+    if not PEER_RESULTS.exists():
+        return None
+    for row in json.loads(PEER_RESULTS.read_text())["results"]:
+        if (row["set"], row["n_shots"], row["seed"]) == (left_out, n, seed) and row["shots"] == shots:
+            return float(row["test_mae"])
+    return None
 
 
 def seed_override(seed: int) -> dict:
@@ -163,6 +177,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", type=Path, default=Path("build/few_shot"))
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--bases-only", action="store_true", help="train (or resume) the base models and stop")
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     begin = time.perf_counter()
@@ -170,6 +185,8 @@ def main(argv=None) -> int:
     results = load_results()
     for left_out in args.left_out:
         base = base_model(left_out, args.data, args.models, results, log)
+        if args.bases_only:
+            continue
         for n in args.shots:
             for seed in args.seeds:
                 if any(r["left_out"] == left_out and r["n_shots"] == n and r["seed"] == seed for r in results["runs"]):

@@ -289,6 +289,7 @@ def main() -> int:
             lines.append(f"| {name} | {row['n']} | {row['mae']:.2f} | {row['rmse']:.2f} | {row['relative_mae']:.1%} | {row['cell_size']} |")
     else:
         lines.append("Not trained yet.")
+    lines += few_shot_section(load(RESULTS / "few_shot.json"))
     lines += cell_size_policy_section(load(RESULTS / "cell_size_policy.json"))
     lines += scale_robustness_section(load(RESULTS / "scale_robustness.json"))
     lines += explanation_quality_section(load(RESULTS / "explanations.json"),
@@ -311,6 +312,15 @@ def main() -> int:
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("wrote benchmarks/RESULTS.md")
     return 0
+
+
+def few_shot_section(results: dict | None) -> list[str]:
+    """The few-shot table (``few_shot.py``) after its prose (``sections/few_shot.md``)."""
+    from few_shot import markdown_table
+
+    lines = ["", (ROOT / "benchmarks" / "sections" / "few_shot.md").read_text().strip(), ""]
+    lines += markdown_table(results).splitlines() if results and results.get("runs") else ["Not measured yet."]
+    return lines
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import copy
 import io
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -41,6 +41,7 @@ from .trained_model import trained_bundle
 from .config import (TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate,
                               stage2_location_terms)
 from .data import TrainingImage, View, context_crops, random_crops, receptive_radius
+from .checkpoints import read_checkpoint, write_checkpoint
 from .fingerprint import training_fingerprint
 from .views import RunViews, frozen_views, to_head_features
 
@@ -359,23 +360,15 @@ class Trainer:
     def _save_checkpoint(self, payload: dict) -> None:
         if self.checkpoint is None:
             return
-        payload = {**payload, "config": asdict(self.config), "fingerprint": self.fingerprint, "history": self.history,
-                   "extractor": self.model.extractor.state_dict()}
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        atomic_write_bytes(Path(self.checkpoint), buffer.getvalue())
+        write_checkpoint(self.checkpoint, self.config, self.fingerprint,
+                         {**payload, "history": self.history, "extractor": self.model.extractor.state_dict()})
 
     def _load_checkpoint(self) -> dict:
-        if self.checkpoint is None or not Path(self.checkpoint).exists():
+        payload, why_not = read_checkpoint(self.checkpoint, self.config, self.fingerprint)
+        if why_not:
+            return self._start_afresh(why_not)
+        if not payload:
             return {}
-        try:
-            payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises many types for a damaged file
-            return self._start_afresh(f"cannot be read ({type(error).__name__})")
-        if not isinstance(payload, dict) or payload.get("config") != asdict(self.config):
-            return self._start_afresh("was made with other training settings")
-        if payload.get("fingerprint") != self.fingerprint:
-            return self._start_afresh("was made from other images, dots or starting model")
         self.model.extractor.load_state_dict(payload["extractor"])
         self.history = list(payload.get("history", []))
         return payload

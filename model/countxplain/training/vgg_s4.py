@@ -3,7 +3,7 @@
 Images are used as they are (no rescaling to a common cell size): each is seen at every factor of
 ``view_scales``, as ``views_per_image`` random windows of at most ``max_view_px`` a side. The
 frozen VGG part runs once per view and its features are cached in bfloat16. Every step trains the
-backend and the prototype head on one view, mirrored at random: the squared error of the density
+last ``train_backend_layers`` backend convolutions and the prototype head on one view, mirrored at random: the squared error of the density
 against the stride-4 pooled Gaussian target, plus ``lambda_count`` times the squared count error
 per annotated cell of the view, so a small density that leaks over a large background costs as
 much as it adds to the count. The rate falls from ``lr`` on a cosine over ``steps``; whole
@@ -13,17 +13,15 @@ validation images are counted ``validations`` times and the best state is kept.
 from __future__ import annotations
 
 import copy
-import io
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from ..annotations import atomic_write_bytes
 from ..density import pooled_density_map, scale_dots, typical_cell_spacing
 
 from ..images import resize_pixels
@@ -33,6 +31,7 @@ from ..modelfile import ModelBundle
 from ..network import CountXplain
 from .config import TrainingConfig
 from .data import TrainingImage, padded_batch
+from .checkpoints import read_checkpoint, write_checkpoint
 from .fingerprint import training_fingerprint
 from .trained_model import trained_bundle
 from .trainer import Progress
@@ -129,6 +128,10 @@ class VggS4Trainer:
         self.model.to(self.device)
         for parameter in self.model.extractor.frontend.parameters():
             parameter.requires_grad_(False)
+        convolutions = [m for m in self.model.extractor.backend if isinstance(m, torch.nn.Conv2d)]
+        for layer in convolutions[:max(0, len(convolutions) - config.train_backend_layers)]:
+            for parameter in layer.parameters():
+                parameter.requires_grad_(False)
         self.history: list[dict] = []
 
     def run(self) -> ModelBundle:
@@ -239,24 +242,16 @@ class VggS4Trainer:
     def _save_checkpoint(self, step: int, optimiser: torch.optim.Optimizer, best: dict) -> None:
         if self.checkpoint is None:
             return
-        payload = {"config": asdict(self.config), "fingerprint": self.fingerprint, "step": step,
-                   "model": self.model.state_dict(), "optimiser": optimiser.state_dict(), "best": best,
-                   "history": self.history}
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        atomic_write_bytes(Path(self.checkpoint), buffer.getvalue())
+        write_checkpoint(self.checkpoint, self.config, self.fingerprint,
+                         {"step": step, "model": self.model.state_dict(), "optimiser": optimiser.state_dict(),
+                          "best": best, "history": self.history})
 
     def _resume(self, optimiser: torch.optim.Optimizer) -> tuple[int, dict | None]:
-        if self.checkpoint is None or not Path(self.checkpoint).exists():
+        payload, why_not = read_checkpoint(self.checkpoint, self.config, self.fingerprint)
+        if why_not:
+            return self._start_afresh(why_not)
+        if not payload:
             return 0, None
-        try:
-            payload = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises many types for a damaged file
-            return self._start_afresh(f"cannot be read ({type(error).__name__})")
-        if not isinstance(payload, dict) or payload.get("config") != asdict(self.config):
-            return self._start_afresh("was made with other training settings")
-        if payload.get("fingerprint") != self.fingerprint:
-            return self._start_afresh("was made from other images, dots or starting model")
         self.model.load_state_dict(payload["model"])
         optimiser.load_state_dict(payload["optimiser"])
         self.history = list(payload.get("history", []))
