@@ -74,10 +74,12 @@ def test_the_panel_lists_the_annotated_images_with_the_presets_of_each_start(qtb
         assert setup.inputs[name].value() == pytest.approx(getattr(fine_tune, name))
     assert setup.config() == fine_tune
     assert setup.start() == "current" and setup.preset() == "fine-tune"
+    assert setup.recipe.text().startswith("fine-tune") and setup.recipe.isVisibleTo(setup)
     assert setup.model_label.text() == "tiny test model"
     if setup.csrnet_radio.isEnabled():  # a fresh model gets the default model's recipe
         setup.csrnet_radio.click()
         assert setup.preset() == "default" and setup.config() == preset_config("default")
+        assert setup.recipe.text().startswith("default")
         setup.current_radio.click()
         assert setup.config() == fine_tune
     assert "2 image(s) to train on, 1 set aside for validation" in setup.split.text()

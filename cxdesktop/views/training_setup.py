@@ -20,6 +20,7 @@ from countxplain.datasets import MIN_TRAINING_IMAGES, validation_count
 from ..training_job import START_CSRNET, START_CURRENT
 
 PRESET_FOR_START = {START_CURRENT: "fine-tune", START_CSRNET: "default"}
+RECIPE_WORDS = {"fine-tune": "a short run from the current model", "default": "a new model from scratch"}
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 # (field, label, minimum, maximum, decimals: None for an integer)
@@ -66,6 +67,9 @@ class TrainingSetup(QWidget):
         self.csrnet_note.setStyleSheet("color: gray;")
         self.inputs: dict[str, QSpinBox | QDoubleSpinBox] = {}
         form = QFormLayout()
+        self.recipe = QLabel("")
+        self.recipe.setObjectName("trainingRecipe")
+        form.addRow("Recipe", self.recipe)
         for name, label, low, high, decimals in FIELDS:
             box = QSpinBox() if decimals is None else QDoubleSpinBox()
             if decimals is not None:
@@ -123,6 +127,9 @@ class TrainingSetup(QWidget):
     def set_base_config(self, config) -> None:
         """Hidden settings come from ``config``; the form shows its values."""
         self.base_config = config
+        self.recipe.setText(self.base_preset)
+        self.recipe.setToolTip(f"{self.base_preset}: {RECIPE_WORDS[self.base_preset]} "
+                               "(the library's named recipe, countxplain.training.PRESETS)")
         for name, box in self.inputs.items():
             box.blockSignals(True)
             box.setValue(getattr(config, name))
