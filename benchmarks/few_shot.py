@@ -42,6 +42,7 @@ from peers import spot_detector  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "few_shot.json"
 TABLE = RESULTS.with_suffix(".md")
 PEER_RESULTS = RESULTS.with_name("spot_detector.json")
+ZERO_SHOT: dict[tuple[str, int], float] = {}  # (left-out set, seed): the base model's test MAE
 SET_PROTOCOL = {"vgg": "vgg32", "mbm": "mbm", "adi": "adi", "dsb2018": "dsb2018"}
 
 
@@ -57,13 +58,18 @@ def save_results(results: dict) -> None:
     TABLE.write_text(markdown_table(results))
 
 
-def test_mae(bundle, samples) -> tuple[float, list[float]]:
+def read_annotated(samples) -> list[tuple[np.ndarray, int]]:
+    """Each sample's pixels and number of dots, read once."""
+    return [(read_image(s.image_path).pixels, len(read_dots(s.dots_path))) for s in samples]
+
+
+def test_mae(bundle, annotated: list[tuple[np.ndarray, int]]) -> tuple[float, list[float]]:
     counter = Counter(bundle, device="cpu", precision="auto")
     counts, errors = [], []
-    for sample in samples:
-        count = counter.count(read_image(sample.image_path).pixels).count
+    for pixels, n_dots in annotated:
+        count = counter.count(pixels).count
         counts.append(round(count, 2))
-        errors.append(abs(count - len(read_dots(sample.dots_path))))
+        errors.append(abs(count - n_dots))
     return float(np.mean(errors)), counts
 
 
@@ -106,22 +112,25 @@ def run_one(left_out: str, n: int, seed: int, base, data: Path, with_peer: bool,
     _, dataset = load_protocol_data(data, protocol)
     shots, _, test = few_shot_split(dataset, protocol, n, seed)
     start = time.perf_counter()
-    run = train_model(shots, "fine-tune", seed_override(seed), init=base, groups=[left_out] * n, gallery_k=0)
+    run = train_model(shots, "fine-tune", {"seed": seed}, init=base, groups=[left_out] * n, gallery_k=0)
     seconds = time.perf_counter() - start
-    mae, counts = test_mae(run.bundle, test)
-    zero_shot, _ = test_mae(base, test)
+    annotated_test = read_annotated(test)
+    mae, counts = test_mae(run.bundle, annotated_test)
+    if (left_out, seed) not in ZERO_SHOT:  # the base's count of a split's test images is the same for every N
+        ZERO_SHOT[left_out, seed] = test_mae(base, annotated_test)[0]
+    zero_shot = ZERO_SHOT[left_out, seed]
     row = {"left_out": left_out, "n_shots": n, "seed": seed, "test_mae": mae, "zero_shot_mae": zero_shot,
            "fine_tune_seconds": round(seconds, 1), "n_test": len(test), "test_counts": counts,
-           "mean_dots": float(np.mean([len(read_dots(s.dots_path)) for s in test])),
+           "mean_dots": float(np.mean([n_dots for _, n_dots in annotated_test])),
            "shots": [s.image_path.name for s in shots]}
     recorded = recorded_peer(left_out, n, seed, row["shots"])
     if recorded is not None:
         row["peer_mae"] = recorded
     elif with_peer:
-        images = [read_image(s.image_path).pixels for s in shots]
-        params = spot_detector.tune(images, [len(read_dots(s.dots_path)) for s in shots])
-        row["peer_mae"] = float(np.mean([abs(spot_detector.count(read_image(s.image_path).pixels, params)
-                                              - len(read_dots(s.dots_path))) for s in test]))
+        annotated_shots = read_annotated(shots)
+        params = spot_detector.tune([pixels for pixels, _ in annotated_shots], [n for _, n in annotated_shots])
+        row["peer_mae"] = float(np.mean([abs(spot_detector.count(pixels, params) - n_dots)
+                                         for pixels, n_dots in annotated_test]))
     log(f"{left_out} N={n} seed {seed}: MAE {mae:.2f} (zero-shot {zero_shot:.2f}, peer {row.get('peer_mae')}) "
         f"in {seconds:.0f} s")
     return row
@@ -135,10 +144,6 @@ def recorded_peer(left_out: str, n: int, seed: int, shots: list[str]) -> float |
         if (row["set"], row["n_shots"], row["seed"]) == (left_out, n, seed) and row["shots"] == shots:
             return float(row["test_mae"])
     return None
-
-
-def seed_override(seed: int) -> dict:
-    return {"seed": seed}
 
 
 def _mean_sd(values) -> str:

@@ -99,11 +99,10 @@ def run_training(request: TrainingRequest, init, report: Callable[[Any], None],
     from countxplain.errors import Cancelled
     from countxplain.inference import Counter
     from countxplain.training import Progress, train_model
-    from countxplain.training.config import config_for_start
 
     start = time.perf_counter()
     starts_from_init = init is not None and request.start == START_CURRENT
-    config = config_for_start(request.config, init if starts_from_init else None)
+    config = request.config  # train_model brings it to the starting model (``config_for_start``)
     sidecars = sidecar_paths(request.images)
     # without a size estimator every unsized image is trained as it is: no Counter, no second read
     sizer = Counter(init, device="cpu") if starts_from_init and init.preprocessing.get("size_model") else None

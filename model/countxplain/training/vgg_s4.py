@@ -23,20 +23,18 @@ import numpy as np
 import torch
 
 from ..density import pooled_density_map, scale_dots, typical_cell_spacing
-
-from ..images import resize_pixels
 from ..errors import Cancelled
-from ..inference import native_bf16
+from ..images import resize_pixels
 from ..modelfile import ModelBundle
-from ..network import CountXplain
-from .config import TrainingConfig
-from .data import TrainingImage, padded_batch
+from ..network import CountXplain, VGGStride4
 from .checkpoints import read_checkpoint, write_checkpoint
+from .config import TrainingConfig, stage1_autocast
+from .data import TrainingImage, padded_batch
 from .fingerprint import training_fingerprint
 from .trained_model import trained_bundle
 from .trainer import Progress
 
-STRIDE = 4
+STRIDE = VGGStride4.output_stride
 DENSITY_WEIGHT = 10.0  # the density term's scale: pooled targets are small numbers per cell
 STANDARDISE_SAMPLES = 200_000  # feature locations drawn to set the extractor's per-channel mean and spread
 
@@ -60,7 +58,7 @@ def _window(size: int, most: int, rng: np.random.Generator) -> tuple[int, int]:
 
 
 def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, frozen: Callable, rng: np.random.Generator,
-                       device: torch.device, low_precision: bool, cancel: Callable[[], bool],
+                       device: torch.device, cancel: Callable[[], bool],
                        report: Callable[[int, int], None]) -> list[FeatureView]:
     """Every image at every ``view_scales`` factor, ``views_per_image`` windows each, through ``frozen``."""
     views = []
@@ -78,19 +76,13 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
                     if len(dots) else dots
                 window = pixels[y0:y1, x0:x1]
                 batch = padded_batch(window).to(device)
-                with torch.inference_mode(), _autocast(device, low_precision):
+                with torch.inference_mode(), stage1_autocast(config, device):
                     features = frozen(batch)[0].to(torch.bfloat16).cpu()
                 target = pooled_density_map(inside - np.array([x0, y0]), window.shape[:2], config.sigma_px, stride=STRIDE)
                 target = torch.from_numpy(target)[None]
                 views.append(FeatureView(index, features[:, :target.shape[1], :target.shape[2]].clone(), target))
                 report(len(views), total)
     return views
-
-
-def _autocast(device: torch.device, low_precision: bool):
-    import contextlib
-
-    return torch.autocast(device.type, dtype=torch.bfloat16) if low_precision else contextlib.nullcontext()
 
 
 class VggS4Trainer:
@@ -108,7 +100,6 @@ class VggS4Trainer:
         self.progress = progress or (lambda p: None)
         self.cancel = cancel or (lambda: False)
         self.checkpoint = checkpoint
-        self.low_precision = config.stage1_precision == "bf16" and native_bf16(self.device)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.model = CountXplain(config.model_config())
@@ -139,7 +130,7 @@ class VggS4Trainer:
         extractor = self.model.extractor
         report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
         views = make_feature_views(self.train_images, self.config, extractor.eval().frozen_features, self.rng,
-                                   self.device, self.low_precision, self.cancel, report)
+                                   self.device, self.cancel, report)
         if self.fresh_extractor:
             self._standardise(views)
         if self.fresh_head:
@@ -182,7 +173,7 @@ class VggS4Trainer:
         axes = tuple(axis for axis, flip in zip((-1, -2), flips) if flip)
         if axes:
             features, target = features.flip(axes), target.flip(axes)
-        with _autocast(self.device, self.low_precision):
+        with stage1_autocast(self.config, self.device):
             output = self.model.head(self.model.extractor.trained_features(features))
         density = output.density.float()[..., :target.shape[-2], :target.shape[-1]]
         n_cells = float(target.sum())
@@ -232,7 +223,7 @@ class VggS4Trainer:
     def _val_mae(self) -> float:
         self.model.eval()
         errors = []
-        with torch.inference_mode(), _autocast(self.device, self.low_precision):
+        with torch.inference_mode(), stage1_autocast(self.config, self.device):
             for image in self.val_images:
                 density = self.model(padded_batch(image.pixels).to(self.device)).density.float()
                 errors.append(abs(float(density.sum()) - image.n_cells))
