@@ -19,13 +19,15 @@ from countxplain.resources import default_model_path
 from . import APP_NAME
 from .annotator import Annotator
 from .browser import BrowserPanel
-from .dialogs import TextDialog, about_html, model_card_html, shortcuts_html, show_error
+from .dialogs import TextDialog, about_html, shortcuts_html, show_error
 from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
 from .opening import Opener
 from .palette import long_name, prototype_color, short_name
+from .recent_folders import install_recent_menu
 from .session import Session
+from .session_keeper import SessionKeeper
 from .settings import Settings
 from .status_bar import StatusBar
 from .store import CANCELLED, DONE, ERROR
@@ -38,6 +40,7 @@ from .views.explain_tabs import ExplainTabs
 from .views.gallery import GalleryView
 from .views.image_view import ImageView
 from .views.prototypes import NONE, PrototypePanel
+from .views.restore_banner import RestoreBanner
 from .views.summary import SummaryPanel
 from .views.tool_viewbox import ANNOTATE, BOX, MEASURE, PAN
 
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._connect()
         self._restore()
+        self._keep_work()
         for child in self.findChildren(QWidget):  # drops anywhere in the window reach dropEvent below
             child.setAcceptDrops(False)
         self.setAcceptDrops(True)
@@ -119,6 +123,17 @@ class MainWindow(QMainWindow):
         self.docks = [self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 200),
                       self._dock("Explain", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea, 300)]
 
+    def _keep_work(self) -> None:
+        """The previous session's offer, saving this one as it changes, and File › Recent folders."""
+        self.restore_banner = RestoreBanner(self)
+        self.addToolBarBreak()
+        self.addToolBar(self.restore_banner)
+        self.keeper = SessionKeeper(self, self.restore_banner)
+        self.recent_menu = install_recent_menu(self.menuBar().actions()[0].menu(), self.menu_actions["open_samples"],
+                                               self.opener.recent)
+        self.recent_menu.sigFolderChosen.connect(lambda folder: self.open_paths([folder]))
+        self.keeper.offer_previous()
+
     def _dock(self, title: str, widget: QWidget, area, width: int) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{title.lower()}Dock")
@@ -159,7 +174,8 @@ class MainWindow(QMainWindow):
             "train_model": self.show_training,
             "toggle_density": self.image_view.toggle_density, "reset_view": self.image_view.reset_view,
             "open_model": self.opener.ask_model, "default_model": lambda: self.open_model(default_model_path()),
-            "model_card": self.show_model_card, "shortcuts": self.show_shortcuts, "about": self.show_about,
+            "model_card": self.show_model_card, "guide": self.show_guide, "shortcuts": self.show_shortcuts,
+            "about": self.show_about,
         }
 
     def _connect(self) -> None:
@@ -382,6 +398,9 @@ class MainWindow(QMainWindow):
     def _show_dialog(self, title: str, body: str) -> TextDialog:
         dialog = TextDialog(title, body, self)
         dialog.setObjectName(title.lower().replace(" ", "_"))
+        return self._show(dialog)
+
+    def _show(self, dialog: QWidget) -> QWidget:
         dialog.show()
         self._dialogs = [d for d in self._dialogs if d.isVisible()] + [dialog]
         return dialog
@@ -389,7 +408,14 @@ class MainWindow(QMainWindow):
     def show_model_card(self):
         if self.session.model is None:
             return show_error(self, "Model card", "No model is loaded.")
-        return self._show_dialog("Model card", model_card_html(self.session.model))
+        from .views.model_card import ModelCardDialog
+
+        return self._show(ModelCardDialog(self.session.model, self))
+
+    def show_guide(self):
+        from .views.guide import GuideDialog
+
+        return self._show(GuideDialog(self))
 
     def show_training(self):
         """The training window (made at first use; it stays, with its run, when closed)."""
@@ -409,6 +435,9 @@ class MainWindow(QMainWindow):
         return self._show_dialog(f"About {APP_NAME}", about_html())
 
     def closeEvent(self, event) -> None:
+        if not self.keeper.confirm_quit():
+            event.ignore()
+            return
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.runner.shutdown()

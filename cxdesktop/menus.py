@@ -24,7 +24,7 @@ MENUS = (
                    ("import_dots", "Import dots (CSV or dot PNG)…", ""), ("export_dots", "Export dots (CSV)…", ""))),
     ("&Model", (("open_model", "Open model…", "Ctrl+M"), ("default_model", "Use default model", ""), None,
                 ("train_model", "Train a model…", "Ctrl+T"), None, ("model_card", "Model card…", ""))),
-    ("&Help", (("shortcuts", "Shortcuts", "F1"), ("about", "About", ""))),
+    ("&Help", (("guide", "User guide", ""), ("shortcuts", "Shortcuts", "F1"), ("about", "About", ""))),
 )
 TOOLS = ("tool_pan", "tool_box", "tool_measure", "tool_annotate")
 

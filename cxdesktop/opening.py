@@ -8,6 +8,7 @@ from countxplain.resources import sample_images, sample_images_dir
 
 from .open_dialogs import choose_folder, choose_images, choose_model
 from .paths import folder_images
+from .recent_folders import RecentFolders
 
 IMAGE_KINDS = "PNG, JPEG, BMP or TIFF"
 
@@ -24,11 +25,13 @@ def no_images_message(folders: list[str]) -> str:
 
 
 class Opener:
-    """Turns File › Open, drops and the sample menu into session requests; remembers the last folder."""
+    """Turns File › Open, drops and the sample menu into session requests; remembers the last folder and
+    the recent ones."""
 
     def __init__(self, window, session, settings, browser, status) -> None:
         self.window, self.session, self.settings = window, session, settings
         self.browser, self.status = browser, status
+        self.recent = RecentFolders(settings)
 
     def open_paths(self, paths) -> list[str]:
         """List and count files and folders (as from a drop or File › Open)."""
@@ -37,6 +40,7 @@ class Opener:
         if paths:
             first = Path(paths[0])
             self.settings.last_folder = str(first if first.is_dir() else first.parent)
+            self.recent.note_opened([p for p in paths if Path(p).exists()])
         if empty := [p for p in paths if Path(p).is_dir() and not holds_images(Path(p))]:
             self.status.showMessage(no_images_message(empty), 15000)
         return added

@@ -162,9 +162,12 @@ class Session(QObject):
             self.recount(self.store.paths())
 
     # ---- images and counts ----
-    def add_paths(self, paths) -> list[str]:
-        """List new images (files or folders) and count each; returns the newly listed paths."""
+    def add_paths(self, paths, prepare: Callable[[Any], None] | None = None) -> list[str]:
+        """List new images (files or folders) and count each; returns the newly listed paths. ``prepare``
+        is given each new entry before it is counted (a restored session's cell size and boxes)."""
         added = [p for p in expand_paths(paths) if self.store.add(p) is not None]
+        for path in added if prepare is not None else ():
+            prepare(self.store[path])
         for path in added:  # queued before the browser shows (and selects) them: no extra read job
             self._submit_count(path)
         if added:

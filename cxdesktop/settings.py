@@ -1,10 +1,12 @@
-"""Persistent preferences through QSettings: last folder, window geometry, device, overlay look."""
+"""Persistent preferences through QSettings: last folder, recent folders, window geometry, device, overlay
+look; and the app's data folder, where the work kept between runs is saved."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from . import APP_NAME, ORGANISATION
 
@@ -13,13 +15,22 @@ COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
 
 
 class Settings:
-    """Typed accessors over QSettings; ``path`` stores to an INI file (tests, portable use)."""
+    """Typed accessors over QSettings; ``path`` stores to an INI file (tests, portable use), and then the
+    data folder is beside it (``<name>-data``) instead of the user's application data folder."""
 
     def __init__(self, path: str | Path | None = None) -> None:
+        self._path = Path(path) if path is not None else None
         if path is not None:
             self._qs = QSettings(str(path), QSettings.Format.IniFormat)
         else:
             self._qs = QSettings(ORGANISATION, APP_NAME)
+
+    def data_folder(self) -> Path:
+        """Where the app keeps its files (the saved session): QStandardPaths.AppDataLocation."""
+        if self._path is not None:
+            return self._path.with_name(f"{self._path.stem}-data")
+        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        return Path(location) if location else Path.home() / f".{ORGANISATION.lower()}"
 
     def _get(self, key: str, kind=str):
         value = self._qs.value(key, DEFAULTS.get(key))
@@ -36,6 +47,19 @@ class Settings:
     @last_folder.setter
     def last_folder(self, folder: str | Path) -> None:
         self._qs.setValue("last_folder", str(folder))
+
+    @property
+    def recent_folders(self) -> list[str]:
+        """Folders images were opened from, most recent first (as stored; missing ones included)."""
+        try:
+            folders = json.loads(self._qs.value("recent_folders", "[]") or "[]")
+        except (TypeError, ValueError):
+            return []
+        return [f for f in folders if isinstance(f, str)] if isinstance(folders, list) else []
+
+    @recent_folders.setter
+    def recent_folders(self, folders: list[str]) -> None:
+        self._qs.setValue("recent_folders", json.dumps(list(folders)))
 
     @property
     def device(self) -> str:

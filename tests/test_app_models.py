@@ -43,6 +43,7 @@ def test_opening_a_model_recounts_the_listed_images(qtbot, window, small_images,
 
 def test_model_card_shows_provenance_and_architecture(window):
     dialog = window.show_model_card()
+    dialog.full_record_button.click()  # the card first; its full record one click further
     text = dialog.browser.toPlainText()
     assert "tiny test model" in text and "k_cell" in text and "cell_diameter_px" in text
     dialog.close()
