@@ -14,14 +14,14 @@ Contents (a plain dict of strings, numbers, lists and tensors; no pickled object
 
 Files are written to a temporary file and renamed into place, and read with
 ``torch.load(weights_only=True)`` (which never runs pickled code) once every part of the
-archive matches its stored CRC-32, then checked against the schema: a file that fails any
-check raises ``ModelFileError``.
+archive is one the format names, no larger than it can need (``modelfile_checks``) and matches
+its stored CRC-32, then checked against the schema and the plausible range of its numbers: a
+file that fails any check raises ``ModelFileError``.
 """
 
 from __future__ import annotations
 
 import io
-import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ import torch
 
 from .annotations import atomic_write_bytes
 from .errors import ModelFileError
+from .modelfile_checks import check_members, check_preprocessing, refuse_unused_bytes
 from .network import CountXplain, ModelConfig
 
 FORMAT_NAME = "countxplain-model"
@@ -125,12 +126,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelBun
     preprocessing = payload.get("preprocessing") or {}
     if not isinstance(preprocessing, dict):
         raise ModelFileError(path, "'preprocessing' is not a mapping")
-    diameter = preprocessing.get("cell_diameter_px", DEFAULT_PREPROCESSING["cell_diameter_px"])
-    if not is_finite_positive(diameter):
-        raise ModelFileError(path, f"'cell_diameter_px' {diameter!r} is not a finite positive number of pixels")
-    for flag in ("fit_to_stride", "native_scale"):
-        if not isinstance(preprocessing.get(flag, False), bool):
-            raise ModelFileError(path, f"'{flag}' {preprocessing[flag]!r} is not true or false")
+    check_preprocessing(path, preprocessing)
     provenance = payload.get("provenance") or {}
     if not isinstance(provenance, dict):
         raise ModelFileError(path, "'provenance' is not a mapping")
@@ -146,11 +142,11 @@ def read_payload(path: Path) -> dict:
         raise ModelFileError(path, "file is empty (0 bytes)")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(path, "not a CountXplain model file (not a torch zip archive; truncated or another format)")
-    _check_archive(path)
+    members = _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # the unpickler raises many types; all mean "refused"
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        text = "its records do not unpack into plain data and tensors (malformed or altered)"
         if "weights_only" in str(error) or "Unsupported" in str(error) or "global" in str(error).lower():
             text = "contains objects other than plain data and tensors; refused without running them"
         raise ModelFileError(path, f"cannot be read safely: {text}") from None
@@ -162,19 +158,26 @@ def read_payload(path: Path) -> dict:
     for key in ("config", "state_dict"):
         if key not in payload:
             raise ModelFileError(path, f"model file has no '{key}' section")
+    refuse_unused_bytes(path, members, payload)
     return payload
 
 
-def _check_archive(path: Path) -> None:
-    """Refuse a file whose stored parts fail their CRC-32 (``torch.load`` does not check them)."""
+def _check_archive(path: Path) -> list[zipfile.ZipInfo]:
+    """The archive's parts, once their names and sizes are allowed (``modelfile_checks.check_members``)
+    and they match their CRC-32 (``torch.load`` does not check them)."""
     try:
         with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            check_members(path, members)
             damaged = archive.testzip()
+    except ModelFileError:
+        raise
     except Exception as error:  # zipfile and zlib raise several types for a broken archive
         raise ModelFileError(path, f"file is damaged: its archive cannot be read ({error})") from None
     if damaged is not None:
         raise ModelFileError(path, f"file is damaged: its part '{damaged}' does not match the checksum stored when it was "
                                    "saved (changed since, or copied incompletely)")
+    return members
 
 
 def _validate_config(path: Path, payload: dict) -> ModelConfig:
@@ -199,16 +202,6 @@ def _validate_config(path: Path, payload: dict) -> ModelConfig:
         return ModelConfig.from_dict(config)
     except ValueError as error:
         raise ModelFileError(path, f"architecture config: {error}") from None
-
-
-def is_finite_positive(value) -> bool:
-    """An int or float (not a bool, which Python counts as an int) above zero that a float can hold."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value)) and value > 0
-    except OverflowError:  # an int too large for a float
-        return False
 
 
 def _validate_gallery(path: Path, gallery: dict | None, config: ModelConfig) -> Gallery | None:
