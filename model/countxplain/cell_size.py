@@ -24,6 +24,7 @@ from .images import resize_pixels
 MAX_SIDE = 384
 POOL3_MODULES = 17  # VGG-16 frontend modules through pool3 (conv1_1 .. conv3_3, three max-pools)
 MIN_DIAMETER_PX, MAX_DIAMETER_PX = 3.0, 300.0
+MAX_WINDOWS = 16  # windows read from an image larger than MAX_SIDE: the estimate's cost is bounded
 
 
 def frontend_modules_read(size_model: dict | None, n_frontend_modules: int) -> int:
@@ -40,15 +41,51 @@ def size_frontend(frontend: torch.nn.Module, size_model: dict | None = None,
 
 def size_features(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """Pooled frontend features of the image shrunk to ``MAX_SIDE``; and the shrink factor."""
-    from .training.data import padded_batch
-
     factor = min(1.0, MAX_SIDE / max(pixels.shape[:2]))
     shrunk = resize_pixels(pixels, factor) if factor < 1.0 else pixels
+    return _pooled(_moments(frontend, shrunk)), factor
+
+
+def window_features(frontend: torch.nn.Module, pixels: np.ndarray, side: int = MAX_SIDE,
+                    max_windows: int = MAX_WINDOWS) -> np.ndarray:
+    """Pooled frontend features of the image at its own resolution, from windows of at most ``side``
+    pixels: a grid covering the image, or ``max_windows`` of them spread evenly over a larger one.
+
+    The windows' moments are pooled as if they were one image, so an image no larger than ``side``
+    gets exactly ``size_features``, and a larger one the features of the whole image at its own
+    scale: the same cells give the same features however many of them are in the frame."""
+    moments = [_moments(frontend, pixels[y:y + side, x:x + side])
+               for y, x in window_corners(pixels.shape[:2], side, max_windows)]
+    return _pooled(tuple(np.sum([m[i] for m in moments], axis=0) for i in range(4)))
+
+
+def window_corners(shape: tuple[int, int], side: int, max_windows: int) -> list[tuple[int, int]]:
+    """Top-left corners of the windows ``window_features`` reads: every cell of a grid of ``side``
+    windows, or an even spread of ``max_windows`` of them (whole windows, off the borders first)."""
+    rows, cols = (-(-n // side) for n in shape)
+    cells = [(r, c) for r in range(rows) for c in range(cols)]
+    if len(cells) > max_windows:
+        cells = [cells[int(i)] for i in np.linspace(0, len(cells) - 1, max_windows).round()]
+    return [(min(r * side, max(0, shape[0] - side)), min(c * side, max(0, shape[1] - side))) for r, c in cells]
+
+
+def _moments(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per channel: number of positions, sum, sum of squares and sum of log(1 + activation)."""
+    from .training.data import padded_batch
+
     device = next(frontend.parameters()).device
     with torch.inference_mode():
-        activations = frontend(padded_batch(shrunk).to(device))[0].flatten(1).float().cpu()
-    features = torch.cat([activations.mean(1), activations.std(1), torch.log1p(activations).mean(1)])
-    return features.numpy().astype(np.float64), factor
+        activations = frontend(padded_batch(pixels).to(device))[0].flatten(1).double().cpu()
+    n = np.full(activations.shape[0], float(activations.shape[1]))
+    return (n, activations.sum(1).numpy(), (activations ** 2).sum(1).numpy(), torch.log1p(activations).sum(1).numpy())
+
+
+def _pooled(moments: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Mean, standard deviation (n - 1, as torch's) and mean log(1 + activation) from summed moments."""
+    n, total, squares, logs = moments
+    mean = total / n
+    variance = np.maximum(squares - n * mean ** 2, 0.0) / np.maximum(n - 1, 1)
+    return np.concatenate([mean, np.sqrt(variance), logs / n]).astype(np.float64)
 
 
 def fit_size_model(features: np.ndarray, log_spacing: np.ndarray, ridge: float = 10.0,
@@ -74,8 +111,8 @@ def predict_log_spacing(size_model: dict, features: np.ndarray) -> float:
 
 def estimate_cell_diameter(frontend: torch.nn.Module, size_model: dict, pixels: np.ndarray) -> float:
     """The estimated typical cell diameter (dot spacing) of the image, in its own pixels."""
-    features, factor = size_features(size_frontend(frontend, size_model), pixels)
-    diameter = float(np.exp(predict_log_spacing(size_model, features))) / factor
+    features = window_features(size_frontend(frontend, size_model), pixels)
+    diameter = float(np.exp(predict_log_spacing(size_model, features)))
     return float(np.clip(diameter, MIN_DIAMETER_PX, MAX_DIAMETER_PX))
 
 
