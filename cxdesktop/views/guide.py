@@ -22,7 +22,7 @@ class GuideDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("User guide")
         self.setObjectName("userGuide")
-        self.resize(820, 720)
+        self.resize(1020, 760)
         self.browser = QTextBrowser()
         self.browser.setObjectName("guideText")
         self.browser.setOpenExternalLinks(False)
