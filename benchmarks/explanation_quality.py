@@ -155,7 +155,8 @@ def target_density(result: CountResult, dots: np.ndarray, sigma: float) -> np.nd
     height, width = result.image_shape
     rows, cols = result.axis_scales or (result.scale, result.scale)
     shape = (max(MIN_SIDE, round(height * rows)), max(MIN_SIDE, round(width * cols)))
-    target = pooled_density_map(scale_dots(dots, shape[1] / width, shape[0] / height), shape, sigma)
+    target = pooled_density_map(scale_dots(dots, shape[1] / width, shape[0] / height), shape, sigma,
+                                stride=result.stride)
     if target.shape != result.density.shape:
         raise RuntimeError(f"target grid {target.shape} differs from the count's {result.density.shape}")
     return target

@@ -2,7 +2,7 @@
 purity with its intervals, faithfulness and diversity, the boxes at the image border and at each edge, where
 the impure cell boxes lie against the density maps' own boxes and the training target's, the model counted
 on whole cells (--fit-to-stride) and with its maps averaged over mirror images (--flips 4), and the
-top-location screen (benchmarks/top_location.py)."""
+top-location screen (results/top_location.json)."""
 
 from __future__ import annotations
 
@@ -248,12 +248,12 @@ def flips_section(plain: dict | None, flipped: dict | None, whole_flipped: dict 
 
 
 def top_location_section(rows: list | None) -> list[str]:
-    """The stage-2 top-location term's weight and temperature against purity (benchmarks/top_location.py)."""
+    """The stage-2 top-location term's weight and temperature against purity (results/top_location.json)."""
     if not rows:
         return []
     sets = list(rows[0]["purity"])
-    lines = ["", "### Stage-2 top-location term (`benchmarks/top_location.py`)", "",
-             "Beyond the paper: `lambda_top_location` adds, for each prototype and training crop, minus the log of "
+    lines = ["", "### Stage-2 top-location term (a finished experiment)", "",
+             "Beyond the paper, not adopted by any recipe and since removed with its script (runs in `results/top_location.json`): `lambda_top_location` adds, for each prototype and training crop, minus the log of "
              "the softmax weight (over the crop's cells, of −log distance / temperature) that falls on its own kind "
              "of output cell, one holding a dot for cell prototypes and one holding none for background ones: a "
              "smooth share of pure top responses. Each head is trained from the shipped model's head and "

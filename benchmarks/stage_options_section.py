@@ -71,8 +71,9 @@ def stage_options_section(results: Path) -> list[str]:
     fits, runs = read_lines(results / "stage1_fit.jsonl"), read_lines(results / "stage_options.jsonl")
     if not fits and not runs:
         return []
-    lines = ["", "## Stage-1 output refit, stage-1 crop context, head start, projection by box purity (`stage1_fit.py`, `stage_options.py`)", "",
-             "Options beyond the paper, each off by default, measured on single splits with the 3-layer recipe at "
+    lines = ["", "## Stage-1 output refit, stage-1 crop context, head start, projection by box purity (a finished experiment)", "",
+             "Options beyond the paper that no recipe adopted, so they and their scripts left the library (the runs stay in "
+             "`results/stage1_fit.jsonl` and `results/stage_options.jsonl`), measured on single splits with the 3-layer recipe at "
              "10 px (no bf16 on the CPU these ran on). *Output refit*: before each stage-1 validation the 1×1 output layer is "
              "refitted by exact least squares on the whole identity views of the training images (as stage 2 refits "
              "its density layer). *Context*: each 32×32 stage-1 crop is fed with the real features around it, as far "
@@ -107,7 +108,7 @@ def stage_options_section(results: Path) -> list[str]:
               "those swings (14.38) and adds little with the refit (7.70 against 7.91, one split). CountXplain does not gain: "
               "its prototype head trained on the refitted extractor counts worse (vgg32 11.27 in the protocol "
               "table above, mbm 22.79, against 10.30 and 17.15). The refitted extractor's 64 features are about half "
-              "as large (mbm: standard deviation 0.029 against 0.054, `feature_scale.py`), and at its random start the head's sigmoid sees "
+              "as large (mbm: standard deviation 0.029 against 0.054), and at its random start the head's sigmoid sees "
               "inputs with a spread of 0.07, so processed features barely differ; starting the head standardised recovers "
               "part of it (vgg32 9.81, better than 10.30 on test but worse on validation, 10.97 against 10.66; mbm 18.32 "
               "against 22.51 on the same extractor) but hurts on the plain extractor (mbm 20.30 against 16.23). "

@@ -4,7 +4,7 @@ Inputs: benchmarks/results/protocols.json (run_protocols.py), resources/models/d
 (scripts/train_default_model.py), benchmarks/results/explanations.json and explanations_whole_cells.json (explanation_quality.py,
 the second with --fit-to-stride),
 benchmarks/results/default_candidates.json (record_candidate.py), benchmarks/results/stage1_fit.jsonl
-and stage_options.jsonl (stage1_fit.py, stage_options.py).
+and stage_options.jsonl (finished experiments whose scripts have been removed).
 """
 
 from __future__ import annotations
@@ -212,53 +212,10 @@ def main() -> int:
     lines += ["## Protocols of PROTOCOLS.md (`benchmarks/run_protocols.py`)", ""]
     lines += protocol_table(protocols) if protocols else ["Not run yet."]
     if protocols and protocols.get("runs"):
-        lines += ["", "Recipe: stage-1 + stage-2 epochs (the default-model recipe uses 15 + 100), whether training "
-                  "views were rescaled at random (scale jitter), and where it differs from the defaults the common cell "
-                  "spacing (10 px), the CSRNet backend layers fine-tuned in stage 1 (3), the stage-1 learning rate "
-                  "(1e-4) and its schedule (constant). Rows 'cell spacing chosen on validation' take, for each split trained at both "
-                  "10 and 20 px, the run with the lower validation MAE (CSRNet by its stage-1 validation MAE, CountXplain "
-                  "by its own); the seeds column gives the spacing chosen (CSRNet/CountXplain) and the time is both runs'. Runs shared the two cores with other jobs; seeds "
-                  "that are not listed have not been run yet. Rerun `python benchmarks/run_protocols.py` to fill the "
-                  "grid (finished runs are kept).", "",
-                  "**The published targets are missed** (vgg32 ≤ 2.4, mbm ≤ 5.9, adi ≤ 7.7; by how much is in each row). "
-                  "What was tried, each row above measured on the same splits: scale jitter of the training views; a "
-                  "common cell spacing of 10, 16, 20 or 24 px and the spacing chosen on validation per split; a longer "
-                  "stage 1 with a cosine learning rate; a moving average of the stage-1 weights; and, in the ablation "
-                  "below, the separation losses, 8 cell prototypes and a weaker diversity loss. With the last 3 "
-                  "backend layers fine-tuned, stage 1 underfits: on vgg32 (seed 0, 10 px) its training-image MAE "
-                  "(10.3 after 15 epochs) is as high as its test MAE (10.1), and its errors fall as the annotated "
-                  "count rises (dense images under-counted). Fine-tuning all 6 backend layers (the frontend stays "
-                  "frozen and cached) lowers both: training / test MAE 6.7 / 7.2 after 15 epochs, 5.6 / 6.1 after 40 "
-                  "epochs with a cosine learning rate from 3e-4 (`benchmarks/stage1_fit.py`, stage 2 left out; one seed "
-                  "each); the rows '6 backend layers trained' above are the whole harness with 6 layers, 40 cosine stage-1 "
-                  "epochs from 3e-4 and 100 stage-2 epochs at 10 px (13-25 min per run on two shared cores; at most "
-                  "3 seeds, listed in the row). Against the 3-layer rows at 10 px they help vgg32 (stage 1 and CountXplain both about "
-                  "3 lower) but not mbm or adi, where CountXplain stays within a seed's spread of the 3-layer "
-                  "result: there the error is not an underfit stage 1 alone. The default model trains 6 layers. "
-                  "Stage 1 can run its steps under bfloat16 autocast (`--stage1-precision bf16`; weights and "
-                  "optimiser stay fp32): on this CPU's AMX units one step of the 6 backend layers (8 crops of 32×32 "
-                  "output cells) takes 0.32 s against 1.55 s in fp32. On vgg32 seed 0 (6 layers, 40 cosine epochs) "
-                  "bf16 gave training / test MAE 5.9 / 6.7 against fp32's 5.6 / 6.1, within the epoch-to-epoch swing "
-                  "of the validation MAE (5.5 to 20 over the last 20 epochs). That speed made the next step "
-                  "affordable: the rows 'last 3 VGG convolutions trained' also fine-tune conv4_1-conv4_3 of the "
-                  "frontend (the frozen part up to pool3 is still computed once and cached). On vgg32 seed 0 stage 1 "
-                  "alone went from training / test MAE 5.9 / 6.7 to 4.1 / 5.0 (`benchmarks/stage1_fit.py`, "
-                  "validation 5.5 to 4.4). More of the same does not carry over: with all 8 dihedral views per image "
-                  "and 60 epochs (seed 0, stage 1 only, 16 min) the crop loss fell from 2.0 to 0.6 and the best "
-                  "validation MAE from 4.4 to 4.0, but the test MAE stayed at 5.1 and the whole-image training MAE "
-                  "rose from 4.1 to 5.5, so the crop loss no longer tracks whole-image counts. Adding each crop's squared "
-                  "count error to the stage-1 loss (`lambda_stage1_count` 0.1, 40 epochs) made it worse: validation "
-                  "6.3, test 8.6. Against the 6-layer rows (seeds 0-2, same splits) it lowers CSRNet from 6.63 to "
-                  "4.83 on vgg32 and from 12.75 to 9.99 on mbm, and CountXplain from 6.75 to 5.82 and from 13.73 to "
-                  "11.64, the best of each so far; on adi CSRNet gets worse (17.49 ± 2.80 against 15.93) and "
-                  "CountXplain stays where it was (15.67 against 15.51). The default-model recipe with the same change "
-                  "is in the candidates table below: better on the vgg, mbm and dsb2018 test images but worse in "
-                  "validation MAE and in cell-box purity, so it was not shipped. Still not tried, because "
-                  "it needs more compute than two CPU cores: fine-tuning the first nine VGG convolutions too, and "
-                  "the paper's 200 CSRNet epochs (batch size 1) and up to 500 CountXplain epochs."]
+        lines += ["", (ROOT / "benchmarks" / "sections" / "protocols.md").read_text().strip()]
     lines += stage_options_section(RESULTS)
     if protocols and protocols.get("ablation"):
-        lines += ["", "## Loss ablation (the paper's Table 2), `run_protocols.py --ablation`", "",
+        lines += ["", "## Loss ablation (the paper's Table 2; recorded runs of an earlier harness whose beyond-the-paper terms have left the library)", "",
                   "Seed 0; per protocol, stage 1 is trained once and shared and each variant trains stage 2 from it. "
                   "Distances: L2 between prototypes within a group. Purity: as in the explanation-quality section "
                   "(drawn boxes), on the first test images of the split; the separation loss goes beyond the paper "

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from countxplain.training.losses import (density_loss, diversity_loss, intra_group_distances,
-                                prototype_to_feature_loss, separation_loss)
+                                         prototype_to_feature_loss)
 from countxplain.network import (SIMILARITY_EPSILON, CountXplain, CSRNet, ModelConfig, PrototypeHead,
                                  normalise_batch, vgg16_frontend)
 from countxplain.pretrained import default_weights_path, load_csrnet_state
@@ -251,28 +251,3 @@ def test_intra_group_distances():
     assert np.isnan(intra_group_distances(prototypes[:3], k_cell=2)["background"]["min"])
 
 
-def test_separation_loss_is_zero_only_when_each_group_is_nearest_to_its_own_locations():
-    dot_cells = torch.zeros(1, 1, 4, 4)
-    dot_cells[0, 0, 1, 1] = 1.0
-    mask = torch.ones(1, 1, 4, 4)
-    good = torch.full((1, 2, 4, 4), 4.0)
-    good[0, 0, 1, 1] = 1.0  # cell prototype: nearest on the dot, 4x nearer than elsewhere
-    good[0, 1, 1, 1] = 9.0  # background prototype: farthest on the dot
-    assert float(separation_loss(good, dot_cells, mask, k_cell=1, ratio=2.0)) == 0.0
-    swapped = good.flip(1)
-    assert float(separation_loss(swapped, dot_cells, mask, k_cell=1, ratio=2.0)) > 0.0
-    close = good.clone()
-    close[0, 0, 1, 1] = 3.0  # nearest on the dot, but less than 2x nearer
-    loss = float(separation_loss(close, dot_cells, mask, k_cell=1, ratio=2.0, offset=0.0))
-    assert loss == pytest.approx(0.5 * (math.log(2.0) - math.log(4.0 / 3.0)))
-    masked = mask.clone()
-    masked[0, 0, 1, 1] = 0.0  # the only dot cell is padding: no usable crop
-    assert float(separation_loss(swapped, dot_cells, masked, k_cell=1)) == 0.0
-
-
-def test_separation_loss_gradient_reaches_the_distances():
-    distances = torch.ones(2, 4, 3, 3, requires_grad=True)
-    dot_cells = torch.zeros(2, 1, 3, 3)
-    dot_cells[:, 0, 0, 0] = 1.0
-    separation_loss(distances, dot_cells, torch.ones(2, 1, 3, 3), k_cell=2).backward()
-    assert distances.grad is not None and float(distances.grad.abs().sum()) > 0

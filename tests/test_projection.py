@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from countxplain.network import ModelConfig, PrototypeHead
-from countxplain.training.projection import box_purity, project_prototypes
+from countxplain.training.projection import project_prototypes
 from countxplain.training import Trainer
 from countxplain.training.data import TrainingImage, View
 from training_fixtures import images, tiny_config  # noqa: F401  (images is a fixture)
@@ -46,68 +46,27 @@ def start_on_the_decoy(head: PrototypeHead, view: View) -> None:
         head.prototypes[2:] = processed_at(head, view, 1, 12)
 
 
-def test_box_purity_tells_a_cell_patch_from_a_decoy():
-    head, view, image = decoy_scene()
-    candidates = torch.stack([processed_at(head, view, *DOT_CELLS[0]), processed_at(head, view, *DECOY_DOT)])
-    pure, total = box_purity(head, candidates, True, [(view, image)], torch.device("cpu"))
-    assert total.min() > 0
-    assert pure[0] == total[0]  # every box of the cell patch holds a dot
-    assert pure[1] / total[1] < 0.5  # the decoy's boxes mostly fall on empty decoy cells
-
-
-def test_purest_projection_avoids_the_decoy_that_nearest_takes():
+def test_projection_takes_each_prototypes_nearest_patch_of_its_own_group():
     head, view, image = decoy_scene()
     start_on_the_decoy(head, view)
-    nearest = project_prototypes(head, [view], [image], tiny_config(), "cpu")
-    assert (nearest[0]["row"], nearest[0]["col"]) == DECOY_DOT
-
-    start_on_the_decoy(head, view)
-    purest = project_prototypes(head, [view], [image], tiny_config(projection_choice="purest"), "cpu")
-    for source in purest[:2]:
-        assert (source["row"], source["col"]) in DOT_CELLS and source["box_purity"] == 1.0
-    for source in purest[2:]:
-        assert source["col"] >= 9 and source["box_purity"] == 1.0  # background: far from every dot
-    for k, source in enumerate(purest):  # every prototype is exactly its training patch
+    sources = project_prototypes(head, [view], [image], tiny_config(), "cpu")
+    assert (sources[0]["row"], sources[0]["col"]) == DECOY_DOT  # the paper's choice: nearest, pure or not
+    for k, source in enumerate(sources):  # every prototype is exactly its training patch
         assert torch.equal(head.prototypes[k].detach(), processed_at(head, view, source["row"], source["col"]))
-
-
-def test_unknown_projection_choice_is_refused_when_the_configuration_is_made():
-    with pytest.raises(ValueError, match="projection_choice 'random' is not one of nearest, purest, nearest_pure"):
-        tiny_config(projection_choice="random")
-
-
-def test_training_with_purest_projection_records_each_prototypes_purity(images):  # noqa: F811
-    train, val = images
-    bundle = Trainer(tiny_config(stage1_epochs=0, projection_choice="purest"), train, val).run()
-    sources = bundle.provenance["prototype_sources"]
-    assert len(sources) == 4 and all(0.0 <= s["box_purity"] <= 1.0 for s in sources)
-    assert bundle.provenance["training_config"]["projection_choice"] == "purest"
-
-
-def test_nearest_pure_projection_moves_only_the_impure_prototype():
-    head, view, image = decoy_scene()
-    start_on_the_decoy(head, view)
-    cell = processed_at(head, view, *DOT_CELLS[0])
-    with torch.no_grad():
-        head.prototypes[1] = cell + 0.01  # trained next to a real cell patch: already pure
-    sources = project_prototypes(head, [view], [image], tiny_config(projection_choice="nearest_pure"), "cpu")
-    assert (sources[0]["row"], sources[0]["col"]) in DOT_CELLS and sources[0]["box_purity"] == 1.0
-    assert torch.equal(head.prototypes[1].detach(), cell)  # the nearest patch, as the paper's projection takes
-    assert sources[1]["distance"] == pytest.approx(4 * 0.01 ** 2, rel=1e-3)
-    for k, source in enumerate(sources):
-        assert torch.equal(head.prototypes[k].detach(), processed_at(head, view, source["row"], source["col"]))
+    for source in sources[2:]:
+        assert source["col"] >= 9  # background prototypes: far from every dot
 
 
 def test_zero_stage2_epochs_only_projects_a_starting_models_head(images):  # noqa: F811
     train, val = images
     start = Trainer(tiny_config(stage1_epochs=0), train, val).run()
     events = []
-    again = Trainer(tiny_config(stage1_epochs=0, stage2_epochs=0, projection_choice="nearest_pure"), train, val,
+    again = Trainer(tiny_config(stage1_epochs=0, stage2_epochs=0), train, val,
                     init=start, progress=events.append).run()
     before, after = start.network.head.state_dict(), again.network.head.state_dict()
     for name in ("feature_processing.weight", "feature_processing.bias"):  # not trained
         assert torch.equal(before[name], after[name])
     stage2 = [h for h in again.provenance["history"] if h["stage"] == "stage2"]
     assert [h["epoch"] for h in stage2] == [0] and stage2[0]["val_mae"] == again.provenance["metrics"]["val_mae"]
-    assert all("box_purity" in s for s in again.provenance["prototype_sources"])
+    assert len(again.provenance["prototype_sources"]) == 4
     assert any(e.stage == "stage2" and e.val_mae is not None for e in events)

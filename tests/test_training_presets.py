@@ -47,7 +47,7 @@ def test_every_preset_makes_a_valid_configuration_and_they_differ():
     ("default", {"stage1_epoch": 3}, "did you mean 'stage1_epochs'"),
     ("default", {"stage1_precision": "fp16"}, "stage1_precision 'fp16' is not one of fp32, bf16"),
     ("default", {"stage1_schedule": "linear"}, "stage1_schedule"),
-    ("default", {"projection_choice": "closest"}, "projection_choice"),
+    ("default", {"stage1_ema": 0.9}, "unknown training option 'stage1_ema'"),
     ("default", {"stage2_epochs": -1}, "stage2_epochs must not be negative"),
     ("default", {"stage1_lr": 0.0}, "stage1_lr must be a positive number"),
 ])

@@ -1,24 +1,20 @@
-"""The training recipe: every option of both stages, the stage-1 precision and learning-rate schedule, and the
-optional stage-2 loss terms the options switch on."""
+"""The training recipe: every option of both trainers, the stage-1 precision and learning-rate schedule."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 from dataclasses import dataclass
 
 import torch
 
 from ..inference import native_bf16
-from .losses import dot_cluster_loss, location_separation_loss, separation_loss, top_location_loss
 from ..network import ModelConfig
 
 
 # the options that take one of a few words, and those words
-CHOICES = {"stage1_precision": ("fp32", "bf16"), "stage1_schedule": ("constant", "cosine"),
-           "projection_choice": ("nearest", "purest", "nearest_pure")}
+CHOICES = {"stage1_precision": ("fp32", "bf16"), "stage1_schedule": ("constant", "cosine")}
 
 
 @dataclass
@@ -28,9 +24,6 @@ class TrainingConfig:
     prototype_dim: int = 64
     cell_diameter_px: float = 10.0
     sigma_px: float = 4.0
-    # beyond the paper: stage 2's density targets at another sigma than stage 1's (None: the same),
-    # e.g. a stage 1 trained on sharper targets under a head fitted to the usual ones
-    stage2_sigma_px: float | None = None
     n_views: int = 2
     scale_jitter: float = 0.25  # non-identity views rescaled by up to ±25 % (log-uniform)
     min_group_views: int = 96  # small data sets get up to 8 views per image
@@ -41,24 +34,11 @@ class TrainingConfig:
     # the padding that rounds it up; inference then resizes the same way (preprocessing["fit_to_stride"])
     fit_to_stride: bool = False
     train_backend_layers: int = 3
-    train_frontend_layers: int = 0  # with all 6 backend layers: also the last 0-3 VGG convolutions (conv4_x)
     stage1_epochs: int = 30
     stage1_lr: float = 1e-4
     stage1_schedule: str = "constant"  # or "cosine": the learning rate decays to zero over stage1_epochs
-    stage1_ema: float = 0.0  # > 0: validate and keep an exponential moving average of the weights (decay per step)
     stage1_precision: str = "fp32"  # "bf16": convolutions under bfloat16 autocast (weights and optimiser stay fp32)
     stage1_batch: int = 8
-    lambda_stage1_count: float = 0.0  # beyond the paper: stage 1 also penalises each crop's squared count error
-    # each stage-1 crop is fed with this many cells of real features around it and only its inner
-    # window is scored, so crop edges do not stand in for image edges; None: the trained part's
-    # whole receptive field (exact), 0: no context (the crop's edges are zero-padded)
-    stage1_context_cells: int | None = 0
-    # beyond the paper: before each validation, the stage-1 output layer is refitted by exact least
-    # squares on whole training images, so its bias cannot drift the count of every image
-    stage1_refit_output: bool = False
-    # beyond the paper: a fresh head's 1×1 feature processing starts scaled to the training features,
-    # so every channel enters the sigmoid with zero mean and unit spread whatever the features' scale
-    standardise_head_init: bool = False
     stage1_patience: int = 8
     stage2_epochs: int = 100
     stage2_lr: float = 0.01
@@ -68,18 +48,8 @@ class TrainingConfig:
     lambda_density: float = 1.0
     lambda_proto: float = 1.0
     lambda_diversity: float = 100.0
-    lambda_separation: float = 0.0  # beyond the paper: see losses.separation_loss
-    separation_ratio: float = 2.0
-    lambda_location_separation: float = 0.0  # beyond the paper: see losses.location_separation_loss
-    lambda_dot_cluster: float = 0.0  # beyond the paper: see losses.dot_cluster_loss
-    lambda_top_location: float = 0.0  # beyond the paper: see losses.top_location_loss
-    top_location_temperature: float = 0.25
     background_distance_px: float = 20.0
     projection_separation: float = 0.1  # least L2 distance between projected prototypes of one group
-    # "nearest" (the paper): each prototype's nearest training patch; "purest" (beyond it): the
-    # training patches whose similarity boxes are purest on training images; "nearest_pure": each
-    # prototype's nearest patch among the pure ones (projection.project_purest)
-    projection_choice: str = "nearest"
     seed: int = 0
     # the architecture (``network.ModelConfig``): the paper's CSRNet with the log similarity and a free
     # density layer, or the stride-4 VGG extractor (``training.vgg_s4``) with its own options below
@@ -93,6 +63,9 @@ class TrainingConfig:
     views_per_image: int = 1  # vgg-s4: windows cut per image and scale
     lambda_count: float = 1.0  # vgg-s4: weight of the squared count error of each view, per annotated cell
     validations: int = 10  # vgg-s4: validation counts over the run; the best state is kept
+    # vgg-s4 from a model: before the first step, the cell prototypes' density weights are scaled by
+    # one factor, the least-squares fit of the model's counts of the training views to their dots
+    calibrate_start: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in CHOICES.items():
@@ -101,7 +74,7 @@ class TrainingConfig:
         for name in ("k_cell", "prototype_dim", "n_views", "stage1_batch", "stage2_batch", "crop_cells"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("stage1_epochs", "stage2_epochs", "k_bg", "train_backend_layers", "train_frontend_layers"):
+        for name in ("stage1_epochs", "stage2_epochs", "k_bg", "train_backend_layers"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
         self.model_config()  # the architecture's names are checked there
@@ -114,11 +87,6 @@ class TrainingConfig:
         for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr", "lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be a positive number, not {getattr(self, name)}")
-
-    @property
-    def head_sigma_px(self) -> float:
-        """The sigma of the density targets stage 2 fits the head to."""
-        return self.sigma_px if self.stage2_sigma_px is None else self.stage2_sigma_px
 
     def model_config(self) -> ModelConfig:
         return ModelConfig(self.k_cell, self.k_bg, self.prototype_dim, self.extractor, self.similarity, self.density)
@@ -154,15 +122,3 @@ def config_for_start(config: TrainingConfig, init) -> TrainingConfig:
     if init.preprocessing.get("fit_to_stride") and not config.fit_to_stride:
         return dataclasses.replace(config, fit_to_stride=True)
     return config
-
-
-def stage2_location_terms(config: TrainingConfig) -> list[tuple[str, float, object]]:
-    """The optional stage-2 terms with a non-zero weight: (name, weight, term(distances, dot_cells, mask, k_cell))."""
-    c = config
-    return [(name, weight, term) for name, weight, term in (
-        ("separation", c.lambda_separation, functools.partial(separation_loss, ratio=c.separation_ratio)),
-        ("location_separation", c.lambda_location_separation,
-         functools.partial(location_separation_loss, ratio=c.separation_ratio)),
-        ("dot_cluster", c.lambda_dot_cluster, dot_cluster_loss),
-        ("top_location", c.lambda_top_location,
-         functools.partial(top_location_loss, temperature=c.top_location_temperature))) if weight]

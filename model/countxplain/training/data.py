@@ -39,19 +39,17 @@ class View:
     image_index: int
     target: torch.Tensor  # (1, h, w) pooled density
     features: torch.Tensor | None = None  # (C, h, w) cached frozen features
-    dot_cells: torch.Tensor | None = None  # (1, h, w) 1 where an output cell holds a dot
     dots: np.ndarray | None = None  # (N, 2) the view's dots, in its own pixels
     shape: tuple[int, int] | None = None  # (H, W) of the view's pixels
 
 
 @dataclass
 class Crops:
-    """A batch of random windows of views: features, density targets, validity and dot cells."""
+    """A batch of random windows of views: features, density targets and validity."""
 
     features: torch.Tensor  # (B, C, crop, crop)
     targets: torch.Tensor  # (B, 1, crop, crop)
     mask: torch.Tensor  # (B, 1, crop, crop), 0 on padding
-    dot_cells: torch.Tensor  # (B, 1, crop, crop)
 
 
 def dot_cell_map(dots: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
@@ -134,22 +132,13 @@ def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed
                 dots = scale_dots(dots, resized.shape[1] / pixels.shape[1], resized.shape[0] / pixels.shape[0])
                 pixels = resized
             shape = pixels.shape[:2]
-            views.append((View(index, density_target(dots, shape, sigma), dot_cells=dot_cell_map(dots, shape),
-                               dots=dots, shape=shape), pixels))
+            views.append((View(index, density_target(dots, shape, sigma), dots=dots, shape=shape), pixels))
     return views
 
 
 def density_target(dots: np.ndarray, shape: tuple[int, int], sigma: float) -> torch.Tensor:
     """(1, h, w) density target of dots on an image of ``shape`` pixels, pooled into output cells."""
     return torch.from_numpy(pooled_density_map(dots, shape, sigma))[None]
-
-
-def retarget(views: Sequence[View], sigma: float) -> None:
-    """Replace every view's density target by its dots' target at ``sigma``."""
-    for view in views:
-        if view.dots is None or view.shape is None:
-            raise ValueError("a view without its dots cannot be given a new target")
-        view.target = density_target(view.dots, view.shape, sigma)
 
 
 def sampling_weights(groups: Sequence[str], reference_sizes: dict[str, int] | None = None,
@@ -206,7 +195,6 @@ def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: 
     features = torch.zeros(len(indices), channels, crop, crop, dtype=dtype)
     targets = torch.zeros(len(indices), 1, crop, crop)
     mask = torch.zeros(len(indices), 1, crop, crop)
-    dot_cells = torch.zeros(len(indices), 1, crop, crop)
     for row, index in enumerate(indices):
         view = views[index]
         h, w = view.target.shape[-2:]
@@ -216,50 +204,4 @@ def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: 
         features[row, :, :ch, :cw] = view.features[:, y0:y0 + ch, x0:x0 + cw].to(dtype)
         targets[row, :, :ch, :cw] = view.target[:, y0:y0 + ch, x0:x0 + cw]
         mask[row, :, :ch, :cw] = 1.0
-        if view.dot_cells is not None:
-            dot_cells[row, :, :ch, :cw] = view.dot_cells[:, y0:y0 + ch, x0:x0 + cw]
-    return Crops(features, targets, mask, dot_cells)
-
-
-@dataclass
-class ContextCrop:
-    """A random window of a view with ``context`` cells of real features around it.
-
-    ``features`` is the window clipped to the view, so its edges are either the view's own
-    edges or at least ``context`` cells from the inner window at ``inner`` (top, left,
-    height, width). Outputs of a network whose receptive field reaches at most ``context``
-    cells are then the same inside the inner window as on the whole view.
-    """
-
-    features: torch.Tensor  # (C, H, W)
-    inner: tuple[int, int, int, int]
-    target: torch.Tensor  # (1, height, width)
-
-
-def context_crops(views: Sequence[View], indices: Sequence[int], crop: int, context: int,
-                  rng: np.random.Generator, dtype: torch.dtype = torch.float32) -> list[ContextCrop]:
-    """Random ``crop``×``crop`` windows of the given views (smaller views whole), each with its context."""
-    out = []
-    for index in indices:
-        view = views[index]
-        h, w = view.target.shape[-2:]
-        y0 = int(rng.integers(0, max(1, h - crop + 1)))
-        x0 = int(rng.integers(0, max(1, w - crop + 1)))
-        ch, cw = min(crop, h), min(crop, w)
-        top, left = max(0, y0 - context), max(0, x0 - context)
-        bottom, right = min(h, y0 + ch + context), min(w, x0 + cw + context)
-        out.append(ContextCrop(view.features[:, top:bottom, left:right].to(dtype),
-                               (y0 - top, x0 - left, ch, cw), view.target[:, y0:y0 + ch, x0:x0 + cw]))
-    return out
-
-
-def receptive_radius(module: torch.nn.Module) -> int:
-    """How many cells away from an output cell its value can depend on, for stride-1 convolutions."""
-    radius = 0
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.Conv2d):
-            if layer.stride != (1, 1):
-                raise ValueError("receptive_radius handles stride-1 convolutions only")
-            radius += max(layer.dilation[0] * (layer.kernel_size[0] - 1),
-                          layer.dilation[1] * (layer.kernel_size[1] - 1)) // 2
-    return radius
+    return Crops(features, targets, mask)

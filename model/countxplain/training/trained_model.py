@@ -31,7 +31,7 @@ def trained_bundle(model: CountXplain, config: TrainingConfig, train: Sequence[T
         "history": history,
     }
     preprocessing = {"intensity": "uint8/255, else 0.1-99.9 percentile stretch; ImageNet mean/std",
-                     "cell_diameter_px": float(config.cell_diameter_px), "sigma_px": float(config.head_sigma_px)}
+                     "cell_diameter_px": float(config.cell_diameter_px), "sigma_px": float(config.sigma_px)}
     if config.fit_to_stride:
         preprocessing["fit_to_stride"] = True
     if size_model:

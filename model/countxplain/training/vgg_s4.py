@@ -7,7 +7,8 @@ last ``train_backend_layers`` backend convolutions and the prototype head on one
 against the stride-4 pooled Gaussian target, plus ``lambda_count`` times the squared count error
 per annotated cell of the view, so a small density that leaks over a large background costs as
 much as it adds to the count. The rate falls from ``lr`` on a cosine over ``steps``; whole
-validation images are counted ``validations`` times and the best state is kept.
+validation images (their frozen features also cached) are counted ``validations`` times and the best
+state is kept.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..density import pooled_density_map, scale_dots, typical_cell_spacing
 from ..errors import Cancelled
 from ..images import resize_pixels
 from ..modelfile import ModelBundle
-from ..network import CountXplain, VGGStride4
+from ..network import CellsAddDensity, CountXplain, VGGStride4
 from .checkpoints import read_checkpoint, write_checkpoint
 from .config import TrainingConfig, stage1_autocast
 from .data import TrainingImage, padded_batch
@@ -85,6 +86,18 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
     return views
 
 
+def scale_density_weights(layer: torch.nn.Module, factor: float) -> None:
+    """Multiply a density layer's weights (and bias, where it has one) by ``factor`` > 0."""
+    with torch.no_grad():
+        if isinstance(layer, CellsAddDensity):
+            scaled = torch.nn.functional.softplus(layer.raw_weight) * factor
+            layer.raw_weight.copy_(scaled + torch.log(-torch.expm1(-scaled)))  # softplus⁻¹
+        else:
+            layer.weight.mul_(factor)
+            if layer.bias is not None:
+                layer.bias.mul_(factor)
+
+
 class VggS4Trainer:
     """Trains a ``vgg-s4`` CountXplain model; ``run`` returns its ``ModelBundle`` (without gallery)."""
 
@@ -131,10 +144,13 @@ class VggS4Trainer:
         report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
         views = make_feature_views(self.train_images, self.config, extractor.eval().frozen_features, self.rng,
                                    self.device, self.cancel, report)
+        self.val_features = self._frozen_val_features(extractor.frozen_features)
         if self.fresh_extractor:
             self._standardise(views)
         if self.fresh_head:
             self._start_prototypes(views)
+        elif self.config.calibrate_start:
+            self._calibrate_counts(views)
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         optimiser = torch.optim.Adam(parameters, lr=self.config.lr)
         step, best = self._resume(optimiser)
@@ -220,12 +236,40 @@ class VggS4Trainer:
                     chosen = torch.from_numpy(self.rng.choice(len(pool), count, replace=len(pool) < count))
                     head.prototypes[first:first + count] = pool[chosen]
 
+    def _calibrate_counts(self, views: Sequence[FeatureView]) -> None:
+        """Scale the cell prototypes' density weights by the one factor that best fits the model's
+        counts of ``views`` to their dots (least squares through zero, within 1/100 and 100)."""
+        counted, dots = [], []
+        self.model.eval()
+        with torch.inference_mode(), stage1_autocast(self.config, self.device):
+            for view in views:
+                output = self.model.head(self.model.extractor.trained_features(view.features[None].float().to(self.device)))
+                counted.append(float(output.density.float()[..., :view.target.shape[-2], :view.target.shape[-1]].sum()))
+                dots.append(float(view.target.sum()))
+        counted, dots = np.array(counted), np.array(dots)
+        if not (counted ** 2).sum() > 0:
+            return
+        factor = float(np.clip((counted * dots).sum() / (counted ** 2).sum(), 1e-2, 1e2))
+        scale_density_weights(self.model.head.density, factor)
+        self.history.append({"stage": "calibrate", "factor": factor})
+
+    def _frozen_val_features(self, frozen: Callable) -> list[torch.Tensor]:
+        """Each whole validation image through the frozen part once (bfloat16), for every validation."""
+        features = []
+        with torch.inference_mode(), stage1_autocast(self.config, self.device):
+            for image in self.val_images:
+                if self.cancel():
+                    raise Cancelled()
+                features.append(frozen(padded_batch(image.pixels).to(self.device)).to(torch.bfloat16).cpu())
+        return features
+
     def _val_mae(self) -> float:
         self.model.eval()
         errors = []
         with torch.inference_mode(), stage1_autocast(self.config, self.device):
-            for image in self.val_images:
-                density = self.model(padded_batch(image.pixels).to(self.device)).density.float()
+            for image, frozen in zip(self.val_images, self.val_features):
+                features = self.model.extractor.trained_features(frozen.to(self.device).float())
+                density = self.model.head(features).density.float()
                 errors.append(abs(float(density.sum()) - image.n_cells))
         return float(np.mean(errors))
 

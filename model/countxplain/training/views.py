@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .config import TrainingConfig
-from .data import TrainingImage, View, cache_features, make_views, retarget, sampling_weights
+from .data import TrainingImage, View, cache_features, make_views, sampling_weights
 
 
 @dataclass
@@ -49,6 +49,3 @@ def to_head_features(views: RunViews, tail: nn.Module, device: torch.device, con
     with torch.inference_mode():
         for view in (*views.train, *views.val):
             view.features = tail(view.features[None].float().to(device))[0].cpu()
-    if config.head_sigma_px != config.sigma_px:
-        retarget(views.train, config.head_sigma_px)
-        retarget(views.val, config.head_sigma_px)
