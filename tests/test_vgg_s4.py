@@ -91,3 +91,36 @@ def test_fine_tuning_a_csrnet_model_keeps_it_a_csrnet_model(tiny_model_file):
 
     config = config_for_start(preset_config("fine-tune"), load_model(tiny_model_file))
     assert (config.extractor, config.similarity, config.density) == ("csrnet", "log", "free")
+
+
+def test_a_calibrated_start_scales_the_cell_weights_by_the_factor_that_fits_the_training_views_counts(s4_run):
+    from countxplain.training.vgg_s4 import scale_density_weights
+
+    folder, samples, run = s4_run
+    options = dict(steps=1, validations=1, view_scales=(1.0,), calibrate_start=True)
+
+    def start_factor(model) -> float:
+        tuned = train_model(samples, "fine-tune", options, init=model, gallery_k=0)
+        return next(h["factor"] for h in tuned.history if h["stage"] == "calibrate")
+
+    as_trained = load_model(save_model(run.bundle, folder / "as-trained.cxm"))
+    tripled = load_model(save_model(run.bundle, folder / "tripled.cxm"))
+    scale_density_weights(tripled.network.head.density_layer, 3.0)
+    before = tripled.network.head.density_layer.weight.detach().clone()
+    assert start_factor(tripled) == pytest.approx(start_factor(as_trained) / 3.0, rel=1e-3)
+    assert torch.equal(tripled.network.head.density_layer.weight.detach(), before)  # the parent is left as it was
+    untouched = train_model(samples, "fine-tune", {**options, "calibrate_start": False}, init=tripled, gallery_k=0)
+    assert not any(h["stage"] == "calibrate" for h in untouched.history)
+
+
+def test_scaling_the_density_weights_keeps_background_weights_at_zero():
+    from countxplain.network import CellsAddDensity
+    from countxplain.training.vgg_s4 import scale_density_weights
+
+    layer = CellsAddDensity(2, 4)
+    with torch.no_grad():
+        layer.raw_weight.copy_(torch.tensor([-2.0, 1.0, 3.0, 0.0]))
+    before = layer.weight.detach().clone().view(-1)
+    scale_density_weights(layer, 0.25)
+    after = layer.weight.detach().view(-1)
+    assert torch.allclose(after[:2], 0.25 * before[:2], rtol=1e-5) and torch.all(after[2:] == 0)

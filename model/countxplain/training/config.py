@@ -113,10 +113,11 @@ def stage1_learning_rate(config: TrainingConfig, epoch: int) -> float:
 def config_for_start(config: TrainingConfig, init) -> TrainingConfig:
     """``config`` as training from the model ``init`` (a ``ModelBundle`` or None) must run it: a model
     that fits images to its stride is fine-tuned on fitted images too, and fine-tuning keeps the
-    model's architecture."""
+    model's architecture and sizes (so its head is trained on, not started afresh)."""
     if init is None:
         return config
-    architecture = {name: getattr(init.config, name) for name in ("extractor", "similarity", "density")}
+    architecture = {name: getattr(init.config, name)
+                    for name in ("extractor", "similarity", "density", "k_cell", "k_bg", "prototype_dim")}
     if any(getattr(config, name) != value for name, value in architecture.items()):
         config = dataclasses.replace(config, **architecture)
     if init.preprocessing.get("fit_to_stride") and not config.fit_to_stride:

@@ -250,7 +250,7 @@ class VggS4Trainer:
         if not (counted ** 2).sum() > 0:
             return
         factor = float(np.clip((counted * dots).sum() / (counted ** 2).sum(), 1e-2, 1e2))
-        scale_density_weights(self.model.head.density, factor)
+        scale_density_weights(self.model.head.density_layer, factor)
         self.history.append({"stage": "calibrate", "factor": factor})
 
     def _frozen_val_features(self, frozen: Callable) -> list[torch.Tensor]:
