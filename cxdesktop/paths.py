@@ -31,6 +31,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[str]:
 
 
 def folder_images(folder: Path) -> Iterator[Path]:
-    """The image files in a folder and its subfolders, hidden files left out (in no set order)."""
+    """The image-named entries of a folder and its subfolders other than folders, hidden ones left out (in no
+    set order): pipes and broken links named like images are listed too, so the list shows why each fails."""
     return (child for child in folder.rglob("*")
-            if child.is_file() and is_image_file(child) and not child.name.startswith("."))
+            if is_image_file(child) and not child.name.startswith(".") and not child.is_dir())
