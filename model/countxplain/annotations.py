@@ -2,7 +2,8 @@
 
 Readers for the formats of the public data sets and for user files:
 
-* CSV with header ``x,y`` (one row per cell; extra columns are ignored).
+* CSV with header ``x,y`` (one row per cell; extra columns are ignored), or ``x,y,type`` where each dot
+  names its counter type (``read_dot_types``; a file without the column is all ``DEFAULT_DOT_TYPE``).
 * Red-dot PNG: one pure red (255, 0, 0) pixel per cell (lossless).
 * Binary PNG: one set pixel per cell (1-bit or grayscale, nonzero = dot).
 * Red dots inside a lossy JPEG: red channel > 127, 8-connected components, one dot
@@ -26,28 +27,46 @@ from .errors import AnnotationError
 DOT_IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 RED_THRESHOLD = 127
+DEFAULT_DOT_TYPE = "cell"
 
 
 def read_dots(path: str | Path, image_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read dots as float64 array (N, 2) of (x, y); check them against ``image_shape`` (H, W)."""
+    return _read(path, image_shape)[0]
+
+
+def read_dot_types(path: str | Path, image_shape: tuple[int, int] | None = None) -> tuple[np.ndarray, list[str]]:
+    """The dots of ``read_dots`` with each one's counter type: from a CSV's ``type`` column (a blank cell, a
+    file without the column and a dot-mask image give ``DEFAULT_DOT_TYPE``)."""
+    dots, types = _read(path, image_shape)
+    return dots, types or [DEFAULT_DOT_TYPE] * len(dots)
+
+
+def _read(path: str | Path, image_shape: tuple[int, int] | None) -> tuple[np.ndarray, list[str] | None]:
     path = Path(path)
     if not path.exists():
         raise AnnotationError(path, "file does not exist")
     if path.stat().st_size == 0:
         raise AnnotationError(path, "file is empty (0 bytes)")
     suffix = path.suffix.lower()
+    types = None
     if suffix == ".csv":
-        dots = read_dots_csv(path)
+        dots, types = _read_csv(path)
     elif suffix in DOT_IMAGE_SUFFIXES:
         dots = read_dots_image(path)
     else:
         raise AnnotationError(path, f"unsupported annotation type '{suffix}' (use CSV x,y or a dot-mask PNG)")
     if image_shape is not None:
         check_dots_inside(path, dots, image_shape)
-    return dots
+    return dots, types
 
 
 def read_dots_csv(path: Path) -> np.ndarray:
+    return _read_csv(path)[0]
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """The dots and, where the header names a ``type`` column, each dot's type."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -65,7 +84,10 @@ def read_dots_csv(path: Path) -> np.ndarray:
         raise AnnotationError(path, f"line {header_line}: CSV header must name columns 'x' and 'y', "
                                     f"found {header_row!r}")
     ix, iy = header.index("x"), header.index("y")
+    it = header.index("type") if "type" in header else None
     dots = np.empty((len(rows) - 1, 2), dtype=np.float64)
+    types = None if it is None else [(row[it].strip() if it < len(row) else "") or DEFAULT_DOT_TYPE
+                                     for _, row in rows[1:]]
     for index, (line_no, row) in enumerate(rows[1:]):
         try:
             x, y = float(row[ix]), float(row[iy])
@@ -74,7 +96,7 @@ def read_dots_csv(path: Path) -> np.ndarray:
         if not (np.isfinite(x) and np.isfinite(y)):
             raise AnnotationError(path, f"line {line_no}: coordinates must be finite numbers")
         dots[index] = (x, y)
-    return dots
+    return dots, types
 
 
 def read_dots_image(path: Path) -> np.ndarray:
@@ -144,13 +166,18 @@ def check_dots_inside(path: Path, dots: np.ndarray, image_shape: tuple[int, int]
                                     f"e.g. at x={first[0]:g}, y={first[1]:g}")
 
 
-def write_dots_csv(path: str | Path, dots: np.ndarray) -> None:
-    """Write dots as CSV ``x,y`` atomically: a temporary file renamed over the target."""
+def write_dots_csv(path: str | Path, dots: np.ndarray, types=None) -> None:
+    """Write dots as CSV ``x,y`` (with ``types``, one name per dot: ``x,y,type``) atomically: a temporary
+    file renamed over the target."""
     path = Path(path)
+    dots = np.asarray(dots, dtype=np.float64).reshape(-1, 2)
+    if types is not None and len(types) != len(dots):
+        raise ValueError(f"{len(dots)} dots but {len(types)} types")
     buffer = io.StringIO()
-    buffer.write("x,y\n")
-    for x, y in np.asarray(dots, dtype=np.float64).reshape(-1, 2):
-        buffer.write(f"{x:.2f},{y:.2f}\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("x", "y") if types is None else ("x", "y", "type"))
+    for index, (x, y) in enumerate(dots):
+        writer.writerow((f"{x:.2f}", f"{y:.2f}") if types is None else (f"{x:.2f}", f"{y:.2f}", types[index]))
     atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
 
 
