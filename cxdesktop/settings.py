@@ -62,6 +62,19 @@ class Settings:
         self._qs.setValue("recent_folders", json.dumps(list(folders)))
 
     @property
+    def dot_types(self) -> list[str]:
+        """The counter types the user has named, in their order (their colours follow it)."""
+        try:
+            names = json.loads(self._qs.value("dot_types", "[]") or "[]")
+        except (TypeError, ValueError):
+            return []
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+    @dot_types.setter
+    def dot_types(self, names: list[str]) -> None:
+        self._qs.setValue("dot_types", json.dumps(list(names)))
+
+    @property
     def device(self) -> str:
         device = self._get("device")
         return device if device in ("auto", "cpu", "cuda", "mps") else "auto"
