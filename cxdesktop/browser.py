@@ -1,4 +1,4 @@
-"""The image browser: a sortable table of the listed images with thumbnail, size and count.
+"""The image browser: a sortable table of the listed images with thumbnail, size, count and dots placed.
 
 Counts appear as they land; an unreadable file shows its reason in red in the count
 column (full message in the tooltip). Up/down move the current image; Del, or "Remove from
@@ -17,10 +17,11 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QMenu, QStyle, QStyledItemDelegate, QTableView,
                                QVBoxLayout, QWidget)
 
+from .dot_column import dots_data
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore
 
-THUMB_COLUMN, FILE_COLUMN, SIZE_COLUMN, COUNT_COLUMN = range(4)
-HEADERS = ("", "File", "Size", "Count")
+THUMB_COLUMN, FILE_COLUMN, SIZE_COLUMN, COUNT_COLUMN, DOTS_COLUMN = range(5)
+HEADERS = ("", "File", "Size", "Count", "Dots")
 SORT_ROLE = Qt.ItemDataRole.UserRole
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -68,6 +69,16 @@ class ImageTableModel(QAbstractTableModel):
             self._rows = {p: i for i, p in enumerate(self._paths)}
             self._thumbs.pop(path, None)
             self.endRemoveRows()
+
+    def rename_path(self, old: str, new: str) -> None:
+        """The row of ``old`` now shows the entry listed under ``new``."""
+        row = self._rows.pop(old, None)
+        if row is None:
+            return
+        self._paths[row] = new
+        self._rows[new] = row
+        self._thumbs.pop(old, None)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
 
     def refresh(self, path: str) -> None:
         row = self._rows.get(path)
@@ -124,6 +135,8 @@ class ImageTableModel(QAbstractTableModel):
                 return (entry.width or 0) * (entry.height or 0)
         if column == COUNT_COLUMN:
             return self._count_data(entry, role)
+        if column == DOTS_COLUMN:
+            return dots_data(entry, role)
         return None
 
     def _count_data(self, entry, role):
@@ -198,6 +211,7 @@ class BrowserPanel(QWidget):
         header.setSectionResizeMode(FILE_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(SIZE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COUNT_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(DOTS_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.view.setItemDelegateForColumn(COUNT_COLUMN, CountDelegate(self.view))
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -217,11 +231,12 @@ class BrowserPanel(QWidget):
         return self.view.fontMetrics().averageCharWidth() * MIN_NAME_CHARS
 
     def _narrowest(self) -> int:
-        """Thumbnail, the widest state word, a name of ``MIN_NAME_CHARS`` and a scroll bar."""
+        """Thumbnail, the widest state word, the dots, a name of ``MIN_NAME_CHARS`` and a scroll bar."""
         metrics = self.view.fontMetrics()
         count = max(metrics.horizontalAdvance(t) for t in ("counting…", "cancelled", ERROR_WIDTH_TEXT, "Count ▲"))
+        dots = metrics.horizontalAdvance("Dots ▲")
         scroll = self.view.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
-        return THUMB_WIDTH + count + 16 + self._name_room() + scroll + 2 * self.view.frameWidth()
+        return THUMB_WIDTH + count + dots + 32 + self._name_room() + scroll + 2 * self.view.frameWidth()
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
@@ -256,7 +271,7 @@ class BrowserPanel(QWidget):
         self.model.remove_paths(paths)
 
     def _count_resized(self, column: int, _old: int, _new: int) -> None:
-        if column in (SIZE_COLUMN, COUNT_COLUMN):
+        if column in (SIZE_COLUMN, COUNT_COLUMN, DOTS_COLUMN):
             self._fit_columns()
 
     def _fit_columns(self) -> None:
@@ -264,7 +279,7 @@ class BrowserPanel(QWidget):
         header = self.view.horizontalHeader()
         size_width = max(self.view.sizeHintForColumn(SIZE_COLUMN), header.sectionSizeHint(SIZE_COLUMN))
         room = (self.view.viewport().width() - header.sectionSize(THUMB_COLUMN) - header.sectionSize(COUNT_COLUMN)
-                - size_width)
+                - header.sectionSize(DOTS_COLUMN) - size_width)
         hide = room < self._name_room()
         if hide != self.view.isColumnHidden(SIZE_COLUMN):
             self.view.setColumnHidden(SIZE_COLUMN, hide)
@@ -277,6 +292,9 @@ class BrowserPanel(QWidget):
 
     def refresh(self, path: str) -> None:
         self.model.refresh(path)
+
+    def rename_path(self, old: str, new: str) -> None:
+        self.model.rename_path(old, new)
 
     def select(self, path: str) -> None:
         row = self.model.row_of(path)

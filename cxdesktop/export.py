@@ -8,7 +8,8 @@ in image pixels), with the image's size, the model, its file, the device and pre
 counted and how many views the maps were averaged over, and the cell diameter used
 (``cell_diameter_px``: the image's, or the model's training diameter when counted at the
 model's scale; ``cell_size``: given, estimated, or as it is; ``estimated_cell_diameter_px``:
-what the model's size estimator measured, used or not).
+what the model's size estimator measured, used or not), and the dots placed on the image (``dots``, blank
+where it has no dot file), with one ``dots_<type>`` column per counter type used.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import numpy as np
 
 from countxplain.scale_policy import cell_size_source
 
+from .dots import entry_dot_counts
 from .store import DONE, ImageEntry, box_count
 
-CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "image_width", "image_height", "count",
+CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "image_width", "image_height", "count", "dots",
                "cell_diameter_px", "cell_size", "estimated_cell_diameter_px", "scale", "status", "error",
                "model", "model_path", "device", "precision", "views_averaged")
 DENSITY_SUFFIXES = (".npy", ".tif", ".tiff")
@@ -66,7 +68,7 @@ def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: 
                 "model": a.model_name if a else model_name, "model_path": a.model_path if a else model_path,
                 "device": a.device if a else "", "precision": a.precision if a else "",
                 "views_averaged": a.result.flips if a else ""}
-        rows.append({**base, "kind": "image", "count": _fmt(entry.count)})
+        rows.append({**base, "kind": "image", "count": _fmt(entry.count), **_dot_cells(entry)})
         for box in entry.boxes:
             b = box.normalised()
             rows.append({**base, "kind": "box", "box": box.box_id, "x0": _fmt(b.x0, 1), "y0": _fmt(b.y0, 1),
@@ -74,11 +76,21 @@ def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: 
     return rows
 
 
+def _dot_cells(entry: ImageEntry) -> dict:
+    counts = entry_dot_counts(entry)
+    if counts is None:
+        return {}
+    return {"dots": sum(counts.values()), **{f"dots_{name}": n for name, n in counts.items()}}
+
+
 def write_counts_csv(path: str | Path, rows: list[dict]) -> Path:
+    """``CSV_COLUMNS``, then a ``dots_<type>`` column for each counter type the rows name."""
+    types = dict.fromkeys(key for row in rows for key in row if key.startswith("dots_"))
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS + tuple(types), extrasaction="ignore",
+                            lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**dict.fromkeys(types, 0), **row} if "dots" in row else row for row in rows)
     data = text.getvalue().encode("utf-8")
     return atomic_write(path, lambda handle: handle.write(data))
 

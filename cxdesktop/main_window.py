@@ -20,6 +20,7 @@ from . import APP_NAME
 from .annotator import Annotator
 from .browser import BrowserPanel
 from .dialogs import TextDialog, about_html, shortcuts_html, show_error
+from .dot_wiring import wire_dots
 from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore()
         self._keep_work()
+        wire_dots(self)
         for child in self.findChildren(QWidget):  # drops anywhere in the window reach dropEvent below
             child.setAcceptDrops(False)
         self.setAcceptDrops(True)
@@ -328,6 +330,8 @@ class MainWindow(QMainWindow):
             self.annotator.refresh()
 
     def set_tool(self, tool: str) -> None:
+        if tool == ANNOTATE and not self.annotator.may_annotate():
+            tool = PAN
         self.image_view.viewbox.set_tool(tool)
         self.menu_actions[TOOL_ACTIONS[tool]].setChecked(True)
         for button, own in ((self.cell_size.measure_button, MEASURE), (self.annotation_panel.mode_button, ANNOTATE)):

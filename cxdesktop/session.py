@@ -29,6 +29,7 @@ class Session(QObject):
     sigEntriesAdded = Signal(list)  # paths
     sigEntriesRemoved = Signal(list)  # paths taken off the list
     sigEntryChanged = Signal(str)  # path
+    sigEntryMoved = Signal(str, str)  # old path, new path: the same image, now listed from a copy
     sigBatchProgress = Signal(int, int)  # finished, total (0, 0: no batch)
     sigPixelsReady = Signal(str)  # path whose pixels are now cached
     sigAnalysisReady = Signal(str)  # path whose count (with maps) is now stored
@@ -189,6 +190,21 @@ class Session(QObject):
         self.sigEntriesRemoved.emit(removed)
         self._report_batch()
         return removed
+
+    def move_entry(self, old: str, new: str) -> None:
+        """List the copy at ``new`` in place of the image at ``old``, with its count, cell size and boxes; its
+        dots are read again from the copy's dot file. A count still to come is asked for again for the copy."""
+        self.runner.drop_tag(old, IMAGE_JOBS)
+        entry = self.store.rename(old, new)
+        entry.dots = entry.dot_counts = None
+        if old in self._batch:
+            self._batch.discard(old)
+            self._batch.add(new)
+        if self.current == old:
+            self.current = new
+        self.sigEntryMoved.emit(old, new)
+        if entry.status not in (DONE, ERROR):
+            self._submit_count(new)
 
     def recount(self, paths) -> None:
         for path in paths:

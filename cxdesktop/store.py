@@ -46,6 +46,7 @@ class ImageEntry:
     cell_diameter_px: float | None = None  # None: automatic (the model's estimate, countxplain.scale_policy)
     boxes: list[Box] = field(default_factory=list)
     dots: object | None = None  # dots.DotAnnotation, read from the sidecar when the image is first shown
+    dot_counts: dict | None = None  # dots per type in the sidecar, for the list until ``dots`` is read (None: not read)
 
     @property
     def name(self) -> str:
@@ -120,6 +121,17 @@ class ImageStore:
         """Forget an image (its file and its dot file are never touched)."""
         self._entries.pop(path, None)
         self.pixels.discard(path)
+
+    def rename(self, old: str, new: str) -> ImageEntry:
+        """List the entry of ``old`` under ``new`` (a copy of the same image) in its place in the order."""
+        entry = self._entries[old]
+        entry.path = new
+        self._entries = {new if p == old else p: e for p, e in self._entries.items()}
+        pixels = self.pixels.get(old)
+        self.pixels.discard(old)
+        if pixels is not None:
+            self.pixels.put(new, pixels)
+        return entry
 
     def get(self, path: str) -> ImageEntry | None:
         return self._entries.get(path)

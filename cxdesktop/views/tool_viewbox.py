@@ -2,12 +2,15 @@
 
 Tools ("box", "measure") subscribe to ``sigDraw*``; points are in view coordinates,
 which are original image pixels. The "annotate" tool reports left and right clicks
-(``sigClicked``) and Shift+left drags (the eraser); a plain drag still pans.
+(``sigClicked``), Shift+left drags (the eraser) and left drags that start on what ``grabs`` says
+is there (a dot, moved); any other drag still pans.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
+from typing import Callable
+
 from PySide6.QtCore import QPointF, Qt, Signal
 
 PAN, BOX, MEASURE, ANNOTATE = "pan", "box", "measure", "annotate"
@@ -23,6 +26,7 @@ class ToolViewBox(pg.ViewBox):
         super().__init__(invertY=True, lockAspect=True, enableMenu=False)
         self.tool = PAN
         self._drawing = False
+        self.grabs: Callable[[QPointF], bool] | None = None  # annotate: does a drag from this view point move something?
 
     def set_tool(self, tool: str) -> None:
         self.tool = tool
@@ -38,7 +42,7 @@ class ToolViewBox(pg.ViewBox):
         if ev.isStart():  # decided once per drag: Shift may be let go while erasing
             shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             self._drawing = (self.tool != PAN and ev.button() == Qt.MouseButton.LeftButton
-                             and (self.tool != ANNOTATE or shift))
+                             and (self.tool != ANNOTATE or shift or self._grabs(ev)))
         if not self._drawing:
             super().mouseDragEvent(ev, axis)
             return
@@ -50,3 +54,6 @@ class ToolViewBox(pg.ViewBox):
         self.sigDrawMoved.emit(self.tool, start, now)
         if ev.isFinish():
             self.sigDrawFinished.emit(self.tool, start, now)
+
+    def _grabs(self, ev) -> bool:
+        return self.grabs is not None and self.grabs(QPointF(self.mapSceneToView(ev.buttonDownScenePos())))
