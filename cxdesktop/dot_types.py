@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from countxplain.annotations import DEFAULT_DOT_TYPE
 
-TYPE_COLORS = ("#00e5ff", "#ffd600", "#ff4081", "#76ff03", "#ff9100", "#d500f9", "#ffffff", "#2979ff")
+TYPE_COLORS = ("#00e5ff", "#76ff03", "#ff4081", "#ffd600", "#ff9100", "#d500f9", "#ffffff", "#2979ff")
 MAX_NAME_CHARS = 40
 
 
