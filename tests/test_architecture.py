@@ -82,3 +82,65 @@ print(json.dumps({{"modules": names, "qt": qt}}))
                 for p in _python_files()} - {"countxplain.__init__"}
     assert expected <= set(report["modules"])
     assert report["qt"] == []
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_import_contracts_of_pyproject_hold():
+    """import-linter's contracts (pyproject.toml): no Qt or app in the library, the app above the
+    library, and the library's layers, each importing only from those below it."""
+    import shutil
+
+    command = shutil.which("lint-imports")
+    assert command, "import-linter is not installed (it is a test dependency)"
+    result = subprocess.run([command, "--config", str(REPO_ROOT / "pyproject.toml")], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "0 broken" in result.stdout
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan): each is at least one import circle."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_of_the_library_or_the_app_takes_part_in_an_import_circle():
+    """Imports inside functions count too: they are where a circle hides."""
+    import grimp
+
+    graph = grimp.build_graph("countxplain", "cxdesktop", exclude_type_checking_imports=True)
+    modules = {m for m in graph.modules if not graph.find_children(m)}  # modules, not packages
+    edges = {m: {d for d in graph.find_modules_directly_imported_by(m) if d in modules} for m in modules}
+    assert import_cycles(edges) == []

@@ -29,7 +29,7 @@ def test_training_reports_progress_and_returns_a_projected_model(images, tmp_pat
     head, extractor = bundle.network.head, bundle.network.extractor
     for source in sources:
         image = next(t for t in train if t.name == source["image"])
-        from countxplain.training.data import padded_batch
+        from countxplain.network import padded_batch
 
         with torch.inference_mode():
             feature = head.processed_features(extractor.features(padded_batch(image.pixels)))

@@ -238,8 +238,36 @@ def write_report(results: dict, path: Path = REPORT) -> None:
         elif folder:
             lines += [f"Folder: {folder.get('error')}", ""]
 
+    lines += gpu_check_section(path.parent / "results" / "gpu_check.json")
     lines += ["## What helps, and what `countxplain.inference` does", ""] + findings(results) + [""]
     path.write_text("\n".join(lines) + "\n")
+
+
+def gpu_check_section(path: Path) -> list[str]:
+    """The prepared accelerator check's results (``benchmarks/gpu_check.sh``), one paragraph per device."""
+    import json
+
+    lines = ["## Accelerator check (`benchmarks/gpu_check.sh`)", ""]
+    if not path.exists():
+        return lines + ["Not run on a GPU yet.", ""]
+    for device, row in json.loads(path.read_text()).items():
+        verdict = ", ".join(f"{name} {'passed' if row.get(name, {}).get('passed') else 'FAILED'}"
+                            for name in ("devices", "agreement", "speed", "fine_tune"))
+        lines.append(f"**{device}** ({row.get('gpu') or row.get('machine')}, torch {row.get('torch')}, "
+                     f"{row.get('started')}): {verdict}.")
+        agreement = row.get("agreement", {}).get("by_precision", {})
+        if agreement:
+            lines.append("Largest count difference from the CPU's fp32 counts: " + "; ".join(
+                f"{name} {r['worst_relative_difference']:.3%}" if "worst_relative_difference" in r else f"{name}: {r.get('error')}"
+                for name, r in agreement.items()) + ".")
+        speed = row.get("speed", {}).get("sizes", {})
+        if speed:
+            lines.append("Counting (fp32, median): " + ", ".join(f"{size}² {r['median_s']:.3f} s" for size, r in speed.items()) + ".")
+        tune = row.get("fine_tune", {})
+        if tune.get("seconds") is not None:
+            lines.append(f"A short fine-tune on {tune['images']} annotated samples: {tune['seconds']:.0f} s.")
+        lines.append("")
+    return lines
 
 
 def findings(results: dict) -> list[str]:

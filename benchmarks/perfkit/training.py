@@ -20,7 +20,8 @@ def section_training(args, model_file: Path) -> dict:
     from countxplain.training.losses import density_loss, diversity_loss, prototype_to_feature_loss
     from countxplain.network import PrototypeHead
     from countxplain.training import Trainer, TrainingConfig
-    from countxplain.training.data import make_views, padded_batch, prepare_images
+    from countxplain.network import padded_batch
+    from countxplain.training.data import make_views, prepare_images
 
     n_train, n_val = (4, 2) if args.quick else (args.train_images, 4)
     epochs = 2 if args.quick else args.train_epochs

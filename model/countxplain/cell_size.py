@@ -71,7 +71,7 @@ def window_corners(shape: tuple[int, int], side: int, max_windows: int) -> list[
 
 def _moments(frontend: torch.nn.Module, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per channel: number of positions, sum, sum of squares and sum of log(1 + activation)."""
-    from .training.data import padded_batch
+    from .network import padded_batch
 
     device = next(frontend.parameters()).device
     with torch.inference_mode():

@@ -9,7 +9,7 @@ of the most similar output cell (shifted inward at image edges): wide enough to 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
@@ -17,8 +17,10 @@ import torch
 from .density import OUTPUT_STRIDE
 from .errors import Cancelled
 from .modelfile import Gallery
-from .network import CountXplain
-from .training.data import TrainingImage, padded_batch
+from .network import CountXplain, padded_batch
+
+if TYPE_CHECKING:
+    from .training.data import TrainingImage
 
 DEFAULT_PATCH_PX = 48
 

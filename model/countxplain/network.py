@@ -26,8 +26,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
+
+from .density import padded_size
 
 VGG16_FRONTEND = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
 CSRNET_BACKEND = (512, 512, 512, 256, 128, 64)
@@ -259,3 +262,11 @@ def normalise_batch(pixels: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
     return (pixels - mean) / std
+
+
+def padded_batch(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) pixels in [0, 1] as the model's input: (1, 3, H', W') normalised, zero-padded (in
+    normalised units) to multiples of 8."""
+    tensor = normalise_batch(torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float())
+    h, w = tensor.shape[-2:]
+    return nn.functional.pad(tensor, (0, padded_size(w) - w, 0, padded_size(h) - h))

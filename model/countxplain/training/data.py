@@ -13,7 +13,7 @@ from ..datasets import Sample, load_sample
 from ..density import OUTPUT_STRIDE, padded_size, pooled_density_map, scale_dots, typical_cell_spacing
 from ..images import resize_pixels
 from ..errors import Cancelled
-from ..network import normalise_batch
+from ..network import padded_batch
 
 # a guard against absurd dot spacings only: counting applies the same factor unclipped, so a
 # clip inside the range of real data would train on cells of another size than it counts
@@ -174,15 +174,6 @@ def cache_features(extractor: Callable[[torch.Tensor], torch.Tensor], views: lis
             if progress is not None:
                 progress(i + 1, len(views))
     return out
-
-
-def padded_batch(pixels: np.ndarray) -> torch.Tensor:
-    """(1, 3, H', W') normalised input, zero-padded (in normalised units) to multiples of 8."""
-    import torch.nn.functional as F
-
-    tensor = normalise_batch(torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float())
-    h, w = tensor.shape[-2:]
-    return F.pad(tensor, (0, padded_size(w) - w, 0, padded_size(h) - h))
 
 
 def random_crops(views: Sequence[View], indices: Sequence[int], crop: int, rng: np.random.Generator,

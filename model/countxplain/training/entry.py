@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..datasets import VALIDATION_SHARE, Sample, validation_split
+from ..gallery import build_gallery
 from ..modelfile import ModelBundle
 from .config import TrainingConfig, config_for_start
 from .data import TrainingImage, prepare_images
@@ -77,8 +78,6 @@ def train_model(samples: Sequence[Sample], preset: str = DEFAULT_PRESET, overrid
                             device=device, progress=progress, cancel=cancel, checkpoint=checkpoint)
     bundle = trainer.run()
     if gallery_k:
-        from ..gallery import build_gallery
-
         if progress is not None:
             progress(Progress("gallery", 0, 0, message="building the prototype gallery"))
         bundle.gallery = build_gallery(bundle.network, train, k=gallery_k, cancel=cancel)
