@@ -66,6 +66,7 @@ class TrainingConfig:
     # vgg-s4 from a model: before the first step, the cell prototypes' density weights are scaled by
     # one factor, the least-squares fit of the model's counts of the training views to their dots
     calibrate_start: bool = False
+    calibrate_end: bool = False  # vgg-s4: the same fit once more on the kept state, after the last step
 
     def __post_init__(self) -> None:
         for name, choices in CHOICES.items():

@@ -27,10 +27,10 @@ from ..density import pooled_density_map, scale_dots, typical_cell_spacing
 from ..errors import Cancelled
 from ..images import resize_pixels
 from ..modelfile import ModelBundle
-from ..network import CellsAddDensity, CountXplain, VGGStride4
+from ..network import CellsAddDensity, CountXplain, VGGStride4, padded_batch
 from .checkpoints import read_checkpoint, write_checkpoint
 from .config import TrainingConfig, stage1_autocast
-from .data import TrainingImage, padded_batch
+from .data import TrainingImage
 from .fingerprint import training_fingerprint
 from .trained_model import trained_bundle
 from .trainer import Progress
@@ -179,6 +179,8 @@ class VggS4Trainer:
                 losses = {"density": 0.0, "count": 0.0}
                 self._save_checkpoint(step, optimiser, best)
         self.model.load_state_dict(best["state"])
+        if self.config.calibrate_end:
+            self._calibrate_counts(views)
         seconds = time.perf_counter() - start
         self.progress(Progress("done", 0, 0, message=f"finished in {seconds:.0f} s"))
         return self._bundle(best, seconds)
