@@ -34,6 +34,7 @@ from .device import choose_device
 from .errors import Cancelled
 from .images import resize_pixels
 from .modelfile import ModelBundle
+from .memory import release_freed_memory
 from .network import normalise_batch
 from .scale_policy import diameter_to_use, refuse_huge_rescale
 
@@ -203,6 +204,8 @@ class Counter:
         scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
         axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
         density, similarity = self._run_tiled(scaled, with_similarity, cancel, flips)
+        del scaled
+        release_freed_memory()  # each image's transient tensors go back to the system, not to the heap
         return CountResult(
             count=float(density.sum(dtype=np.float64)), density=density, scale=scale,
             image_shape=(int(pixels.shape[0]), int(pixels.shape[1])), seconds=time.perf_counter() - start,
