@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # for tests/helpers/bad_inputs.py
 
 OUT = Path(__file__).resolve().parent / "results" / "big_image_memory.json"
 CHILD = """
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tifffile
 
-    import bad_inputs
+    from helpers import bad_inputs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", action="store_true", help="also count the passing image (slow on a CPU)")

@@ -11,7 +11,7 @@ python3 -c "import torch; print('torch', torch.__version__, '| cuda:', torch.cud
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 status=0
 if python3 -c "import pytest, PySide6, pytestqt" 2>/dev/null; then
-    python3 -m pytest -q -p no:cacheprovider tests/test_inference.py tests/test_cli.py -k "cuda or device" || status=1
+    python3 -m pytest -q -p no:cacheprovider tests/library/test_inference.py tests/cli/test_cli.py -k "cuda or device" || status=1
 else
     echo "device tests skipped: pytest, PySide6 or pytest-qt is not installed here"
 fi
