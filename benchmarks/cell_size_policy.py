@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from countxplain.annotations import read_dots
-from countxplain.scale_policy import diameter_to_use
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.modelfile import load_model
 from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data
 from countxplain.resources import default_model_path
+from countxplain.scale_policy import diameter_to_use
 
 OUT = Path(__file__).resolve().parent / "results" / "cell_size_policy.json"
 

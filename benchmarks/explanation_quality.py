@@ -54,9 +54,9 @@ from countxplain.density import pooled_density_map, scale_dots, typical_cell_spa
 from countxplain.explain import grid_boxes, similarity_boxes
 from countxplain.images import MIN_SIDE, read_image
 from countxplain.inference import Counter, CountResult
-from countxplain.training.losses import intra_group_distances
 from countxplain.modelfile import load_model
 from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data
+from countxplain.training.losses import intra_group_distances
 
 OUT = Path(__file__).resolve().parent / "results" / "explanations.json"
 
@@ -181,10 +181,12 @@ def target_sigmas(model) -> list[float]:
     return [trained] + sorted({2.0, 1.0} - {trained}, reverse=True)
 
 
-def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int, rng: np.random.Generator) -> tuple[str, dict]:
+def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int,
+                rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
-    stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips, whole_cells=counter.whole_cells)
+    stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips,
+                     whole_cells=counter.whole_cells)
     k_cell = model.config.k_cell
     protocol, dataset = load_protocol_data(data, name)
     train, _, test = protocol.split(dataset, seed=seed)

@@ -13,29 +13,37 @@ def explanation_quality_section(explanations: dict | None, whole_cells: dict | N
     and explanations_whole_cells_flips4.json."""
     lines = ["", "## Explanation quality of the default model (`benchmarks/explanation_quality.py`)", ""]
     if explanations:
-        lines += ["Cell size: each set's training spacing for vgg, mbm and adi; each image's own dot spacing for dsb2018 "
+        lines += ["Cell size: each set's training spacing for vgg, mbm and adi; each image's own dot spacing for "
+                  "dsb2018 "
                   "(an oracle). Every connected component of the top-1 % similarity pixels is a box; boxes are drawn "
                   "at least one similarity-map cell wide (as in the app and the explanation figure); the regions' "
                   "own extents, often slivers of a few pixels, are in the last two columns. In brackets: the 95 % "
                   "interval of a purity when whole test images are resampled (bootstrap), a guide to how far two "
                   "models' purities may differ by the images drawn alone.", "",
-                  "| set | images | cell-box purity | background-box purity | drop, prototype boxes erased | drop, random boxes "
+                  "| set | images | cell-box purity | background-box purity | drop, prototype boxes erased | drop, "
+                  "random boxes "
                   "| Wilcoxon p (one-sided) | cell purity, raw regions | background purity, raw regions |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for name, row in explanations["sets"].items():
-            fmt = lambda v, f: "n/a" if v is None else format(v, f)
+            def fmt(v, f):
+                return "n/a" if v is None else format(v, f)
+
             lines.append(f"| {name} | {row['n_images']} | {row['cell_box_purity']:.1%}{interval(row, 'cell')} "
-                         f"({row['cell_boxes']} boxes) | {row['background_box_purity']:.1%}{interval(row, 'background')} "
+                         f"({row['cell_boxes']} boxes) | "
+                         f"{row['background_box_purity']:.1%}{interval(row, 'background')} "
                          f"({row['background_boxes']} boxes) | "
-                         f"{fmt(row['mean_drop_prototype_boxes'], '.2f')} | {fmt(row['mean_drop_random_boxes'], '.2f')} | "
-                         f"{fmt(row['wilcoxon_p'], '.2g')} | {region_purity(row, 'cell')} | {region_purity(row, 'background')} |")
+                         f"{fmt(row['mean_drop_prototype_boxes'], '.2f')} | "
+                         f"{fmt(row['mean_drop_random_boxes'], '.2f')} | "
+                         f"{fmt(row['wilcoxon_p'], '.2g')} | {region_purity(row, 'cell')} | "
+                         f"{region_purity(row, 'background')} |")
         lines += border_purity_section(explanations["sets"])
         lines += edge_purity_section(explanations["sets"])
         lines += impure_cell_box_section(explanations["sets"])
         lines += target_bound_section(explanations["sets"])
         d = explanations["diversity"]
         lines += ["", f"Prototype diversity (L2 distance in the prototype space): cell min {d['cell']['min']:.3f}, "
-                  f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean {d['background']['mean']:.3f}."]
+                  f"mean {d['cell']['mean']:.3f}; background min {d['background']['min']:.3f}, mean "
+                  f"{d['background']['mean']:.3f}."]
         lines += stride_fit_section(explanations, whole_cells)
         lines += flips_section(explanations, flipped, whole_flipped)
     else:
@@ -70,7 +78,9 @@ def box_table(sets: dict, key: str, intro: str, columns: list[str], cells) -> li
 
 def border_purity_section(sets: dict) -> list[str]:
     """Purity of the drawn boxes that reach within one similarity-map cell of the image border."""
-    share = lambda border, row, group: f"{border[group + '_boxes'] / max(row[group + '_boxes'], 1):.0%}"
+    def share(border, row, group):
+        return f"{border[group + '_boxes'] / max(row[group + '_boxes'], 1):.0%}"
+
     return box_table(
         sets, "border_purity",
         "Boxes at the image border (reaching within one similarity-map cell of the edge, where the network "
@@ -90,7 +100,8 @@ def edge_purity_section(sets: dict) -> list[str]:
         "the image up to whole 8-pixel cells, the first ones do not:",
         ["cell boxes, right or bottom edge", "cell boxes, left or top edge only",
          "background boxes, right or bottom edge", "background boxes, left or top edge only"],
-        lambda edges, row: [purity_text(edges["right_or_bottom"], "cell"), purity_text(edges["left_or_top_only"], "cell"),
+        lambda edges, row: [purity_text(edges["right_or_bottom"], "cell"), purity_text(edges["left_or_top_only"],
+                                                                                       "cell"),
                             purity_text(edges["right_or_bottom"], "background"),
                             purity_text(edges["left_or_top_only"], "background")])
 
@@ -98,8 +109,12 @@ def edge_purity_section(sets: dict) -> list[str]:
 def impure_cell_box_section(sets: dict) -> list[str]:
     """Where the impure cell boxes lie (nearest dot, in cell spacings), the same components drawn one
     cell spacing wide, and the density map's own boxes."""
-    share = lambda value: "n/a" if value is None else f"{value:.0%}"
-    spacings = lambda value: "n/a" if value is None else f"{value:.2f}"
+    def share(value):
+        return "n/a" if value is None else f"{value:.0%}"
+
+    def spacings(value):
+        return "n/a" if value is None else f"{value:.2f}"
+
     lines = box_table(
         sets, "impure_cell_boxes",
         "Where the impure cell boxes lie: the distance from each one's centre to the nearest annotated dot, in "
@@ -111,9 +126,11 @@ def impure_cell_box_section(sets: dict) -> list[str]:
         ["impure cell boxes", "median distance to the nearest dot", "nearest dot within one spacing",
          "cell-box purity, boxes one spacing wide", "background-box purity, boxes one spacing wide",
          "density-map boxes holding a dot", "CSRNet density-map boxes holding a dot"],
-        lambda misses, row: [str(misses["boxes"]), spacings(misses["median_spacings"]), share(misses["within_one_spacing"]),
+        lambda misses, row: [str(misses["boxes"]), spacings(misses["median_spacings"]),
+                             share(misses["within_one_spacing"]),
                              purity_text(row["cell_wide_purity"], "cell"),
-                             purity_text(row["cell_wide_purity"], "background"), density_text(row, "density_box_purity"),
+                             purity_text(row["cell_wide_purity"], "background"), density_text(row,
+                                                                                              "density_box_purity"),
                              density_text(row, "csrnet_density_box_purity")])
     measured = {name: row for name, row in sets.items() if row.get("density_box_purity")}
     if lines and measured:
@@ -145,13 +162,18 @@ def target_bound_section(sets: dict) -> list[str]:
         "map cell wide, scored as cell boxes) drawn on the training target itself, the annotated dots' density "
         "pooled into the output cells of each image as it was counted, at the model's training sigma and at "
         "sharper ones; beside the model's own density map and its cell prototypes:",
-        ["cell-prototype boxes", "model's density-map boxes"] + [f"target boxes, sigma {sigma:g} px" for sigma in sigmas],
+        ["cell-prototype boxes",
+         "model's density-map boxes"] + [f"target boxes, sigma {sigma:g} px" for sigma in sigmas],
         lambda targets, row: [f"{row['cell_box_purity']:.1%}", density_text(row, "density_box_purity")]
                              + [f"{entry['purity']:.1%} ({entry['boxes']} boxes)" for entry in targets])
     trained = sigmas[0]
     at_trained = {name: row["target_density_box_purity"][0]["purity"] for name, row in measured.items()}
-    sharpest = {name: max(entry["purity"] for entry in row["target_density_box_purity"]) for name, row in measured.items()}
-    listing = lambda values: ", ".join(f"{name} {value:.1%}" for name, value in values.items())
+    sharpest = {name: max(entry["purity"] for entry in row["target_density_box_purity"]) for name,
+                row in measured.items()}
+
+    def listing(values):
+        return ", ".join(f"{name} {value:.1%}" for name, value in values.items())
+
     gaps = ", ".join(f"{name} {100 * (at_trained[name] - row['density_box_purity']['purity']):.1f}"
                      for name, row in measured.items() if row.get("density_box_purity"))
     lines += ["", f"What this shows. The training target at sigma {trained:g} px is itself {listing(at_trained)} "
@@ -224,19 +246,26 @@ def flips_section(plain: dict | None, flipped: dict | None, whole_flipped: dict 
              "count on whole cells unless `--no-whole-cells` is given. Same images; " + heading + ":", "",
              "| set | images | MAE | cell-box purity | background-box purity | density-map boxes holding a dot |",
              "|---|---|---|---|---|---|"]
-    density = lambda r: f"{r['density_box_purity']['purity']:.1%}" if r.get("density_box_purity") else "n/a"
+
+    def density(r):
+        return f"{r['density_box_purity']['purity']:.1%}" if r.get("density_box_purity") else "n/a"
+
     for name, row in flipped["sets"].items():
         rows = [run["sets"].get(name) for _, run in runs]
         if any(r is None or r["n_images"] != row["n_images"] for r in rows):
             continue
-        join = lambda cell: " / ".join(cell(r) for r in rows)
+
+        def join(cell, rows=rows):  # this set's rows, one per run
+            return " / ".join(cell(r) for r in rows)
+
         lines.append(f"| {name} | {row['n_images']} | {join(lambda r: format(r['mae'], '.2f'))} | "
                      f"{join(lambda r: format(r['cell_box_purity'], '.1%'))} | "
                      f"{join(lambda r: format(r['background_box_purity'], '.1%'))} | {join(density)} |")
     best = runs[-1][1]["sets"]
     names = [n for n in best if n in plain["sets"] and plain["sets"][n]["n_images"] == best[n]["n_images"]]
     if names:
-        up = [n for n in names for g in ("cell_box_purity", "background_box_purity") if best[n][g] > plain["sets"][n][g]]
+        up = [n for n in names for g in ("cell_box_purity",
+                                         "background_box_purity") if best[n][g] > plain["sets"][n][g]]
         lower_mae = [n for n in names if best[n]["mae"] < plain["sets"][n]["mae"]]
         lines += ["", f"What this shows. With {runs[-1][0]}, {len(up)} of the {2 * len(names)} purities are higher "
                   f"than with 1 view, and the MAE is lower on {', '.join(lower_mae) or 'no set'}. Averaging over "
@@ -253,7 +282,9 @@ def top_location_section(rows: list | None) -> list[str]:
         return []
     sets = list(rows[0]["purity"])
     lines = ["", "### Stage-2 top-location term (a finished experiment)", "",
-             "Beyond the paper, not adopted by any recipe and since removed with its script (runs in `results/top_location.json`): `lambda_top_location` adds, for each prototype and training crop, minus the log of "
+             "Beyond the paper, not adopted by any recipe and since removed with its script (runs in "
+             "`results/top_location.json`): `lambda_top_location` adds, for each prototype and training crop, minus "
+             "the log of "
              "the softmax weight (over the crop's cells, of −log distance / temperature) that falls on its own kind "
              "of output cell, one holding a dot for cell prototypes and one holding none for background ones: a "
              "smooth share of pure top responses. Each head is trained from the shipped model's head and "
@@ -265,7 +296,8 @@ def top_location_section(rows: list | None) -> list[str]:
     for row in rows:
         term = "" if row.get("final_term") is None else f"{row['final_term']:.3f}"
         purity = [f"{row['purity'][n]['cell']:.1%} / {row['purity'][n]['background']:.1%}" for n in sets]
-        lines.append(f"| {row['weight']:g} | {row['temperature']:g} | {row['epochs']} | {row['val_mae']:.2f} | {term} | "
+        lines.append(f"| {row['weight']:g} | {row['temperature']:g} | {row['epochs']} | {row['val_mae']:.2f} | {term} "
+                     "| "
                      + " | ".join(purity) + " |")
     base = next((row for row in rows if row["weight"] == 0), None)
     weighted = [row for row in rows if row["weight"] > 0]

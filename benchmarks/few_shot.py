@@ -30,6 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from peers import spot_detector  # noqa: E402
+
 from countxplain.annotations import read_dots  # noqa: E402
 from countxplain.images import read_image  # noqa: E402
 from countxplain.inference import Counter  # noqa: E402
@@ -37,7 +39,6 @@ from countxplain.modelfile import load_model, save_model  # noqa: E402
 from countxplain.pretrained import load_csrnet_state  # noqa: E402
 from countxplain.protocols import few_shot_split, load_protocol_data  # noqa: E402
 from countxplain.training import train_model  # noqa: E402
-from peers import spot_detector  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "few_shot.json"
 TABLE = RESULTS.with_suffix(".md")
@@ -96,7 +97,8 @@ def base_model(left_out: str, data: Path, models: Path, results: dict, log) -> o
             log(f"  {p.stage} {p.epoch}/{p.epochs} {p.message} val MAE {p.val_mae}")
 
     run = train_model(samples, "default", val_samples=val, groups=groups, val_groups=val_groups,
-                      csrnet_state=load_csrnet_state(), progress=report, checkpoint=models / f"base-without-{left_out}.ckpt",
+                      csrnet_state=load_csrnet_state(), progress=report,
+                      checkpoint=models / f"base-without-{left_out}.ckpt",
                       gallery_k=0)
     seconds = time.perf_counter() - start
     run.bundle.provenance["name"] = f"few-shot base without {left_out}"
@@ -161,7 +163,8 @@ def markdown_table(results: dict) -> str:
         rows = [r for r in results["runs"] if r["left_out"] == left_out and r["n_shots"] == n]
         ours = [r["test_mae"] for r in rows]
         peer = [r.get("peer_mae") for r in rows]
-        ratio = f"{np.mean(ours) / np.mean([p for p in peer if p is not None]):.2f}" if any(p is not None for p in peer) else "–"
+        known = [p for p in peer if p is not None]
+        ratio = f"{np.mean(ours) / np.mean(known):.2f}" if known else "–"
         lines.append(f"| {left_out} | {n} | {_mean_sd(ours)} | {_mean_sd(peer)} | {ratio} | "
                      f"{_mean_sd([r['zero_shot_mae'] for r in rows])} | "
                      f"{np.mean([r['fine_tune_seconds'] for r in rows]):.0f} s |")
@@ -187,7 +190,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     begin = time.perf_counter()
-    log = lambda text: print(f"[{time.perf_counter() - begin:7.0f}s] {text}", flush=True)
+    def log(text):
+        print(f"[{time.perf_counter() - begin:7.0f}s] {text}", flush=True)
     results = load_results()
     for left_out in args.left_out:
         base = base_model(left_out, args.data, args.models, results, log)

@@ -89,7 +89,8 @@ def time_counting(bundle, device: str, sizes: list[int], runs: int = 3) -> dict:
 
 def check_fine_tune(bundle, device: str) -> dict:
     samples = [Sample(path, path.with_name(path.name[:-len(".png")] + ".dots.csv"))
-               for path in sorted(SAMPLES.glob("*.png")) if path.with_name(path.name[:-len(".png")] + ".dots.csv").exists()]
+               for path in sorted(SAMPLES.glob("*.png"))
+               if path.with_name(path.name[:-len(".png")] + ".dots.csv").exists()]
     if len(samples) < 2:
         return {"passed": False, "error": f"only {len(samples)} annotated samples in {SAMPLES}"}
     start = time.perf_counter()

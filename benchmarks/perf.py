@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the script, not the machine")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", help="model file (default: the shipped default model, else random weights)")
-    parser.add_argument("--accuracy-model", help="trained model for the bf16 accuracy check (default: --model if trained)")
+    parser.add_argument("--accuracy-model",
+                        help="trained model for the bf16 accuracy check (default: --model if trained)")
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--variant-size", type=int, default=1024)
     parser.add_argument("--no-variants", action="store_true")
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.time() - start
         busy = competitors_since(snapshot, elapsed)
         results["states"].append({"section": name, "start": dt.datetime.fromtimestamp(start, dt.timezone.utc)
-                                  .isoformat(timespec="seconds"), "seconds": round(elapsed, 1), "waited_s": round(waited),
+                                  .isoformat(timespec="seconds"), "seconds": round(elapsed, 1),
+                                  "waited_s": round(waited),
                                   "loadavg_end": [round(v, 2) for v in os.getloadavg()], "competitors": busy,
                                   "quiet": not busy})
         if busy:

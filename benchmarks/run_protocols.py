@@ -65,12 +65,20 @@ def same_recipe(recorded: dict | None, config: TrainingConfig) -> bool:
     return {name: recorded.get(name, defaults[name]) for name in current} == asdict(config)
 
 
+def same_run(row: dict, name: str, seed: int, config: TrainingConfig) -> bool:
+    """``row`` records protocol ``name`` at ``seed`` trained with ``config``."""
+    return row["protocol"] == name and row["seed"] == seed and same_recipe(row.get("config"), config)
+
+
 def run_one(data: Path, name: str, seed: int, preset: str, overrides: dict, save_to: Path | None) -> dict:
     protocol, dataset = load_protocol_data(data, name)
     train_s, val_s, test_s = protocol.split(dataset, seed)
     native = preset_config(preset, **overrides).extractor == "vgg-s4"
     diameter = None if native or protocol.dataset == "dsb2018" else set_diameter(train_s)
-    sizes = lambda samples: None if diameter is None else [diameter] * len(samples)
+
+    def sizes(samples):
+        return None if diameter is None else [diameter] * len(samples)
+
     start = time.perf_counter()
     run = train_model(train_s, preset, overrides, val_samples=val_s, diameters=sizes(train_s),
                       val_diameters=sizes(val_s), groups=[protocol.dataset] * len(train_s),
@@ -124,12 +132,12 @@ def main(argv=None) -> int:
     results = load_results()
     for seed in args.seeds:
         for name in args.protocols:
-            same = lambda r: r["protocol"] == name and r["seed"] == seed and same_recipe(r.get("config"), config)
-            if (any(map(same, results["runs"])) and not args.rerun) or (name == "dsb2018" and seed != 0):
+            done = any(same_run(r, name, seed, config) for r in results["runs"])
+            if (done and not args.rerun) or (name == "dsb2018" and seed != 0):
                 continue
             row = run_one(args.data, name, seed, args.preset, overrides, args.save_models)
             results = load_results()  # another run may have finished meanwhile
-            results["runs"] = [r for r in results["runs"] if not same(r)] + [row]
+            results["runs"] = [r for r in results["runs"] if not same_run(r, name, seed, config)] + [row]
             save_results(results)
             csrnet = f", CSRNet {row['csrnet_mae']:.2f}" if "csrnet_mae" in row else ""
             print(f"{name} seed {seed} ({args.preset}): CountXplain {row['countxplain_mae']:.2f}{csrnet} "

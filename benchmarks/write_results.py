@@ -1,8 +1,8 @@
 """Rewrite benchmarks/RESULTS.md from the JSON results of the committed harnesses.
 
 Inputs: benchmarks/results/protocols.json (run_protocols.py), resources/models/default-metrics.json
-(scripts/train_default_model.py), benchmarks/results/explanations.json and explanations_whole_cells.json (explanation_quality.py,
-the second with --fit-to-stride),
+(scripts/train_default_model.py), benchmarks/results/explanations.json and explanations_whole_cells.json
+(explanation_quality.py, the second with --fit-to-stride),
 benchmarks/results/default_candidates.json (record_candidate.py), benchmarks/results/stage1_fit.jsonl
 and stage_options.jsonl (finished experiments whose scripts have been removed).
 """
@@ -15,7 +15,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from explanation_section import explanation_quality_section, top_location_section
 from stage_options_section import option_labels, stage_options_section
 
@@ -39,7 +38,7 @@ def scale_robustness_section(report: dict | None) -> list[str]:
     from countxplain.resources import default_model_path
 
     shipped = load_model(default_model_path()).provenance.get("created")
-    for path, model in report["models"].items():
+    for model in report["models"].values():
         role = "shipped default" if model.get("created") == shipped else "earlier model"
         label = f"{role}, trained {(model.get('created') or '?')[:16].replace('T', ' ')}"
         for name, row in model["mae"].items():
@@ -117,7 +116,8 @@ def chosen_on_validation(runs) -> dict:
         by_base[(run["protocol"], recipe_label(config))][run["seed"]][diameter] = run
     out = {}
     for (name, base), seeds in by_base.items():
-        complete = {seed: per_seed for seed, per_seed in sorted(seeds.items()) if len(per_seed) == len(SPACINGS_COMPARED)}
+        complete = {seed: per_seed for seed,
+                    per_seed in sorted(seeds.items()) if len(per_seed) == len(SPACINGS_COMPARED)}
         if not complete:
             continue
         label = f"{base}, cell spacing chosen on validation from {' / '.join(f'{d:g}' for d in SPACINGS_COMPARED)} px"
@@ -150,16 +150,19 @@ def protocol_table(data: dict) -> list[str]:
     for name in ("vgg32", "vgg64", "mbm", "adi", "dsb2018"):
         ran = [recipe for recipe in recipes if (name, recipe) in rows]
         if not ran:
-            lines.append(f"| {name} | | | none | | not run | not run | {TARGETS.get(name, '')} | {PROTOCOLS[name].published} | |")
+            lines.append(f"| {name} | | | none | | not run | not run | {TARGETS.get(name, '')} | "
+                         f"{PROTOCOLS[name].published} | |")
             continue
         for recipe in ran:
             runs = rows[(name, recipe)]
             csr = np.array([r["csrnet_mae"] for r in runs])
             cx = np.array([r["countxplain_mae"] for r in runs])
             target = TARGETS.get(name)
-            verdict = "" if target is None else (" (met)" if cx.mean() <= target else f" (missed by {cx.mean() - target:.2f})")
+            verdict = "" if target is None else (" (met)" if cx.mean() <= target else " (missed by "
+                                                                                      f"{cx.mean() - target:.2f})")
             p = PROTOCOLS[name]
-            shares = "80 % / 20 % by id, 10 % of the 80 % for validation" if name == "dsb2018" else f"{p.n_train} + {p.n_val}"
+            shares = ("80 % / 20 % by id, 10 % of the 80 % for validation" if name == "dsb2018"
+                      else f"{p.n_train} + {p.n_val}")
             lines.append(f"| {name} | {recipe} | {shares} / {runs[0]['n_test']} | "
                          f"{','.join(str(r['seed']) for r in runs)} | "
                          f"{int(np.median([r['input_side_px'] for r in runs]))} | {csr.mean():.2f} ± {csr.std():.2f} | "
@@ -194,7 +197,8 @@ def candidates_section(rows: list | None) -> list[str]:
     if shipped:
         def at_least_as_good(row):
             return (row["val_mae"] is not None and row["val_mae"] <= shipped["val_mae"]
-                    and all(row["purity"][n][g] >= shipped["purity"][n][g] for n in sets for g in ("cell", "background")))
+                    and all(row["purity"][n][g] >= shipped["purity"][n][g] for n in sets for g in ("cell",
+                                                                                                   "background")))
         better = [row["label"] for row in rows if not row.get("shipped") and at_least_as_good(row)]
         lines += ["", "At least as good as the shipped model in validation MAE and in every purity: "
                   + (", ".join(better) if better else "none") + "."]
@@ -207,7 +211,8 @@ def main() -> int:
              "MAE = mean over test images of |predicted count − annotated dots|, mean ± std over splits. "
              "Validation images come out of each training share; no choice is made on test images. "
              "Every image is rescaled so its cells are 10 px apart, or as far apart as its recipe says (set "
-             "diameter measured on the training dots), so inputs are smaller or larger than the published ones: the input side is given.", ""]
+             "diameter measured on the training dots), so inputs are smaller or larger than the published ones: the "
+             "input side is given.", ""]
     protocols = load(RESULTS / "protocols.json")
     lines += ["## Protocols of PROTOCOLS.md (`benchmarks/run_protocols.py`)", ""]
     lines += protocol_table(protocols) if protocols else ["Not run yet."]
@@ -215,19 +220,24 @@ def main() -> int:
         lines += ["", (ROOT / "benchmarks" / "sections" / "protocols.md").read_text().strip()]
     lines += stage_options_section(RESULTS)
     if protocols and protocols.get("ablation"):
-        lines += ["", "## Loss ablation (the paper's Table 2; recorded runs of an earlier harness whose beyond-the-paper terms have left the library)", "",
+        lines += ["",
+                  "## Loss ablation (the paper's Table 2; recorded runs of an earlier harness whose beyond-the-paper "
+                  "terms have left the library)", "",
                   "Seed 0; per protocol, stage 1 is trained once and shared and each variant trains stage 2 from it. "
                   "Distances: L2 between prototypes within a group. Purity: as in the explanation-quality section "
                   "(drawn boxes), on the first test images of the split; the separation loss goes beyond the paper "
                   "(each prototype's best match in a crop must lie on its own kind of location: an output cell "
-                  "holding a dot for cell prototypes, at least twice as near as any output cell holding none; the reverse for "
+                  "holding a dot for cell prototypes, at least twice as near as any output cell holding none; the "
+                  "reverse for "
                   "background prototypes); the location separation loss also goes beyond it (every output cell "
                   "holding no dot at least twice as far from its nearest cell prototype as the cells holding dots "
                   "are, on average) and the cluster term at every dot (each output cell holding a dot pulled towards "
                   "its nearest cell prototype, where the paper's cell term looks only at each crop's density maximum). "
                   "Rows are listed in the order they were run.", "",
-                  "| variant | recipe of the shared run | val MAE | test MAE | cell min dist | cell mean dist | bg min dist | "
-                  "bg mean dist | cell-box purity | background-box purity |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| variant | recipe of the shared run | val MAE | test MAE | cell min dist | cell mean dist | bg min "
+                  "dist | "
+                  "bg mean dist | cell-box purity | background-box purity |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for row in protocols["ablation"]:
             d, purity = row["distances"], row.get("purity")
             val = f"{row['val_mae']:.2f}" if row.get("val_mae") is not None else ""
@@ -241,9 +251,11 @@ def main() -> int:
     lines += ["", "## The shipped default model (`scripts/train_default_model.py`)", ""]
     if default:
         lines += [f"Recipe wall time: {default['recipe_seconds'] / 60:.1f} min on the 2-core CPU.", "",
-                  "| held-back test set | images | MAE | RMSE | relative MAE | cell size given |", "|---|---|---|---|---|---|"]
+                  "| held-back test set | images | MAE | RMSE | relative MAE | cell size given |",
+                  "|---|---|---|---|---|---|"]
         for name, row in default["test"].items():
-            lines.append(f"| {name} | {row['n']} | {row['mae']:.2f} | {row['rmse']:.2f} | {row['relative_mae']:.1%} | {row['cell_size']} |")
+            lines.append(f"| {name} | {row['n']} | {row['mae']:.2f} | {row['rmse']:.2f} | {row['relative_mae']:.1%} | "
+                         f"{row['cell_size']} |")
     else:
         lines.append("Not trained yet.")
     lines += few_shot_section(load(RESULTS / "few_shot.json"))

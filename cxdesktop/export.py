@@ -111,7 +111,8 @@ def save_density(path: str | Path, analysis) -> Path:
     import tifffile
 
     meta = {"image": analysis.path, "count": analysis.count, "units": "cells per density cell",
-            "pixels_per_cell": float(analysis.result.pixels_per_cell), "cell_height_px": float(analysis.result.cell_px[0]),
+            "pixels_per_cell": float(analysis.result.pixels_per_cell),
+            "cell_height_px": float(analysis.result.cell_px[0]),
             "cell_width_px": float(analysis.result.cell_px[1]), "scale": float(analysis.result.scale),
             "model": analysis.model_name, "device": analysis.device, "views_averaged": int(analysis.result.flips),
             "whole_cells": bool(analysis.result.whole_cells)}

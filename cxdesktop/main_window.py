@@ -119,7 +119,8 @@ class MainWindow(QMainWindow):
                 (image_tab, "Image", "The image's count, cell size and boxes"),
                 (annotate_tab, "Dots", "Annotate: click cells to place dots, for training"),
                 (self.prototypes, "Prototypes", "Where each prototype fires on this image"),
-                (self.contributions, "Contrib.", "Contributions: how much each prototype added to (or took from) the count"),
+                (self.contributions, "Contrib.",
+                 "Contributions: how much each prototype added to (or took from) the count"),
                 (self.gallery, "Gallery", "The training patches each prototype stands for")):
             self.tabs.add(widget, title, tooltip)
         self.docks = [self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 200),

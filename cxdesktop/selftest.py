@@ -22,8 +22,13 @@ ANNOTATION_TOLERANCE = 0.25  # the shipped model's total count must lie within 2
 
 def run_self_test(images: list[str] | None = None, model_path: str | None = None, device: str = "auto") -> int:
     from countxplain.errors import CountXplainError
-    from countxplain.resources import (DEFAULT_MODEL_NAME, default_model_path, resources_dir, sample_images,
-                                       sample_images_dir)
+    from countxplain.resources import (
+        DEFAULT_MODEL_NAME,
+        default_model_path,
+        resources_dir,
+        sample_images,
+        sample_images_dir,
+    )
 
     out = sys.stdout
     candidates = [Path(p) for p in images or []] or sample_images()
@@ -60,14 +65,16 @@ def run_self_test(images: list[str] | None = None, model_path: str | None = None
         annotated = "" if expected is None else f", annotated {expected}"
         print(f"self-test: {name}: {counted.count:.2f} cells, {cell_size_note(counted)}{annotated}", file=out)
     result = checked[0][1]
-    print(f"self-test: model '{bundle.name}', device {result.device}, {time.perf_counter() - start:.1f} s in all", file=out)
+    print(f"self-test: model '{bundle.name}', device {result.device}, {time.perf_counter() - start:.1f} s in all",
+          file=out)
     if not (math.isfinite(result.count) and result.count > 0):
         print("self-test FAILED: the count is not a finite positive number", file=out)
         return 1
     annotated = [(counted.count, expected) for _, counted, expected in checked if expected]
     if annotated:
         total, expected = sum(c for c, _ in annotated), sum(e for _, e in annotated)
-        print(f"self-test: {total:.1f} cells counted, {expected} annotated, tolerance {ANNOTATION_TOLERANCE:.0%}", file=out)
+        print(f"self-test: {total:.1f} cells counted, {expected} annotated, tolerance {ANNOTATION_TOLERANCE:.0%}",
+              file=out)
         if abs(total - expected) > ANNOTATION_TOLERANCE * expected:
             print("self-test FAILED: the count is too far from the annotated count", file=out)
             return 1

@@ -108,7 +108,8 @@ class Session(QObject):
         path, device, precision, flips = str(path), self.device_pref, self.precision_pref, self.flips_pref
         self._counter_sent = (device, precision)
         self.sigModelLoading.emit(path)
-        self._submit("load-model", lambda ctx: self.engine.load_model(path, device, precision, flips), "model", INTERACTIVE,
+        self._submit("load-model", lambda ctx: self.engine.load_model(path, device, precision, flips), "model",
+                     INTERACTIVE,
                      ok=lambda info: self._model_loaded(info, recount=True),
                      error=lambda message: self.sigModelFailed.emit(message, user))
 

@@ -10,7 +10,8 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from . import APP_NAME, ORGANISATION
 
-DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "precision": "auto", "flips": 1, "overlay_opacity": 0.6, "colormap": "inferno"}
+DEFAULTS = {"last_folder": str(Path.home()), "device": "auto", "precision": "auto", "flips": 1, "overlay_opacity": 0.6,
+            "colormap": "inferno"}
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
 
 

@@ -9,10 +9,11 @@ import time
 
 sys.path.insert(0, "benchmarks")
 import numpy as np  # noqa: E402
+from few_shot import SET_PROTOCOL, read_annotated, test_mae  # noqa: E402
+
 from countxplain.modelfile import load_model  # noqa: E402
 from countxplain.protocols import few_shot_split, load_protocol_data  # noqa: E402
 from countxplain.training import train_model  # noqa: E402
-from few_shot import SET_PROTOCOL, read_annotated, test_mae  # noqa: E402
 
 left, n, seeds = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")]
 variants = json.loads(sys.argv[4])

@@ -1,13 +1,19 @@
 """Probe: prototypes as k-means centres of processed frozen features, Gaussian similarity, non-negative density weights (NNLS)."""
-import sys, time, numpy as np, torch, torch.nn.functional as F
-from scipy.optimize import nnls
+import sys
+
+import numpy as np
+import torch
 from scipy.cluster.vq import kmeans2
+from scipy.optimize import nnls
+
 sys.path.insert(0, "experiments")
-from s4_probe import Frozen, SETS, DATA, S
 from ridge_probe import feats
-from countxplain.protocols import load_protocol_data, few_shot_split
+from s4_probe import DATA, SETS, Frozen, S
+
 from countxplain.datasets import load_sample
 from countxplain.density import pooled_density_map
+from countxplain.protocols import few_shot_split, load_protocol_data
+
 torch.set_num_threads(2)
 rng = np.random.default_rng(0)
 left = sys.argv[1]; frozen = Frozen().eval()
@@ -27,7 +33,7 @@ for n in (5, 15):
     _, _, vt = np.linalg.svd(Xs[rng.choice(len(Xs), 20000)], full_matrices=False)
     for dim in (16, 32):
         P = vt[:dim].T
-        def proc(Xr): return 1 / (1 + np.exp(-((Xr - mu) / sd) @ P / 4))
+        def proc(Xr, mu=mu, sd=sd, P=P): return 1 / (1 + np.exp(-((Xr - mu) / sd) @ P / 4))
         Z = proc(X)
         sub = rng.choice(len(Z), min(len(Z), 30000), replace=False)
         cell = Y > np.quantile(Y, 0.8)

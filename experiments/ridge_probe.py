@@ -1,10 +1,17 @@
 """Probe: ridge regression from frozen VGG stride-4 features (+ 3x3 / 7x7 local means) to the stride-4 dot map."""
-import sys, time, numpy as np, torch, torch.nn.functional as F
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
 sys.path.insert(0, "experiments")
-from s4_probe import Frozen, resize, normalise_batch, S, BF16, SETS, DATA
-from countxplain.protocols import load_protocol_data, few_shot_split
+from s4_probe import BF16, DATA, SETS, Frozen, S, normalise_batch, resize
+
 from countxplain.datasets import load_sample
 from countxplain.density import pooled_density_map
+from countxplain.protocols import few_shot_split, load_protocol_data
+
 torch.set_num_threads(2)
 
 def feats(frozen, px):

@@ -1,12 +1,21 @@
 """Probe: frozen VGG (conv2_2 pooled + conv3_3) at stride 4, a small trained backend and a prototype head
 with a similarity that vanishes away from its prototype; base on three sets, fine-tune on N shots of the fourth."""
-import sys, time, math, json
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from countxplain.pretrained import load_csrnet_state
-from countxplain.network import vgg16_frontend, normalise_batch
-from countxplain.protocols import load_protocol_data, few_shot_split, PROTOCOLS
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
 from countxplain.datasets import load_sample
 from countxplain.density import pooled_density_map
+from countxplain.network import normalise_batch, vgg16_frontend
+from countxplain.pretrained import load_csrnet_state
+from countxplain.protocols import PROTOCOLS, few_shot_split, load_protocol_data
+
 torch.set_num_threads(2)
 DATA = "../shared/data"
 S = 4

@@ -1,10 +1,17 @@
 """Probe: fine-tune the stride-4 head on whole cached shot images (count loss over the whole image)."""
-import sys, time, numpy as np, torch, torch.nn.functional as F
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
 sys.path.insert(0, "experiments")
-from s4_probe import Frozen, Head, SETS, DATA, S, BF16, resize, normalise_batch, evaluate, set_norm
-from countxplain.protocols import load_protocol_data, few_shot_split
+from s4_probe import BF16, DATA, SETS, Frozen, Head, S, evaluate, normalise_batch, resize, set_norm
+
 from countxplain.datasets import load_sample
 from countxplain.density import pooled_density_map
+from countxplain.protocols import few_shot_split, load_protocol_data
+
 torch.set_num_threads(2)
 left, sim = sys.argv[1], sys.argv[2]
 frozen = Frozen().eval(); _, ds = load_protocol_data(DATA, SETS[left])

@@ -28,8 +28,14 @@ import numpy as np
 import torch
 
 from countxplain.annotations import read_dots
-from countxplain.cell_size import (POOL3_MODULES, estimate_cell_diameter, fit_size_model, size_frontend,
-                                   training_examples)
+from countxplain.cell_size import (
+    POOL3_MODULES,
+    estimate_cell_diameter,
+    fit_size_model,
+    size_frontend,
+    training_examples,
+)
+from countxplain.cli import training_option
 from countxplain.density import typical_cell_spacing
 from countxplain.evaluation import evaluate_samples
 from countxplain.gallery import build_gallery
@@ -37,7 +43,6 @@ from countxplain.images import read_image
 from countxplain.modelfile import load_model, save_model
 from countxplain.pretrained import load_csrnet_state
 from countxplain.protocols import DEFAULT_MODEL_PROTOCOLS, load_protocol_data
-from countxplain.cli import training_option
 from countxplain.training import TrainingConfig, preset_config, train_model
 from countxplain.training.data import prepare_images
 
@@ -89,7 +94,8 @@ def fit_size_estimator(bundle, splits, log) -> dict:
             if np.isfinite(spacing):
                 ratios.append(estimate_cell_diameter(frontend, size_model, read_image(s.image_path).pixels) / spacing)
         ratios = np.array(ratios)
-        report[name] = {"median_ratio": float(np.median(ratios)), "mean_abs_log_error": float(np.abs(np.log(ratios)).mean())}
+        report[name] = {"median_ratio": float(np.median(ratios)),
+                        "mean_abs_log_error": float(np.abs(np.log(ratios)).mean())}
         log(f"cell-size estimate on {name} test images: estimated/annotated spacing {report[name]}")
     size_model["test_accuracy"] = report
     return size_model
@@ -109,7 +115,10 @@ def main(argv=None) -> int:
     parser.add_argument("--init", type=Path, default=None, help="start from this model file (extractor and head)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    log = lambda text: print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
+
+    def log(text):
+        print(f"[{time.perf_counter() - start:7.0f}s] {text}", flush=True)
+
     overrides = dict(args.set or [])
     config = preset_config(args.preset, **overrides)
     splits, diameters = default_splits(args.data, log)
@@ -160,7 +169,8 @@ def main(argv=None) -> int:
     model.provenance.setdefault("metrics", {})["test"] = summary
     if training_seconds is not None:
         model.provenance["training_seconds"] = round(training_seconds, 1)
-    model.provenance["recipe_seconds"] = model.provenance.get("recipe_seconds", 0) + round(time.perf_counter() - start, 1)
+    model.provenance["recipe_seconds"] = model.provenance.get("recipe_seconds", 0) + round(time.perf_counter() - start,
+                                                                                           1)
     save_model(model, path, half=True)
     (args.out / "default-metrics.json").write_text(json.dumps(
         {"recipe_seconds": model.provenance["recipe_seconds"], "test": metrics,

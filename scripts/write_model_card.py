@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from PIL import Image, ImageDraw, ImageFont
 
 from countxplain.explain_report import _draw_gallery
@@ -123,10 +122,13 @@ def main(argv=None) -> int:
         "training share and every choice (epoch, projection) is made on them; the test images below were "
         "never used for training or selection.", "",
         "| set | split used | modality |", "|---|---|---|",
-        f"| vgg | {PROTOCOLS['vgg64'].n_train} train + {PROTOCOLS['vgg64'].n_val} validation / 136 test (seed 0) | synthetic fluorescence |",
-        f"| mbm | {PROTOCOLS['mbm'].n_train} + {PROTOCOLS['mbm'].n_val} / 29 (seed 0) | bone marrow, H&E (bright-field) |",
+        f"| vgg | {PROTOCOLS['vgg64'].n_train} train + {PROTOCOLS['vgg64'].n_val} validation / 136 test (seed 0) | "
+        "synthetic fluorescence |",
+        f"| mbm | {PROTOCOLS['mbm'].n_train} + {PROTOCOLS['mbm'].n_val} / 29 (seed 0) | bone marrow, H&E "
+        "(bright-field) |",
         f"| adi | {PROTOCOLS['adi'].n_train} + {PROTOCOLS['adi'].n_val} / 150 (seed 0) | adipocytes, histology |",
-        "| dsb2018 | 80/20 by shuffled id (seed 0), 10% of the 80% for validation | fluorescence, bright-field, histology nuclei |",
+        "| dsb2018 | 80/20 by shuffled id (seed 0), 10% of the 80% for validation | fluorescence, bright-field, "
+        "histology nuclei |",
         "",
         f"All images are rescaled so that cells are {model.cell_diameter_px:g} px apart (median nearest-neighbour "
         "dot spacing): per set for vgg, mbm and adi (measured on training dots), per image for dsb2018. "
@@ -136,8 +138,11 @@ def main(argv=None) -> int:
         "## Test MAE (held-back images)", "",
         "| set | images | MAE | RMSE | relative MAE | cell size given |", "|---|---|---|---|---|---|"]
     for name, row in test.items():
-        lines.append(f"| {name} | {row['n']} | {row['mae']:.2f} | {row['rmse']:.2f} | {row['relative_mae']:.1%} | {row['cell_size']} |")
-    lines += ["", f"Validation MAE (each set weighted by its share of the training batches): stage 1 {metrics.get('stage1_val_mae', float('nan')):.2f}, "
+        lines.append(f"| {name} | {row['n']} | {row['mae']:.2f} | {row['rmse']:.2f} | {row['relative_mae']:.1%} | "
+                     f"{row['cell_size']} |")
+    lines += ["",
+              "Validation MAE (each set weighted by its share of the training batches): stage 1 "
+              f"{metrics.get('stage1_val_mae', float('nan')):.2f}, "
               f"CountXplain {metrics.get('val_mae', float('nan')):.2f}. "
               f"Training took {minutes(prov.get('training_seconds'))}, the whole recipe (training, gallery, "
               f"size estimator, test evaluation) {minutes(prov.get('recipe_seconds'))} on a 2-core CPU "

@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         pixels_cache: dict[Path, np.ndarray] = {}
         dots_cache: dict[Path, int] = {}
 
-        def load(sample):
+        def load(sample, pixels_cache=pixels_cache, dots_cache=dots_cache):  # this set's caches
             if sample.image_path not in pixels_cache:
                 pixels_cache[sample.image_path] = read_image(sample.image_path).pixels
                 dots_cache[sample.image_path] = int(len(read_dots(sample.dots_path)))

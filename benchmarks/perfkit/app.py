@@ -29,10 +29,11 @@ def section_app(args, model_file: Path) -> dict:
             config.mkdir()
             env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(config))
             env.pop("COUNTXPLAIN_MODEL", None)
-            command = [sys.executable, str(ROOT / "benchmarks" / "app_start.py"), str(image), "--model", str(model_file)]
+            command = [sys.executable, str(ROOT / "benchmarks" / "app_start.py"), str(image), "--model",
+                       str(model_file)]
             launched = time.time()
             done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
-            line = next((l for l in done.stdout.splitlines() if l.startswith("{")), None)
+            line = next((out for out in done.stdout.splitlines() if out.startswith("{")), None)
             if line is None:
                 runs.append({"error": f"exit {done.returncode}: {done.stderr.strip()[-500:]}"})
                 continue
@@ -40,7 +41,8 @@ def section_app(args, model_file: Path) -> dict:
             stamps = {k: v - launched for k, v in payload["stamps"].items() if isinstance(v, float)}
             runs.append({"since_launch_s": stamps, "count": payload["count"], "error": payload["error"]})
             print(f"  run {i + 1}: visible {stamps.get('visible', float('nan')):.2f} s, first count "
-                  f"{stamps.get('first_count', float('nan')):.2f} s (model loaded {stamps.get('model_loaded', float('nan')):.2f} s)",
+                  f"{stamps.get('first_count', float('nan')):.2f} s (model loaded "
+                  f"{stamps.get('model_loaded', float('nan')):.2f} s)",
                   flush=True)
     good = [r for r in runs if not r.get("error") and "first_count" in r["since_launch_s"]]
     summary = {"runs": runs, "image": "256×256 PNG (vgg 001)", "model": str(model_file)}

@@ -64,11 +64,12 @@ def section_inference(args, bundle, model_file: Path, device: torch.device, matm
             row["matmul_fp32"] = matmul_rate(device, torch.float32, sample_sizes, repeats=3)
             row["matmul_bf16"] = matmul_rate(device, torch.bfloat16, sample_sizes, repeats=3)
         print(f"  {size}²: {flops['total'] / 1e9:.1f} GFLOP", flush=True)
-        row["reference"] = describe(timed(lambda: reference_forward(reference_net, pixels), repeats, warmup, device),
+        row["reference"] = describe(timed(lambda pixels=pixels: reference_forward(reference_net, pixels), repeats,
+                                          warmup, device),
                                     flops["total"], peak, size * size)
-        row["ours_fp32"] = describe(timed(lambda: ours_fp32.count(pixels).count, repeats, warmup, device),
+        row["ours_fp32"] = describe(timed(lambda pixels=pixels: ours_fp32.count(pixels).count, repeats, warmup, device),
                                     flops["total"], peak, size * size)
-        row["ours_bf16"] = describe(timed(lambda: ours_bf16.count(pixels).count, repeats, warmup, device),
+        row["ours_bf16"] = describe(timed(lambda pixels=pixels: ours_bf16.count(pixels).count, repeats, warmup, device),
                                     flops["total"], peak_bf16, size * size)
         row["ours_bf16"]["efficiency_vs_fp32_matmul"] = row["ours_bf16"]["flops_per_s"] / peak
         row["speedup_fp32_vs_reference"] = row["reference"]["latency_s"] / row["ours_fp32"]["latency_s"]
@@ -141,14 +142,17 @@ def inference_variants(args, bundle, model_file: Path, device: torch.device, siz
         ("fused", "fp32 channels_last, conv+ReLU fused (oneDNN pointwise)", fused_cl, peak),
     ]
     if device.type == "cpu":
-        variants += [("mkldnn", "fp32 oneDNN blocked layout (torch.utils.mkldnn.to_mkldnn, prepacked weights)", None, peak),
+        variants += [("mkldnn", "fp32 oneDNN blocked layout (torch.utils.mkldnn.to_mkldnn, prepacked weights)", None,
+                      peak),
                      ("jit_freeze", "torch.jit.trace + freeze + optimize_for_inference (MKLDNN layout)", None, peak),
                      ("threads_1", "Counter fp32 path with torch.set_num_threads(1)", None, peak)]
     if not args.no_compile:
         variants.append(("compile", "torch.compile (inductor, freezing=True), channels_last", None, peak))
     variants += [
         ("bf16_autocast", "bf16 autocast, channels_last (an earlier Counter bf16)", autocast_bf16, peak_bf16),
-        ("bf16_weights", "bf16 copy of the whole extractor, eager, channels_last (Counter bf16 keeps the first conv in fp32)", bf16_weights, peak_bf16),
+        ("bf16_weights",
+         "bf16 copy of the whole extractor, eager, channels_last (Counter bf16 keeps the first conv in fp32)",
+         bf16_weights, peak_bf16),
         ("bf16_fused", "bf16 copy of the extractor, conv+ReLU fused", bf16_weights_fused, peak_bf16),
     ]
     if device.type == "cpu":

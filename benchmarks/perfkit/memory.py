@@ -1,4 +1,5 @@
-"""The memory section: peak RSS counting a big image and RSS over a folder, each in a ``perf.py --worker`` subprocess."""
+"""The memory section: peak RSS counting a big image and RSS over a folder, each in a ``perf.py --worker``
+subprocess."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def section_memory(args, model_file: Path) -> dict:
         out["big"]["size"] = big
         big_path.unlink()
         print(f"  {big}²: peak RSS {out['big'].get('peak_rss_mb', float('nan')):.0f} MB, count "
-              f"{out['big'].get('count', float('nan')):.1f} in {out['big'].get('seconds', float('nan')):.0f} s", flush=True)
+              f"{out['big'].get('count', float('nan')):.1f} in {out['big'].get('seconds', float('nan')):.0f} s",
+              flush=True)
         folder = tmp / "many"
         folder.mkdir()
         write_small_images(folder, n_images)
@@ -64,7 +66,7 @@ def write_small_images(folder: Path, n: int, side: int = 128) -> None:
 def run_worker(worker_args: list[str]) -> dict:
     command = [sys.executable, str(SCRIPT), "--worker"] + worker_args
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=3600)
-    line = next((l for l in reversed(done.stdout.splitlines()) if l.startswith("{")), None)
+    line = next((out for out in reversed(done.stdout.splitlines()) if out.startswith("{")), None)
     if done.returncode != 0 or line is None:
         return {"error": f"exit {done.returncode}: {done.stderr.strip()[-800:]}"}
     result = json.loads(line)

@@ -25,7 +25,8 @@ def targets(results: dict) -> list[tuple[str, str, str, bool | None, str]]:
         rows.append(("fp32 CPU inference at 1024², share of measured fp32 matmul FLOP/s", "≥ 80 %",
                      f"{eff:.0%} ({size['ours_fp32']['flops_per_s'] / 1e9:.0f} of "
                      f"{yardstick_fp32 / 1e9:.0f} GFLOP/s)",
-                     eff >= TARGETS["fp32_efficiency_1024"], f"{(eff - TARGETS['fp32_efficiency_1024']) * 100:+.0f} points"))
+                     eff >= TARGETS["fp32_efficiency_1024"],
+                     f"{(eff - TARGETS['fp32_efficiency_1024']) * 100:+.0f} points"))
         speed = size["speedup_bf16_vs_fp32"]
         rows.append(("bf16 inference speed-up over fp32 at 1024²", "≥ 1.5×", f"{speed:.2f}×",
                      speed >= TARGETS["bf16_speedup"], f"{speed / TARGETS['bf16_speedup']:.2f} of the goal"))
@@ -38,7 +39,8 @@ def targets(results: dict) -> list[tuple[str, str, str, bool | None, str]]:
     if training:
         speed = training["speedup_per_epoch"]
         rows.append(("stage-2 training per epoch, cached vs recomputed features", "≥ 20×", f"{speed:.0f}×",
-                     speed >= TARGETS["training_speedup"], f"{training['speedup_amortised']:.0f}× with the one-time cache "
+                     speed >= TARGETS["training_speedup"],
+                     f"{training['speedup_amortised']:.0f}× with the one-time cache "
                      f"amortised over {training['default_stage2_epochs']} epochs"))
     app = results.get("app")
     if app and "visible_median_s" in app:
@@ -53,7 +55,8 @@ def targets(results: dict) -> list[tuple[str, str, str, bool | None, str]]:
     if big and "peak_rss_mb" in big:
         peak = big["peak_rss_mb"] / 1024
         rows.append((f"peak memory counting a {big['size']}² image", "< 3 GB", f"{peak:.2f} GB",
-                     peak < TARGETS["peak_8192_gb"] and big["size"] >= 8192, f"whole process RSS peak, tile {big['tile_size']}"))
+                     peak < TARGETS["peak_8192_gb"] and big["size"] >= 8192,
+                     f"whole process RSS peak, tile {big['tile_size']}"))
     folder = memory.get("folder")
     if folder and "rss_mb" in folder:
         rss = folder["rss_mb"]
@@ -84,7 +87,8 @@ def write_report(results: dict, path: Path = REPORT) -> None:
                   "share of a core over the section), so those timings are slower and noisier than this machine "
                   "can do:", ""]
         for s in busy:
-            procs = "; ".join(f"pid {p['pid']} {p['cpu_percent']} % `{p['command'][:70]}`" for p in s["competitors"][:3])
+            procs = "; ".join(f"pid {p['pid']} {p['cpu_percent']} % `{p['command'][:70]}`"
+                              for p in s["competitors"][:3])
             lines.append(f"* {s['section']} ({s['start']}, {s['seconds']:.0f} s): {procs}")
         lines.append("")
     else:
@@ -151,7 +155,7 @@ def write_report(results: dict, path: Path = REPORT) -> None:
             lines += [f"### Execution paths at {variants['size']}² (whole network, input tensor ready, one by one)", "",
                       "| path | latency | GFLOP/s | of fp32 mm | of own-dtype mm | vs reference | note |",
                       "|---|---|---|---|---|---|---|"]
-            for key, row in variants["rows"].items():
+            for row in variants["rows"].values():
                 if "error" in row:
                     lines.append(f"| {row['label']} | failed | | | | | {row['error']} |")
                     continue
@@ -164,7 +168,8 @@ def write_report(results: dict, path: Path = REPORT) -> None:
             if layers:
                 total = sum(r["seconds"] for r in layers)
                 lines += [f"Where the fp32 time goes at {variants['size']}² (each fused conv+ReLU timed alone; "
-                          f"sum {fmt_s(total)}):", "", "| layer | output | time | share | of fp32 mm |", "|---|---|---|---|---|"]
+                          f"sum {fmt_s(total)}):", "", "| layer | output | time | share | of fp32 mm |",
+                          "|---|---|---|---|---|"]
                 for r in layers:
                     eff = f"{r['efficiency']:.0%}" if r["efficiency"] else ""
                     lines.append(f"| {r['layer']} | {'×'.join(map(str, r['output']))} | {fmt_s(r['seconds'])} | "
@@ -181,14 +186,16 @@ def write_report(results: dict, path: Path = REPORT) -> None:
             lines.append(f"| {name} | {len(s['images'])} | {s['cell_diameter_px']:.1f} px | "
                          f"{s['mean_relative_change']:.3%} | {s['max_relative_change']:.3%} | {s['mae_fp32']:.2f} | "
                          f"{s['mae_bf16']:.2f} | {s['speedup_bf16']:.2f}× |")
-        lines += ["", f"`Counter(precision='auto')` chose **{accuracy['auto_choice']}** here ({accuracy['auto_reason']}).",
+        lines += ["",
+                  f"`Counter(precision='auto')` chose **{accuracy['auto_choice']}** here ({accuracy['auto_reason']}).",
                   ""]
 
     training = results.get("training")
     if training:
         lines += ["## Stage-2 training", "",
                   f"{training['train_images']} vgg training images × 2 views = {training['views']} views, batch "
-                  f"{training['batch']} ({training['steps_per_epoch']} steps per epoch), {training['crop_px']} px crops.",
+                  f"{training['batch']} ({training['steps_per_epoch']} steps per epoch), {training['crop_px']} px "
+                  "crops.",
                   "",
                   f"* Ours (`countxplain.training.Trainer`, head on cached features): "
                   f"{fmt_s(training['ours_epoch_s'])} per epoch, after a one-time "
@@ -212,7 +219,8 @@ def write_report(results: dict, path: Path = REPORT) -> None:
                     continue
                 s = run["since_launch_s"]
                 lines.append(f"| {i} | {fmt_s(s.get('script'))} | {fmt_s(s.get('gui_modules_imported'))} | "
-                             f"{fmt_s(s.get('visible'))} | {fmt_s(s.get('model_loaded'))} | {fmt_s(s.get('first_count'))} |")
+                             f"{fmt_s(s.get('visible'))} | {fmt_s(s.get('model_loaded'))} | "
+                             f"{fmt_s(s.get('first_count'))} |")
         else:
             lines.append(f"Not measured: {app.get('runs')}")
         lines.append("")
@@ -224,7 +232,8 @@ def write_report(results: dict, path: Path = REPORT) -> None:
         if "peak_rss_mb" in big:
             lines += [f"Counting a {big['size']}² PNG (read with `read_image`, counted with `Counter` fp32, tile "
                       f"{big['tile_size']} + margin {big['tile_margin']}) in a fresh process: peak RSS "
-                      f"**{big['peak_rss_mb'] / 1024:.2f} GB** (after loading the model {big['rss_model_loaded_mb']:.0f} MB; "
+                      f"**{big['peak_rss_mb'] / 1024:.2f} GB** (after loading the model "
+                      f"{big['rss_model_loaded_mb']:.0f} MB; "
                       f"peak while reading {big['peak_rss_after_read_mb']:.0f} MB; the float image alone is "
                       f"{big['image_float_mb']:.0f} MB); count {big['count']:.1f} in {big['seconds']:.0f} s.", ""]
         elif big:
@@ -258,11 +267,12 @@ def gpu_check_section(path: Path) -> list[str]:
         agreement = row.get("agreement", {}).get("by_precision", {})
         if agreement:
             lines.append("Largest count difference from the CPU's fp32 counts: " + "; ".join(
-                f"{name} {r['worst_relative_difference']:.3%}" if "worst_relative_difference" in r else f"{name}: {r.get('error')}"
-                for name, r in agreement.items()) + ".")
+                f"{name} {r['worst_relative_difference']:.3%}" if "worst_relative_difference" in r
+                else f"{name}: {r.get('error')}" for name, r in agreement.items()) + ".")
         speed = row.get("speed", {}).get("sizes", {})
         if speed:
-            lines.append("Counting (fp32, median): " + ", ".join(f"{size}² {r['median_s']:.3f} s" for size, r in speed.items()) + ".")
+            lines.append("Counting (fp32, median): " + ", ".join(f"{size}² {r['median_s']:.3f} s" for size,
+                                                                 r in speed.items()) + ".")
         tune = row.get("fine_tune", {})
         if tune.get("seconds") is not None:
             lines.append(f"A short fine-tune on {tune['images']} annotated samples: {tune['seconds']:.0f} s.")
@@ -292,7 +302,8 @@ def findings(results: dict) -> list[str]:
                 f"(`torch.utils.mkldnn`) {speedup('mkldnn', 'channels_last')}; `torch.jit.freeze` + "
                 f"`optimize_for_inference` {speedup('jit_freeze', 'channels_last')}; `torch.compile` with freezing "
                 f"{speedup('compile', 'channels_last')}{compile_note}.",
-                f"* One thread instead of {results['machine']['torch_threads']}: {speedup('threads_1', 'channels_last')}.",
+                f"* One thread instead of {results['machine']['torch_threads']}: "
+                f"{speedup('threads_1', 'channels_last')}.",
                 f"* bf16 over fp32 channels-last eager: autocast (what `precision='bf16'` did before) "
                 f"{speedup('bf16_autocast', 'channels_last')}; a bf16 copy of the weights (what `Counter` runs now) "
                 f"{speedup('bf16_weights', 'channels_last')}; the copy with conv+ReLU fused "

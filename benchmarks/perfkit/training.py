@@ -17,11 +17,10 @@ def section_training(args, model_file: Path) -> dict:
     from countxplain.annotations import read_dots
     from countxplain.datasets import load_dataset
     from countxplain.density import typical_cell_spacing
-    from countxplain.training.losses import density_loss, diversity_loss, prototype_to_feature_loss
-    from countxplain.network import PrototypeHead
+    from countxplain.network import PrototypeHead, padded_batch
     from countxplain.training import Trainer, TrainingConfig
-    from countxplain.network import padded_batch
     from countxplain.training.data import make_views, prepare_images
+    from countxplain.training.losses import density_loss, diversity_loss, prototype_to_feature_loss
 
     n_train, n_val = (4, 2) if args.quick else (args.train_images, 4)
     epochs = 2 if args.quick else args.train_epochs

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QTo
 from .dot_type_picker import DotTypePicker
 
 HINT = ("<b>Annotate mode (A)</b>: click to place a dot of the chosen type on a cell · drag a dot to move it · "
-        "right-click or Shift+click removes the nearest dot · Shift+drag erases · a drag elsewhere pans, the wheel zooms · Ctrl+Z / Ctrl+Shift+Z undo / redo."
+        "right-click or Shift+click removes the nearest dot · Shift+drag erases · a drag elsewhere pans, the wheel "
+        "zooms · Ctrl+Z / Ctrl+Shift+Z undo / redo."
         "<br>Dots are saved beside the image as <tt>&lt;name&gt;.dots.csv</tt> at every change "
         "(<tt>&lt;name&gt;.&lt;ext&gt;.dots.csv</tt> where two images share a name).")
 ERROR_STYLE = "color: #c81e1e;"

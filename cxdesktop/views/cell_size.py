@@ -13,8 +13,16 @@ import math
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import (QDoubleSpinBox, QGraphicsLineItem, QHBoxLayout, QLabel, QPushButton, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QGraphicsLineItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .tool_viewbox import MEASURE
 

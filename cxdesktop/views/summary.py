@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from countxplain.scale_policy import cell_size_note
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from countxplain.scale_policy import cell_size_note
 
 from ..store import CANCELLED, COUNTING, DONE, ERROR, QUEUED
 
@@ -64,7 +65,8 @@ class SummaryPanel(QWidget):
             size = f"{entry.width}×{entry.height} px · " if entry.width else ""
             scale = cell_size_note(result)
             views = f", {result.flips} views averaged" if result.flips > 1 else ""
-            self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()}{views} in {result.seconds:.2f} s")
+            self.details.setText(f"{size}{scale}\n{a.model_name} on {a.device.upper()}{views} "
+                                 f"in {result.seconds:.2f} s")
         elif entry.status == ERROR:
             self.count.setText("Cannot count")
             self.details.setText(entry.error)

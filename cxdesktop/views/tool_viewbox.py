@@ -8,9 +8,9 @@ is there (a dot, moved); any other drag still pans.
 
 from __future__ import annotations
 
-import pyqtgraph as pg
 from typing import Callable
 
+import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
 PAN, BOX, MEASURE, ANNOTATE = "pan", "box", "measure", "annotate"
@@ -26,7 +26,8 @@ class ToolViewBox(pg.ViewBox):
         super().__init__(invertY=True, lockAspect=True, enableMenu=False)
         self.tool = PAN
         self._drawing = False
-        self.grabs: Callable[[QPointF], bool] | None = None  # annotate: does a drag from this view point move something?
+        # annotate: does a drag from this view point move something?
+        self.grabs: Callable[[QPointF], bool] | None = None
 
     def set_tool(self, tool: str) -> None:
         self.tool = tool

@@ -10,8 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QPushButton, QScrollArea, QSplitter, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from countxplain.datasets import sidecar_paths
 
@@ -104,7 +113,8 @@ class TrainingPanel(QWidget):
         paths = self.setup.checked_paths()
         store = self.session.store
         return TrainingRequest(images=paths, diameters=[store[p].cell_diameter_px for p in paths],
-                               config=self.setup.config(), preset=self.setup.preset(), start=self.setup.start(), val_share=self.setup.share(),
+                               config=self.setup.config(), preset=self.setup.preset(), start=self.setup.start(),
+                               val_share=self.setup.share(),
                                device=self.session.device_pref)
 
     def start(self) -> None:

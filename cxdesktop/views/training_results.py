@@ -7,8 +7,18 @@ training images; the gallery is ``GalleryView`` of the new model.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..training_job import format_duration
 from .gallery import GalleryView
@@ -74,7 +84,8 @@ class TrainingResults(QWidget):
                              f"image(s) · trained in {format_duration(outcome.seconds)}")
         self.table.setRowCount(len(outcome.rows))
         for row, result in enumerate(outcome.rows):
-            cells = (result.name, result.split, str(result.annotated), f"{result.predicted:.1f}", f"{result.error:+.1f}")
+            cells = (result.name, result.split, str(result.annotated), f"{result.predicted:.1f}",
+                     f"{result.error:+.1f}")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column >= 2:

@@ -99,9 +99,9 @@ def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
 
 def cmd_count(args) -> int:
     from .counts_csv import CountsCsv
-    from .scale_policy import cell_size_source
     from .images import read_image
     from .inference import Counter
+    from .scale_policy import cell_size_source
 
     if args.resume and not args.out:
         raise CountXplainError("--resume needs --out: the counts CSV to continue")
@@ -219,8 +219,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate_samples
     from .datasets import load_dataset
+    from .evaluation import evaluate_samples
 
     dataset = load_dataset(args.data)
     if not dataset.samples:

@@ -39,8 +39,10 @@ class CountsCsv:
             self._read_back()
 
     def _read_back(self) -> None:
-        refuse = lambda reason: InputFileError(self.path, f"{reason}; --resume continues a counts CSV that "
-                                                           f"'countxplain count --out' wrote")
+        def refuse(reason):
+            return InputFileError(self.path, f"{reason}; --resume continues a counts CSV that "
+                                             f"'countxplain count --out' wrote")
+
         try:
             text = self.path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -16,7 +16,6 @@ from .inference import CountResult
 from .modelfile import ModelBundle
 
 
-
 @dataclass
 class Contributions:
     """Each prototype's weight θ_i and its contribution c_i = θ_i · Σ S_i to one image's count.

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import atomic_write_bytes
-from .scale_policy import cell_size_note
 from .explain import contributions, similarity_boxes, similarity_on_image
 from .images import read_image
 from .inference import Counter
 from .modelfile import ModelBundle
 from .naming import prototype_name
+from .scale_policy import cell_size_note
 
 CELL_COLOUR = (240, 140, 30)
 BACKGROUND_COLOUR = (50, 120, 230)
@@ -51,10 +51,12 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
     prototypes = []
     for k in range(bundle.config.k_total):
         prototypes.append({
-            "index": k, "name": prototype_name(k, bundle.config.k_cell), "group": "cell" if parts.is_cell[k] else "background",
+            "index": k, "name": prototype_name(k, bundle.config.k_cell),
+                           "group": "cell" if parts.is_cell[k] else "background",
             "weight": float(parts.weights[k]), "contribution": float(parts.values[k]),
             "boxes_99th_percentile": [list(b) for b in similarity_boxes(result, k)],
-            "gallery_sources": bundle.gallery.sources[k] if bundle.gallery is not None and bundle.gallery.sources else [],
+            "gallery_sources": (bundle.gallery.sources[k]
+                                if bundle.gallery is not None and bundle.gallery.sources else []),
         })
     data = {"image": str(image_path), "width": image.width, "height": image.height, "model": bundle.name,
             "count": result.count, "bias_term": parts.bias_term, "scale": result.scale,
@@ -90,7 +92,8 @@ def _fit(array: np.ndarray, size: int):
 
     image = Image.fromarray(array)
     scale = size / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR), scale
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                        Image.BILINEAR), scale
 
 
 # the figure's font (Pillow's default) has no glyph for these
@@ -149,11 +152,13 @@ def render_figure(bundle: ModelBundle, pixels: np.ndarray, result, data: dict):
         tile_draw = ImageDraw.Draw(tile)
         colour = group_colour(data["prototypes"][k]["group"] == "cell")
         for bx0, by0, bx1, by1 in data["prototypes"][k]["boxes_99th_percentile"]:
-            tile_draw.rectangle([bx0 * s, by0 * s, max(bx0 * s, bx1 * s - 1), max(by0 * s, by1 * s - 1)], outline=colour, width=2)
+            tile_draw.rectangle([bx0 * s, by0 * s, max(bx0 * s, bx1 * s - 1), max(by0 * s, by1 * s - 1)],
+                                outline=colour, width=2)
         canvas.paste(tile, (x0, y0))
         draw.rectangle([x0 - 2, y0 - 2, x0 + tile.width + 1, y0 + tile.height + 1], outline=colour, width=2)
         p = data["prototypes"][k]
-        draw.text((x0, y0 + tile.height + 4), f"{p['name']} {p['group']}  c={p['contribution']:+.1f}", fill="black", font=small)
+        draw.text((x0, y0 + tile.height + 4), f"{p['name']} {p['group']}  c={p['contribution']:+.1f}", fill="black",
+                  font=small)
     y += rows_protos * (proto_size + 40) + 10
     if gallery_k:
         _draw_gallery(canvas, draw, bundle, (MARGIN, y), small)

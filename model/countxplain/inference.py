@@ -33,8 +33,8 @@ from .density import OUTPUT_STRIDE, padded_size
 from .device import choose_device
 from .errors import Cancelled
 from .images import resize_pixels
-from .modelfile import ModelBundle
 from .memory import release_freed_memory
+from .modelfile import ModelBundle
 from .network import normalise_batch
 from .scale_policy import diameter_to_use, refuse_huge_rescale
 

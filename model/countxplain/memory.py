@@ -16,7 +16,7 @@ import functools
 def _malloc_trim():
     name = ctypes.util.find_library("c")
     try:
-        function = getattr(ctypes.CDLL(name), "malloc_trim") if name else None
+        function = ctypes.CDLL(name).malloc_trim if name else None
     except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to ask
         return None
     if function is not None:

@@ -83,7 +83,8 @@ def save_model(bundle: ModelBundle, path: str | Path, half: bool = False) -> Pat
     path = Path(path)
     state = {}
     for key, value in bundle.network.state_dict().items():
-        value = value.detach().to("cpu").clone(memory_format=torch.contiguous_format)  # training may leave channels_last
+        # training may leave channels_last
+        value = value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
         state[key] = value.half() if half and value.is_floating_point() else value
     payload = {
         "format": FORMAT_NAME,
@@ -113,10 +114,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelBun
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ModelFileError(path, f"weights do not match the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ModelFileError(path,
+                             f"weights do not match the architecture (missing {missing[:3]}, unexpected "
+                             f"{unexpected[:3]})")
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise ModelFileError(path, f"weight '{key}' has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}")
+            raise ModelFileError(path,
+                                 f"weight '{key}' has shape {tuple(tensor.shape)}, expected "
+                                 f"{tuple(expected[key].shape)}")
         if not tensor.is_floating_point():
             raise ModelFileError(path, f"weight '{key}' is not floating point ({tensor.dtype})")
         if not torch.isfinite(tensor).all():
@@ -141,7 +146,8 @@ def read_payload(path: Path) -> dict:
     if path.stat().st_size == 0:
         raise ModelFileError(path, "file is empty (0 bytes)")
     if not zipfile.is_zipfile(path):
-        raise ModelFileError(path, "not a CountXplain model file (not a torch zip archive; truncated or another format)")
+        raise ModelFileError(path,
+                             "not a CountXplain model file (not a torch zip archive; truncated or another format)")
     members = _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -154,7 +160,9 @@ def read_payload(path: Path) -> dict:
         raise ModelFileError(path, "not a CountXplain model file (no 'countxplain-model' header)")
     version = payload.get("version")
     if version != FORMAT_VERSION:
-        raise ModelFileError(path, f"model file version {version!r} is not supported (this program reads version {FORMAT_VERSION})")
+        raise ModelFileError(path,
+                             f"model file version {version!r} is not supported (this program reads version "
+                             f"{FORMAT_VERSION})")
     for key in ("config", "state_dict"):
         if key not in payload:
             raise ModelFileError(path, f"model file has no '{key}' section")
@@ -175,7 +183,8 @@ def _check_archive(path: Path) -> list[zipfile.ZipInfo]:
     except Exception as error:  # zipfile and zlib raise several types for a broken archive
         raise ModelFileError(path, f"file is damaged: its archive cannot be read ({error})") from None
     if damaged is not None:
-        raise ModelFileError(path, f"file is damaged: its part '{damaged}' does not match the checksum stored when it was "
+        raise ModelFileError(path,
+                             f"file is damaged: its part '{damaged}' does not match the checksum stored when it was "
                                    "saved (changed since, or copied incompletely)")
     return members
 

@@ -49,7 +49,8 @@ def check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
         most = MAX_PICKLE_BYTES if part == "data.pkl" else None if part.startswith("data/") else MAX_RECORD_BYTES
         if most is not None and member.file_size > most:
             raise ModelFileError(path, f"the archive's part '{_shown(member.filename)}' declares "
-                                       f"{member.file_size:,} bytes, more than the {most:,} it can need; refused unread")
+                                       f"{member.file_size:,} bytes, more than the {most:,} it can need; "
+                                       "refused unread")
         tensor_bytes += member.file_size if most is None else 0
     if len(tops) > 1:
         raise ModelFileError(path, "the archive holds parts of more than one saved object; refused unread")
@@ -90,7 +91,8 @@ def check_preprocessing(path: Path, preprocessing: dict) -> None:
         if not is_finite_positive(value):
             raise ModelFileError(path, f"'{name}' {value!r} is not a finite positive number of pixels")
         if not least <= value <= most:
-            raise ModelFileError(path, f"'{name}' is {value:g} px, outside the plausible range of {least:g}-{most:g} px "
+            raise ModelFileError(path,
+                                 f"'{name}' is {value:g} px, outside the plausible range of {least:g}-{most:g} px "
                                        "(a damaged or altered model file)")
     for flag in ("fit_to_stride", "native_scale"):
         if not isinstance(preprocessing.get(flag, False), bool):

@@ -170,7 +170,8 @@ class CellsAddDensity(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        cells = (torch.arange(self.raw_weight.numel(), device=self.raw_weight.device) < self.k_cell).to(self.raw_weight.dtype)
+        cells = (torch.arange(self.raw_weight.numel(),
+                              device=self.raw_weight.device) < self.k_cell).to(self.raw_weight.dtype)
         return (nn.functional.softplus(self.raw_weight) * cells).view(1, -1, 1, 1)
 
     def forward(self, similarity: torch.Tensor) -> torch.Tensor:

@@ -27,12 +27,16 @@ class Protocol:
         if self.dataset == "dsb2018":
             return dsb2018_split(dataset)
         train, val, test = split_indices(len(dataset), self.n_train, self.n_val, self.n_test, seed)
-        pick = lambda idx: [dataset.samples[i] for i in idx]
+
+        def pick(idx):
+            return [dataset.samples[i] for i in idx]
+
         return pick(train), pick(val), pick(test)
 
 
 PROTOCOLS = {
-    "vgg32": Protocol("vgg32", "vgg", 32, 32, 100, "Count-ception 2.4 ± 0.4; FCRN-A 2.9 ± 0.2; Lempitsky & Zisserman 3.5 ± 0.2"),
+    "vgg32": Protocol("vgg32", "vgg", 32, 32, 100,
+                      "Count-ception 2.4 ± 0.4; FCRN-A 2.9 ± 0.2; Lempitsky & Zisserman 3.5 ± 0.2"),
     "vgg64": Protocol("vgg64", "vgg", 52, 12, 136, "(SAU-Net split sizes)"),
     "mbm": Protocol("mbm", "mbm", 12, 3, 29, "CSRNet 6.19 ± 0.53; CountXplain 6.94 ± 1.74; Proto4DME 5.96 ± 0.68"),
     "adi": Protocol("adi", "adi", 40, 10, 150, "CSRNet 12.37 ± 0.64; CountXplain 7.71 ± 2.34; Proto4DME 10.8 ± 2.77"),
@@ -58,7 +62,8 @@ def load_protocol_data(data_root: str | Path, protocol: str) -> tuple[Protocol, 
     return spec, load_dataset(Path(data_root) / spec.dataset)
 
 
-def few_shot_split(dataset: Dataset, protocol: str, n_shots: int, seed: int) -> tuple[list[Sample], list[Sample], list[Sample]]:
+def few_shot_split(dataset: Dataset, protocol: str, n_shots: int, seed: int) -> tuple[list[Sample], list[Sample],
+                                                                                      list[Sample]]:
     """A few-shot split of one protocol's data set: ``n_shots`` annotated images a user would give,
     drawn (by ``seed``) from the protocol's training and validation share of split ``seed``, and
     the protocol's test images of that split. Returns (shots, rest of the training share, test);

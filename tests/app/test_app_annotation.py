@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import pytest
-from helpers.app import WAIT_MS, blob_png, click_on_image, drag_on_image, drop_paths, wait_counted
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 from countxplain.annotations import read_dots
 from countxplain.datasets import sidecar_path
 from cxdesktop.views.tool_viewbox import ANNOTATE, PAN
+from helpers.app import WAIT_MS, blob_png, click_on_image, drag_on_image, drop_paths, wait_counted
 
 LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
 SHIFT = Qt.KeyboardModifier.ShiftModifier

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from helpers.app import blob_png, drop_paths, wait_counted
 from PySide6.QtCore import Qt
 
-from helpers import bad_inputs
 from cxdesktop.browser import COUNT_COLUMN
+from helpers import bad_inputs
+from helpers.app import blob_png, drop_paths, wait_counted
 
 SAMPLE = ("empty.png", "text.png", "gif named.png", "png cut inside IDAT.png", "jpeg cut at half.jpg",
           "tiff strip past end.tif", "bomb zlib 30000x30000.tif", "bomb header png.png", "seven 7x7.png",

@@ -7,10 +7,10 @@ import math
 import sys
 
 import pytest
-from helpers.app import block_worker, drop_paths, wait_counted
 from PySide6.QtCore import Qt
 
 from cxdesktop.browser import COUNT_COLUMN, FILE_COLUMN, SIZE_COLUMN
+from helpers.app import block_worker, drop_paths, wait_counted
 
 
 def cell(window, path, column, role=Qt.ItemDataRole.DisplayRole):
@@ -153,13 +153,13 @@ def test_browsing_images_leaves_pythons_true_intact(qtbot, window, small_images)
     paths = [str(p) for p in small_images]
     for path in paths:  # first showing of each image: caches fill
         window.browser.select(path)
-        qtbot.waitUntil(lambda: window.image_view.path == path, timeout=60_000)
+        qtbot.waitUntil(lambda path=path: window.image_view.path == path, timeout=60_000)
     gc.collect()
     before = sys.getrefcount(True)
     for i in range(12):
         path = paths[i % len(paths)]
         window.browser.select(path)
-        qtbot.waitUntil(lambda: window.image_view.path == path, timeout=60_000)
+        qtbot.waitUntil(lambda path=path: window.image_view.path == path, timeout=60_000)
         qtbot.wait(50)
     gc.collect()
     assert sys.getrefcount(True) - before > -60

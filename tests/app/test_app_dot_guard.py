@@ -8,12 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers.app import WAIT_MS, click_on_image, drop_paths, wait_counted
 
 from countxplain import resources
 from countxplain.annotations import read_dot_types, read_dots
 from countxplain.datasets import sidecar_path
 from cxdesktop.views.tool_viewbox import ANNOTATE, PAN
+from helpers.app import WAIT_MS, click_on_image, drop_paths, wait_counted
 
 
 def test_annotate_mode_refuses_an_unreadable_image_with_a_visible_message(qtbot, window, corrupt_png):

@@ -8,13 +8,13 @@ import csv
 
 import numpy as np
 import pytest
-from helpers.app import WAIT_MS, blob_png, click_on_image, drag_on_image, drop_paths, wait_counted
 from PySide6.QtCore import Qt
 
 from countxplain.annotations import read_dot_types
 from countxplain.datasets import sidecar_path
 from cxdesktop.browser import DOTS_COLUMN
 from cxdesktop.dot_types import TYPE_COLORS
+from helpers.app import WAIT_MS, blob_png, click_on_image, drag_on_image, drop_paths, wait_counted
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -107,7 +107,8 @@ def test_counter_types_have_colours_a_type_column_and_counts_in_the_list_and_the
     out = window.exporter.export_counts(tmp_path / "counts.csv")
     with open(out, newline="") as handle:
         rows = {row["path"]: row for row in csv.DictReader(handle) if row["kind"] == "image"}
-    assert (rows[entry.path]["dots"], rows[entry.path]["dots_cell"], rows[entry.path]["dots_dividing"]) == ("3", "1", "2")
+    assert (rows[entry.path]["dots"], rows[entry.path]["dots_cell"], rows[entry.path]["dots_dividing"]) == ("3", "1",
+                                                                                                            "2")
     other = [p for p in rows if p != entry.path][0]
     assert rows[other]["dots"] == "" and rows[other]["dots_cell"] == ""  # not annotated
 

@@ -8,10 +8,10 @@ import os
 
 import numpy as np
 import pytest
-from helpers.app import drop_paths, wait_counted
 
 from countxplain.explain import count_in_rect
 from cxdesktop.export import CSV_COLUMNS, atomic_write, save_density
+from helpers.app import drop_paths, wait_counted
 
 
 @pytest.fixture

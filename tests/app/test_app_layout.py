@@ -3,8 +3,9 @@ Explain dock stay readable."""
 
 from __future__ import annotations
 
-from helpers.app import drop_paths, wait_counted
 from PySide6.QtCore import QRect, Qt
+
+from helpers.app import drop_paths, wait_counted
 
 
 def rect_in_window(window, widget) -> QRect:
@@ -72,8 +73,8 @@ def test_the_image_list_stays_readable_narrow_then_wide(qtbot, window, small_ima
     for width in (window.minimumSizeHint().width(), 1800, window.minimumSizeHint().width(), 1280):
         settle(qtbot, window, width)
         qtbot.waitUntil(lambda: column_inside(view, COUNT_COLUMN), timeout=5000)
-        assert view.columnWidth(COUNT_COLUMN) >= max(metrics.horizontalAdvance(f"{window.session.store[str(p)].count:.1f}")
-                                                     for p in twins)
+        widest = max(metrics.horizontalAdvance(f"{window.session.store[str(p)].count:.1f}") for p in twins)
+        assert view.columnWidth(COUNT_COLUMN) >= widest
         shown = {metrics.elidedText(p.name, view.textElideMode(), view.columnWidth(FILE_COLUMN) - 8) for p in twins}
         assert len(shown) == len(twins)  # each name still tells its image apart
         assert all(text.startswith("BM_") for text in shown)

@@ -4,6 +4,7 @@ known limits), with the full record one click further; fields an older file lack
 from __future__ import annotations
 
 import pytest
+
 from helpers.app import WAIT_MS
 
 

@@ -4,10 +4,10 @@ the device picker, and the Help dialogs."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 from helpers.app import drop_paths, wait_counted
 from helpers.model_files import with_weight_byte_flipped
-from PySide6.QtWidgets import QMessageBox
 
 
 def visible_error_boxes(window) -> list[QMessageBox]:
@@ -76,18 +76,22 @@ def choose(picker, key) -> None:
 def test_precision_picker_switches_the_counter_recounts_and_is_remembered(qtbot, window, small_images):
     drop_paths(window, small_images[:1])
     wait_counted(qtbot, window, small_images[:1])
-    entry = lambda: window.session.store[str(small_images[0])]
+
+    def entry():
+        return window.session.store[str(small_images[0])]
+
     picker = window.status.precision_picker
     assert window.session.model.precision in ("fp32", "bf16")  # 'auto' resolved by the worker
     assert window.session.model.precision_reason.startswith(window.session.model.precision)
     assert entry().analysis.precision == window.session.model.precision
     for choice in ("fp32", "bf16", "fp32"):
         choose(picker, choice)
-        qtbot.waitUntil(lambda: window.session.model.precision == choice, timeout=60_000)
+        qtbot.waitUntil(lambda choice=choice: window.session.model.precision == choice, timeout=60_000)
         assert window.settings.precision == choice
         assert window.status.model_label.text().endswith(f"· {choice}")
         # the listed counts are made again at the precision the status bar names
-        qtbot.waitUntil(lambda: entry().status == "done" and entry().analysis.precision == choice, timeout=60_000)
+        qtbot.waitUntil(lambda choice=choice: entry().status == "done" and entry().analysis.precision == choice,
+                        timeout=60_000)
 
 
 def test_pickers_chosen_while_the_model_loads_take_effect(qtbot, tiny_model_file, app_settings, small_images):
@@ -113,12 +117,15 @@ def test_maps_picker_recounts_with_mirror_images_and_is_remembered(qtbot, window
     """Choosing 4 views counts every listed image again with its maps averaged over its mirror images."""
     drop_paths(window, small_images[:1])
     wait_counted(qtbot, window, small_images[:1])
-    entry = lambda: window.session.store[str(small_images[0])]
+
+    def entry():
+        return window.session.store[str(small_images[0])]
+
     assert entry().analysis.result.flips == 1 and window.session.model.flips == 1
     picker = window.status.flips_picker
     for choice in (4, 1):
         choose(picker, choice)
-        qtbot.waitUntil(lambda: entry().analysis is not None and entry().analysis.result.flips == choice
+        qtbot.waitUntil(lambda choice=choice: entry().analysis is not None and entry().analysis.result.flips == choice
                         and entry().status == "done", timeout=60_000)
         assert window.session.model.flips == choice and window.settings.flips == choice
         assert window.status.model_label.text().endswith(" · 4 views") == (choice == 4)

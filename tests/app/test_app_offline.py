@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers.app import drop_paths, wait_counted
 
 from helpers import REPO_ROOT
+from helpers.app import drop_paths, wait_counted
 
 
 def test_counting_works_with_every_socket_refused(qtbot, monkeypatch, tiny_model_file, app_settings, rgb_image):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from helpers.app import block_worker, drop_paths, wait_counted
 from PySide6.QtCore import Qt
+
+from helpers.app import block_worker, drop_paths, wait_counted
 
 
 def test_del_in_the_list_removes_the_current_image_and_never_its_file(qtbot, window, small_images):

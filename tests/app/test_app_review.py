@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers.app import blob_png, drag_on_image, drop_paths, wait_counted
 from PySide6.QtCore import QPointF, Qt
 
 from countxplain.explain import count_in_rect, similarity_boxes
 from cxdesktop.palette import prototype_color
 from cxdesktop.views.image_view import density_per_pixel
 from cxdesktop.views.tool_viewbox import BOX, MEASURE, PAN
+from helpers.app import blob_png, drag_on_image, drop_paths, wait_counted
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_choosing_a_prototype_shows_its_similarity_and_boxes(qtbot, counted):
     for prototype in (0, 3):  # a cell prototype, then a background one
         window.prototypes.choose(prototype)
         expected = similarity_boxes(entry.analysis.result, prototype, percentile=99.0)
-        qtbot.waitUntil(lambda: window.image_view.prototype == prototype, timeout=60_000)
+        qtbot.waitUntil(lambda prototype=prototype: window.image_view.prototype == prototype, timeout=60_000)
         assert window.image_view.similarity_item.isVisible()
         assert window.image_view.prototype_box_count() == len(expected)
         pens = {rect.pen().color().name() for rect in window.image_view._prototype_boxes}
@@ -290,7 +290,10 @@ def test_gallery_names_say_how_pure_each_prototypes_training_boxes_were(qtbot):
     view = GalleryView()
     qtbot.addWidget(view)
     view.set_model(info)
-    name = lambda p: view.findChild(QLabel, f"prototype-name-{p}")
+
+    def name(p):
+        return view.findChild(QLabel, f"prototype-name-{p}")
+
     assert "boxes 94% pure" in name(0).text() and "hold a dot" in name(0).toolTip()
     assert "pure" not in name(1).text()  # nothing recorded for it (the paper's projection)
     assert "boxes 50% pure" in name(2).text() and "hold no dot" in name(2).toolTip()

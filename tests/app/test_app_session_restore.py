@@ -8,9 +8,9 @@ import json
 import shutil
 
 import pytest
-from helpers.app import WAIT_MS, blob_png, drag_on_image, drop_paths, wait_counted
 
 from cxdesktop.session_file import SESSION_FILE_NAME
+from helpers.app import WAIT_MS, blob_png, drag_on_image, drop_paths, wait_counted
 
 
 def session_path(settings):
@@ -66,7 +66,8 @@ def test_the_list_sizes_boxes_and_model_come_back_on_the_next_start(
     assert [(b.x0, b.y0, b.x1, b.y1) for b in restored.boxes] == [pytest.approx((box.x0, box.y0, box.x1, box.y1))]
     assert second.session.store[str(small_images[0])].cell_diameter_px is None
     qtbot.waitUntil(lambda: second.session.model.path == str(other_model), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: restored.status == "done" and restored.analysis.cell_diameter_px is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: restored.status == "done" and restored.analysis.cell_diameter_px is not None,
+                    timeout=WAIT_MS)
     assert restored.analysis.cell_diameter_px == pytest.approx(entry.cell_diameter_px)
     assert second.session.current == str(small_images[1])  # the image on screen at quit is on screen again
     assert second.box_list.table.rowCount() == 1

@@ -8,13 +8,13 @@ import threading
 
 import numpy as np
 import pytest
-from helpers.app import WAIT_MS, blob_png, drop_paths, wait_counted
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from countxplain.annotations import write_dots_csv
 from countxplain.datasets import sidecar_path
 from cxdesktop.training_control import CANCELLED, DONE
+from helpers.app import WAIT_MS, blob_png, drop_paths, wait_counted
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -166,8 +166,8 @@ def test_train_cancel_resume_save_and_count_with_the_new_model(qtbot, window, pa
     panel.save(model_file)
     qtbot.waitUntil(lambda: controller.saved_path == str(model_file), timeout=WAIT_MS)
     assert "Saved as" in results.summary.text()
-    from countxplain.inference import Counter
     from countxplain.images import read_image
+    from countxplain.inference import Counter
     from countxplain.modelfile import load_model
 
     bundle = load_model(model_file)

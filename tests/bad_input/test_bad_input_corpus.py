@@ -9,11 +9,10 @@ import shutil
 
 import pytest
 
-from helpers import bad_inputs
-from helpers.cli import cli_lines, run_cli
-from helpers import REPO_ROOT
 from countxplain.counts_csv import file_cell
 from countxplain.errors import shown_path
+from helpers import REPO_ROOT, bad_inputs
+from helpers.cli import cli_lines, run_cli
 
 GOOD = sorted((REPO_ROOT / "resources" / "samples").glob("*.png"))[:2]
 

@@ -16,9 +16,9 @@ import pytest
 import tifffile
 from PIL import Image, ImageFile
 
-from helpers import bad_inputs
 from countxplain.errors import ImageReadError, shown_path
 from countxplain.images import normalise_intensity, read_image, to_rgb_float
+from helpers import bad_inputs
 
 
 def _fluorescence() -> np.ndarray:

@@ -16,7 +16,6 @@ from countxplain import __version__
 from countxplain.cli import main
 from helpers.cli import cli_lines, run_cli, small_png
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -126,9 +125,9 @@ def test_train_as_is_keeps_images_unscaled(tiny_model_file, tmp_path, monkeypatc
     """``train --cell-diameter as-is`` trains on the images as they are; by default each image is
     brought from its dot spacing (about 20 px here) to the training diameter (10 px); ``--fit-to-stride``
     makes a model that resizes to whole output cells."""
-    from countxplain.training import entry as training_entry
     from countxplain.annotations import write_dots_csv
     from countxplain.modelfile import load_model
+    from countxplain.training import entry as training_entry
 
     folder = tmp_path / "cells"
     for i in range(3):

@@ -13,7 +13,6 @@ from countxplain.cli import main
 from helpers.cli import cli_lines, one_error_line, run_cli, small_png
 from helpers.model_files import with_weight_byte_flipped
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from helpers.cli import cli_lines, one_error_line, run_cli, small_png
-from helpers import REPO_ROOT
 from countxplain.cli import main
 from countxplain.counts_csv import COLUMNS, CountsCsv, file_cell
+from helpers import REPO_ROOT
+from helpers.cli import cli_lines, one_error_line, run_cli, small_png
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

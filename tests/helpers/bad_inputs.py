@@ -416,7 +416,8 @@ case("bomb header bmp.bmp", "bomb", "BMP header declaring 50,000×50,000", "refu
      write(lambda: bmp_declaring(50_000, 50_000)), "too large")
 case("bomb header tiff.tif", "bomb", "TIFF header declaring 100,000×100,000 with one short strip", "refused",
      write(lambda: tiff_declaring(100_000, 100_000)), "too large")
-case("bomb text chunk.png", "bomb", "PNG with a zTXt chunk inflating to 64 MB", "refused", write(_ztxt_bomb), "too large")
+case("bomb text chunk.png", "bomb", "PNG with a zTXt chunk inflating to 64 MB", "refused", write(_ztxt_bomb),
+     "too large")
 
 # --- sizes -------------------------------------------------------------------------------------
 case("one row 1x500.png", "size", "1×500 PNG", "refused", write(lambda: png_bytes(np.zeros((1, 500), np.uint8))),
@@ -437,7 +438,8 @@ case("all nan float32.tif", "values", "float32, every pixel NaN", "refused",
      imwrite(lambda: np.full((32, 32), np.nan, np.float32)), "no pixel has a finite value")
 case("constant uint16.tif", "values", "uint16, every pixel 1234", "counted",
      imwrite(lambda: np.full((64, 64), 1234, np.uint16)))
-case("constant zero.png", "values", "8-bit, every pixel 0", "counted", write(lambda: png_bytes(np.zeros((64, 64), np.uint8))))
+case("constant zero.png", "values", "8-bit, every pixel 0", "counted", write(lambda: png_bytes(np.zeros((64, 64),
+                                                                                                        np.uint8))))
 case("complex64.tif", "values", "complex64 pixels", "refused", imwrite(_complex), "complex")
 case("bool.tif", "values", "bool pixels", "counted", imwrite(_bool))
 case("int8.tif", "values", "int8 pixels (negative values)", "counted",
@@ -454,7 +456,8 @@ case("uint16.png", "values", "16-bit grayscale PNG", "counted",
 
 # --- channels and colour -----------------------------------------------------------------------
 case("two channel.tif", "channels", "gray + alpha TIFF (2 samples)", "counted",
-     imwrite(lambda: np.dstack([gray(), np.full_like(gray(), 255)]), photometric="minisblack", extrasamples=["unassalpha"]))
+     imwrite(lambda: np.dstack([gray(), np.full_like(gray(), 255)]), photometric="minisblack",
+             extrasamples=["unassalpha"]))
 case("gray alpha.png", "channels", "gray + alpha PNG (LA)", "counted",
      pillow(lambda: Image.fromarray(gray()).convert("LA"), "PNG"))
 case("rgba.tif", "channels", "RGBA TIFF (4 samples)", "counted",

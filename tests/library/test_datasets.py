@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from countxplain.datasets import (Sample, count_dots, load_dataset, load_sample, sidecar_path, sidecar_paths,
-                                  split_indices)
+from countxplain.datasets import (
+    Sample,
+    count_dots,
+    load_dataset,
+    load_sample,
+    sidecar_path,
+    sidecar_paths,
+    split_indices,
+)
 from countxplain.protocols import PROTOCOLS, dsb2018_split, load_protocol_data
 
 EXPECTED = {  # name: (layout, images, annotated cells), from shared/data/README.md

@@ -8,8 +8,7 @@ from PIL import Image
 
 from countxplain.annotations import check_dots_inside, read_dots
 from countxplain.datasets import load_dataset
-from countxplain.density import (density_map, padded_size, pooled_density_map, scale_dots, sum_pool,
-                                 typical_cell_spacing)
+from countxplain.density import density_map, padded_size, pooled_density_map, scale_dots, sum_pool, typical_cell_spacing
 from countxplain.images import resize_pixels
 
 SIGMA = 4.0  # the training default (TrainingConfig.sigma_px)

@@ -8,8 +8,8 @@ import torch
 
 from countxplain import device as device_module
 from countxplain.device import DEVICE_CHOICES, choose_device
-from countxplain.images import read_image
 from countxplain.errors import Cancelled
+from countxplain.images import read_image
 from countxplain.inference import Counter, CountResult
 from countxplain.modelfile import load_model
 
@@ -303,7 +303,8 @@ def test_a_padded_model_can_count_on_whole_cells_and_a_fitted_one_padded(varying
     np.testing.assert_array_equal(asked.density, as_fitted.density)
     assert asked.cell_px == as_fitted.cell_px and asked.axis_scales is not None
     padded = Counter(fitted, device="cpu", whole_cells=False).count(pixels, cell_diameter_px=13.0)
-    np.testing.assert_array_equal(padded.density, Counter(varying, device="cpu").count(pixels, cell_diameter_px=13.0).density)
+    np.testing.assert_array_equal(padded.density, Counter(varying, device="cpu").count(pixels,
+                                                                                       cell_diameter_px=13.0).density)
     assert padded.axis_scales is None
 
 

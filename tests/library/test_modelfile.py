@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from countxplain import annotations
-from countxplain import modelfile
+from countxplain import annotations, modelfile
 from countxplain.errors import ModelFileError
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.modelfile import FORMAT_NAME, FORMAT_VERSION, load_model, read_payload, save_model
 from helpers.model_files import with_weight_byte_flipped
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

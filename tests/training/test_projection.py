@@ -6,9 +6,9 @@ import numpy as np
 import torch
 
 from countxplain.network import ModelConfig, PrototypeHead
-from countxplain.training.projection import project_prototypes
 from countxplain.training import Trainer
 from countxplain.training.data import TrainingImage, View
+from countxplain.training.projection import project_prototypes
 from helpers.training import tiny_config
 
 CELL, BACKGROUND, DECOY = 0, 1, 2

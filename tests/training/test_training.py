@@ -9,9 +9,9 @@ import torch
 
 from countxplain.errors import Cancelled
 from countxplain.modelfile import load_model, save_model
-from countxplain.training.projection import location_masks, project_prototypes
 from countxplain.training import Trainer, TrainingConfig
 from countxplain.training.data import TrainingImage, dihedral, make_views
+from countxplain.training.projection import location_masks, project_prototypes
 from helpers.training import blob_image, tiny_config
 
 

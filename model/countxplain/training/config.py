@@ -12,7 +12,6 @@ import torch
 from ..inference import native_bf16
 from ..network import ModelConfig
 
-
 # the options that take one of a few words, and those words
 CHOICES = {"stage1_precision": ("fp32", "bf16"), "stage1_schedule": ("constant", "cosine")}
 

@@ -11,8 +11,8 @@ import torch
 
 from ..datasets import Sample, load_sample
 from ..density import OUTPUT_STRIDE, padded_size, pooled_density_map, scale_dots, typical_cell_spacing
-from ..images import resize_pixels
 from ..errors import Cancelled
+from ..images import resize_pixels
 from ..network import padded_batch
 
 # a guard against absurd dot spacings only: counting applies the same factor unclipped, so a
@@ -123,7 +123,8 @@ def make_views(images: Sequence[TrainingImage], n_views: int, sigma: float, seed
     for index, image in enumerate(images):
         count = min(8, max(n_views, -(-min_group_views // group_sizes[image.group])))
         others = rng.choice(np.arange(1, 8), size=max(0, count - 1), replace=False)
-        transforms = [(0, False, 1.0)] + [(*divmod(int(c), 2), float(np.exp(rng.uniform(low, high))) if scale_jitter else 1.0)
+        transforms = [(0, False, 1.0)] + [(*divmod(int(c), 2),
+                                            float(np.exp(rng.uniform(low, high))) if scale_jitter else 1.0)
                                            for c in others]
         for rotations, flip, scale in transforms:
             pixels, dots = dihedral(image.pixels, image.dots, rotations, bool(flip))

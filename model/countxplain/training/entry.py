@@ -18,6 +18,7 @@ from .presets import DEFAULT_PRESET, preset_config
 from .trainer import Progress, Trainer
 from .vgg_s4 import VggS4Trainer
 
+
 @dataclass
 class TrainingRun:
     """A finished run: the model, the configuration it ran and the images it saw."""
@@ -59,7 +60,8 @@ def train_model(samples: Sequence[Sample], preset: str = DEFAULT_PRESET, overrid
     groups = list(groups) if groups is not None else [s.image_path.parent.name for s in samples]
     if val_samples is None:
         train_idx, val_idx = validation_split(len(samples), val_share, config.seed)
-        pick = lambda values, idx: [values[i] for i in idx]
+        def pick(values, idx):
+            return [values[i] for i in idx]
         val_samples, val_diameters, val_groups = (pick(samples, val_idx), pick(diameters, val_idx),
                                                   pick(groups, val_idx))
         samples, diameters, groups = pick(samples, train_idx), pick(diameters, train_idx), pick(groups, train_idx)
@@ -70,7 +72,8 @@ def train_model(samples: Sequence[Sample], preset: str = DEFAULT_PRESET, overrid
     if progress is not None:
         progress(Progress("prepare", 0, 0, message="reading the annotated images"))
     if config.extractor == "vgg-s4":  # counted as they are: every image keeps its own scale
-        diameters, val_diameters = [config.cell_diameter_px] * len(samples), [config.cell_diameter_px] * len(val_samples)
+        diameters = [config.cell_diameter_px] * len(samples)
+        val_diameters = [config.cell_diameter_px] * len(val_samples)
     train = prepare_images(samples, groups, config.cell_diameter_px, diameters, config.fit_to_stride)
     val = prepare_images(val_samples, val_groups, config.cell_diameter_px, val_diameters, config.fit_to_stride)
     trainer_class = VggS4Trainer if config.extractor == "vgg-s4" else Trainer

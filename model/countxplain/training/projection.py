@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ..density import OUTPUT_STRIDE
-from .least_squares import least_squares_1x1
 from .data import TrainingImage, View, dot_cell_map
+from .least_squares import least_squares_1x1
 
 if TYPE_CHECKING:
     from .config import TrainingConfig
@@ -130,4 +130,5 @@ def _identity_views(views: list[View]) -> dict[int, View]:
 def _processed_at(head, view: View, flat: int, device: torch.device) -> torch.Tensor:
     """The processed feature (d,) of one output cell of a view, on the CPU."""
     row, col = divmod(flat, view.target.shape[-1])
-    return head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))[0, :, 0, 0].cpu()
+    return head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))[0, :, 0,
+                                                                                                        0].cpu()

@@ -6,11 +6,11 @@ import datetime as _dt
 from dataclasses import asdict
 from typing import Sequence
 
-from .losses import intra_group_distances
 from ..modelfile import ModelBundle
 from ..network import CountXplain
 from .config import TrainingConfig
 from .data import TrainingImage
+from .losses import intra_group_distances
 
 
 def trained_bundle(model: CountXplain, config: TrainingConfig, train: Sequence[TrainingImage],

@@ -27,15 +27,15 @@ from torch import nn
 
 from ..annotations import atomic_write_bytes
 from ..errors import Cancelled
-from .losses import density_loss, diversity_loss, prototype_to_feature_loss
 from ..modelfile import ModelBundle
 from ..network import CountXplain
-from .projection import project_prototypes, refit_density_layer
-from .trained_model import trained_bundle
+from .checkpoints import read_checkpoint, write_checkpoint
 from .config import TrainingConfig, config_for_start, stage1_autocast, stage1_learning_rate
 from .data import TrainingImage, View, random_crops
-from .checkpoints import read_checkpoint, write_checkpoint
 from .fingerprint import training_fingerprint
+from .losses import density_loss, diversity_loss, prototype_to_feature_loss
+from .projection import project_prototypes, refit_density_layer
+from .trained_model import trained_bundle
 from .views import RunViews, frozen_views, to_head_features
 
 
@@ -136,7 +136,8 @@ class Trainer:
         frozen, trainable = self._split()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
+        def report(done, total):
+            return self.progress(Progress("cache", done, total, message="computing frozen features"))
         views = frozen_views(self.config, self.train_images, self.val_images, frozen, self.device, report, self.cancel)
         self.train_weights, self.val_weights = views.train_weights, views.val_weights
         return trainable, views
@@ -178,7 +179,8 @@ class Trainer:
         if resume:
             trainable.load_state_dict(resume["trainable"])
             optimiser.load_state_dict(resume["optimiser"])
-            best_mae, best_state, stale, first_epoch = resume["best_mae"], resume["best_state"], resume["stale"], resume["epoch"]
+            best_mae, best_state = resume["best_mae"], resume["best_state"]
+            stale, first_epoch = resume["stale"], resume["epoch"]
         autocast = stage1_autocast(c, self.device)
 
         def batch_loss(batch: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -3,9 +3,9 @@
 Images are used as they are (no rescaling to a common cell size): each is seen at every factor of
 ``view_scales``, as ``views_per_image`` random windows of at most ``max_view_px`` a side. The
 frozen VGG part runs once per view and its features are cached in bfloat16. Every step trains the
-last ``train_backend_layers`` backend convolutions and the prototype head on one view, mirrored at random: the squared error of the density
-against the stride-4 pooled Gaussian target, plus ``lambda_count`` times the squared count error
-per annotated cell of the view, so a small density that leaks over a large background costs as
+last ``train_backend_layers`` backend convolutions and the prototype head on one view, mirrored at random: the
+squared error of the density against the stride-4 pooled Gaussian target, plus ``lambda_count`` times the
+squared count error per annotated cell of the view, so a small density that leaks over a large background costs as
 much as it adds to the count. The rate falls from ``lr`` on a cosine over ``steps``; whole
 validation images (their frozen features also cached) are counted ``validations`` times and the best
 state is kept.
@@ -58,7 +58,8 @@ def _window(size: int, most: int, rng: np.random.Generator) -> tuple[int, int]:
     return start, start + length
 
 
-def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, frozen: Callable, rng: np.random.Generator,
+def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, frozen: Callable,
+                       rng: np.random.Generator,
                        device: torch.device, cancel: Callable[[], bool],
                        report: Callable[[int, int], None]) -> list[FeatureView]:
     """Every image at every ``view_scales`` factor, ``views_per_image`` windows each, through ``frozen``."""
@@ -67,7 +68,8 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
     for index, image in enumerate(images):
         for factor in config.view_scales:
             pixels = image.pixels if factor == 1.0 else resize_pixels(image.pixels, factor)
-            dots = scale_dots(image.dots, pixels.shape[1] / image.pixels.shape[1], pixels.shape[0] / image.pixels.shape[0])
+            dots = scale_dots(image.dots, pixels.shape[1] / image.pixels.shape[1],
+                              pixels.shape[0] / image.pixels.shape[0])
             for _ in range(config.views_per_image):
                 if cancel():
                     raise Cancelled()
@@ -79,7 +81,8 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
                 batch = padded_batch(window).to(device)
                 with torch.inference_mode(), stage1_autocast(config, device):
                     features = frozen(batch)[0].to(torch.bfloat16).cpu()
-                target = pooled_density_map(inside - np.array([x0, y0]), window.shape[:2], config.sigma_px, stride=STRIDE)
+                target = pooled_density_map(inside - np.array([x0, y0]), window.shape[:2], config.sigma_px,
+                                            stride=STRIDE)
                 target = torch.from_numpy(target)[None]
                 views.append(FeatureView(index, features[:, :target.shape[1], :target.shape[2]].clone(), target))
                 report(len(views), total)
@@ -141,7 +144,8 @@ class VggS4Trainer:
     def run(self) -> ModelBundle:
         start = time.perf_counter()
         extractor = self.model.extractor
-        report = lambda done, total: self.progress(Progress("cache", done, total, message="computing frozen features"))
+        def report(done, total):
+            return self.progress(Progress("cache", done, total, message="computing frozen features"))
         views = make_feature_views(self.train_images, self.config, extractor.eval().frozen_features, self.rng,
                                    self.device, self.cancel, report)
         self.val_features = self._frozen_val_features(extractor.frozen_features)
@@ -245,7 +249,8 @@ class VggS4Trainer:
         self.model.eval()
         with torch.inference_mode(), stage1_autocast(self.config, self.device):
             for view in views:
-                output = self.model.head(self.model.extractor.trained_features(view.features[None].float().to(self.device)))
+                features = self.model.extractor.trained_features(view.features[None].float().to(self.device))
+                output = self.model.head(features)
                 counted.append(float(output.density.float()[..., :view.target.shape[-2], :view.target.shape[-1]].sum()))
                 dots.append(float(view.target.sum()))
         counted, dots = np.array(counted), np.array(dots)
@@ -302,8 +307,10 @@ class VggS4Trainer:
     def _bundle(self, best: dict, seconds: float) -> ModelBundle:
         spacings = [typical_cell_spacing(image.dots) for image in self.train_images]
         bundle = trained_bundle(self.model, self.config, self.train_images, self.val_images,
-                                {"val_mae": best["val_mae"], "best_step": best["step"]}, [], self.history, None, seconds)
-        bundle.preprocessing["cell_diameter_px"] = float(np.nanmedian(spacings)) if np.isfinite(spacings).any() else 10.0
+                                {"val_mae": best["val_mae"], "best_step": best["step"]}, [], self.history, None,
+                                seconds)
+        diameter = float(np.nanmedian(spacings)) if np.isfinite(spacings).any() else 10.0
+        bundle.preprocessing["cell_diameter_px"] = diameter
         bundle.preprocessing["native_scale"] = True
         bundle.preprocessing["sigma_px"] = float(self.config.sigma_px)
         return bundle
