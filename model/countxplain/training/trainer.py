@@ -206,8 +206,10 @@ class Trainer:
             self._save_checkpoint({"stage": "stage1", "epoch": epoch + 1, "trainable": trainable.state_dict(),
                                    "optimiser": optimiser.state_dict(), "best_mae": best_mae,
                                    "best_state": best_state, "stale": stale})
-            self.progress(Progress("stage1", epoch + 1, c.stage1_epochs, losses, mae))
-            if stale >= c.stage1_patience:
+            stop = stale >= c.stage1_patience
+            why = f"no better validation count for {stale} epochs" if stop and epoch + 1 < c.stage1_epochs else ""
+            self.progress(Progress("stage1", epoch + 1, c.stage1_epochs, losses, mae, message=why))
+            if stop:
                 break
         self._end_stage1(trainable, best_state, best_mae)
 
