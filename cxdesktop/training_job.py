@@ -4,14 +4,13 @@
 trains with ``countxplain.training.train_model`` (the library's one training entry point: it
 sets the validation share aside, trains with the checkpoint and builds the prototype gallery)
 and counts every image with the result.
-``EtaEstimator`` turns epoch reports into an estimate of the time left. Nothing here
-imports torch at module level.
+``weighted_loss`` is the one loss number per epoch the curves show. Nothing here imports
+torch at module level.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,52 +164,3 @@ def weighted_loss(progress, config) -> float | None:
         return (config.lambda_density * losses.get("density", 0.0) + config.lambda_proto * losses.get("proto", 0.0)
                 + config.lambda_diversity * losses.get("diversity", 0.0))
     return None
-
-
-class EtaEstimator:
-    """Seconds left, from epoch reports. Each stage is timed on its own (stage-2 epochs, on cached
-    features, are far cheaper than stage-1 ones); until stage 2 starts only stage 1 is estimated."""
-
-    def __init__(self, stage1_epochs: int, stage2_epochs: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.epochs = {"stage1": stage1_epochs, "stage2": max(1, stage2_epochs)}
-        self.clock = clock
-        self.started = clock()
-        self._stage: str | None = None
-        self._stage_start = self.started
-        self._first_epoch = 0
-        self._last: tuple[str, int, float] | None = None
-
-    def update(self, stage: str, epoch: int) -> None:
-        if stage not in self.epochs:
-            return
-        now = self.clock()
-        if stage != self._stage:
-            self._stage = stage
-            self._stage_start = self._last[2] if self._last else self.started
-            self._first_epoch = epoch - 1  # a resumed run starts after the checkpoint's epoch
-        self._last = (stage, epoch, now)
-
-    def seconds_left(self) -> float | None:
-        """The rest of the current stage, plus stage 2 when in stage 2; None before the first epoch."""
-        if self._last is None:
-            return None
-        stage, epoch, now = self._last
-        done = epoch - self._first_epoch
-        if done <= 0:
-            return None
-        pace = (now - self._stage_start) / done
-        left = max(0, self.epochs[stage] - epoch) * pace
-        return max(0.0, left - (self.clock() - now))
-
-    def in_stage1(self) -> bool:
-        return self._stage == "stage1"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(math.ceil(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = int(round(seconds / 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"

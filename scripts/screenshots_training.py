@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     # training: a short run on the three annotated images, fine-tuning the current model
     dialog = window.show_training()
     panel = dialog.panel
+    wait(app, lambda: not panel.setup.image_list.pending, what="the image check")
     from countxplain.training import TrainingConfig
 
     info = window.session.model
@@ -107,7 +108,7 @@ def main(argv=None) -> int:
     panel.setup.val_share.setValue(34)
     seen = []
     window.training.sigProgress.connect(lambda p: seen.append((p.stage, p.epoch)))
-    panel.start()
+    panel.start()  # checks the images once more, then trains
     wait(app, lambda: ("stage2", 5) in seen or window.training.state in (DONE, FAILED, CANCELLED),
          what="stage 2 under way")
     shot(dialog, "10-training-running.png")

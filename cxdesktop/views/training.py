@@ -2,7 +2,9 @@
 
 Left: ``TrainingSetup`` and the Train / Cancel / Resume buttons. Right: the live curves
 (``TrainingCurves``) and, when a run has finished, its results (``TrainingResults``).
-The panel only asks the ``TrainingController``; it shows the controller's state.
+The panel only asks the ``TrainingController``; it shows the controller's state. The listed
+images with a dot file are checked in the job runner (``training_checks``) whenever the list
+is shown or changes, and again when Train is pressed, before any training work.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from PySide6.QtWidgets import (
 from countxplain.datasets import sidecar_paths
 
 from ..dialogs import show_error
-from ..dots import count_sidecar_dots
+from ..jobs import INTERACTIVE
+from ..training_checks import CheckItem, check_images
 from ..training_control import CANCELLED, CANCELLING, DONE, FAILED, RUNNING, WAITING, TrainingController
 from ..training_job import START_CURRENT, TrainingRequest
 from .training_curves import TrainingCurves
@@ -93,21 +96,34 @@ class TrainingPanel(QWidget):
         controller.sigFailed.connect(lambda message: show_error(self, "Training failed", message))
         controller.sigSaved.connect(self.results.set_saved)
         controller.sigSaveFailed.connect(lambda message: show_error(self, "Cannot save the model", message))
-        session.sigModelLoaded.connect(lambda info: self.setup.set_current_model(info.name))
+        session.sigModelLoaded.connect(self._model_loaded)
+        self._starting = False
         self.refresh_images()
-        self.setup.set_current_model(session.model.name if session.model else None)
+        self._model_loaded(session.model)
         self._state_changed(controller.state)
 
+    def _model_loaded(self, info) -> None:
+        self.setup.set_current_model(info.name if info else None, info.config.get("extractor") if info else None)
+
     def refresh_images(self) -> None:
-        """The listed images that have dots saved beside them."""
-        rows = []
+        """List the listed images that have dots saved beside them, then check them in the job runner."""
+        items, rows = self._check_items()
+        self.setup.image_list.show_pending(rows)
+        self.session.submit_job("check-training-images", lambda ctx: check_images(items, ctx.cancelled), "training",
+                                INTERACTIVE, ok=self.setup.image_list.show_checks)
+
+    def _check_items(self) -> tuple[list[CheckItem], list[tuple[str, int | None]]]:
+        """What to check (the image size where the app read it already), and the dots known without a read."""
+        items, rows = [], []
         entries = self.session.store.entries()
         for entry, sidecar in zip(entries, sidecar_paths(entry.path for entry in entries)):
             if not sidecar.exists():
                 continue
+            shape = (entry.height, entry.width) if entry.width and entry.height else None
+            items.append(CheckItem(entry.path, str(sidecar), shape))
             loaded = entry.dots is not None and not entry.dots.load_error
-            rows.append((entry.path, len(entry.dots) if loaded else count_sidecar_dots(entry.path, sidecar)))
-        self.setup.set_images(rows)
+            rows.append((entry.path, len(entry.dots) if loaded else None))
+        return items, rows
 
     def request(self) -> TrainingRequest:
         paths = self.setup.checked_paths()
@@ -118,12 +134,42 @@ class TrainingPanel(QWidget):
                                device=self.session.device_pref)
 
     def start(self) -> None:
+        """Check the images once more (they may have changed on disk), then train on those still usable."""
         problem = self.setup.problem()
         if problem:
             show_error(self, "Cannot train yet", problem)
             return
-        request = self.request()
-        self.curves.reset(request.config)
+        chosen = set(self.setup.checked_paths())
+        items = [item for item in self._check_items()[0] if item.path in chosen]
+        self._starting = True
+        self._update_buttons()
+        self.session.submit_job("check-training-images", lambda ctx: check_images(items, ctx.cancelled),
+                                "training-start", INTERACTIVE,
+                                ok=lambda checks: self._checked_for_start(chosen, checks),
+                                error=self._start_failed, cancelled=lambda: self._start_failed(None), supersede=False)
+
+    def _checked_for_start(self, chosen: set[str], checks) -> None:
+        self._starting = False
+        merged = {check.path: check for check in self.setup.image_list.checks.values()}
+        merged.update({check.path: check for check in checks})
+        self.setup.image_list.show_checks([merged[path] for path in merged])
+        excluded = [check for check in checks if not check.usable]
+        problem = self.setup.problem()
+        if excluded or problem:
+            lines = [f"{Path(check.path).name}: {check.reason}" for check in excluded]
+            show_error(self, "Cannot train yet", "\n".join(lines + ([problem] if problem else [])))
+            self._update_buttons()
+            return
+        self._run(self.request())
+
+    def _start_failed(self, message: str | None) -> None:
+        self._starting = False
+        self._update_buttons()
+        if message:
+            show_error(self, "Cannot check the images", message)
+
+    def _run(self, request: TrainingRequest) -> None:
+        self.curves.reset(request.config, self.setup.trainer())
         self.results.show_outcome(None)
         self.tabs.setCurrentWidget(self.curves)
         self.controller.start(request)
@@ -143,7 +189,7 @@ class TrainingPanel(QWidget):
         self.controller.save(path)
 
     def _finished(self, outcome) -> None:
-        self.results.show_outcome(outcome)
+        self.results.show_outcome(outcome, self.curves.run_notes.notes)
         self.tabs.setCurrentWidget(self.results)
 
     def _state_changed(self, state: str) -> None:
@@ -154,7 +200,7 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        busy = self.controller.busy()
+        busy = self.controller.busy() or self._starting
         self.train_button.setEnabled(not busy and self.setup.problem() is None)
         self.cancel_button.setEnabled(self.controller.state in (WAITING, RUNNING))
         self.resume_button.setEnabled(self.controller.can_resume())

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..training_job import format_duration
+from ..training_eta import format_duration
 from .gallery import GalleryView
 
 HEADERS = ("Image", "Split", "Dots", "Model count", "Error")
@@ -72,8 +72,9 @@ class TrainingResults(QWidget):
         self.use_button.clicked.connect(self.sigUse)
         self.show_outcome(None)
 
-    def show_outcome(self, outcome) -> None:
-        """A ``training_job.TrainingOutcome`` (None: nothing to show)."""
+    def show_outcome(self, outcome, notes: list[str] | None = None) -> None:
+        """A ``training_job.TrainingOutcome`` (None: nothing to show), with what the run did that its
+        settings do not say (``training_notes``)."""
         self.save_button.setEnabled(outcome is not None)
         self.use_button.setEnabled(outcome is not None)
         if outcome is None:
@@ -81,7 +82,8 @@ class TrainingResults(QWidget):
             return
         n_val = sum(1 for r in outcome.rows if r.split == "validation")
         self.summary.setText(f"Validation MAE <b>{outcome.val_mae:.2f}</b> cells per image over {n_val} validation "
-                             f"image(s) · trained in {format_duration(outcome.seconds)}")
+                             f"image(s) · trained in {format_duration(outcome.seconds)}"
+                             + "".join(f"<br>{note}" for note in notes or []))
         self.table.setRowCount(len(outcome.rows))
         for row, result in enumerate(outcome.rows):
             cells = (result.name, result.split, str(result.annotated), f"{result.predicted:.1f}",

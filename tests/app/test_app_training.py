@@ -52,6 +52,7 @@ def panel(qtbot, window, annotated, tmp_path):
     window.training.checkpoint_dir = tmp_path / "checkpoints"
     window.menu_actions["train_model"].trigger()
     panel = window.training_dialog.panel
+    qtbot.waitUntil(lambda: not panel.setup.image_list.pending, timeout=WAIT_MS)  # the images checked
     panel.setup.set_base_config(tiny_config())
     return panel
 
@@ -66,6 +67,7 @@ def test_the_panel_lists_the_annotated_images_with_the_presets_of_each_start(qtb
     drop_paths(window, annotated)
     wait_counted(qtbot, window, annotated)
     setup = window.show_training().panel.setup
+    qtbot.waitUntil(lambda: not setup.image_list.pending, timeout=WAIT_MS)
     assert [p.split("/")[-1] for p in setup.checked_paths()] == ["cells0.png", "cells1.png", "cells2.png"]
     assert "cells0.png" in setup.images.item(0).text() and "dots" in setup.images.item(0).text()
     fine_tune = preset_config("fine-tune")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cxdesktop.training_job import EtaEstimator, format_duration, weighted_loss
+from cxdesktop.training_eta import EtaEstimator, format_duration, run_plan
+from cxdesktop.training_job import weighted_loss
 
 
 class Clock:
@@ -16,31 +17,35 @@ class Clock:
 
 
 def test_time_left_is_paced_per_stage():
+    from countxplain.training import Progress, TrainingConfig
+
     clock = Clock()
-    eta = EtaEstimator(stage1_epochs=10, stage2_epochs=100, clock=clock)
+    eta = EtaEstimator(run_plan(TrainingConfig(stage1_epochs=10, stage2_epochs=100), "csrnet"), clock=clock)
     assert eta.seconds_left() is None
     clock.now = 20.0
-    eta.update("stage1", 1)
+    eta.update(Progress("stage1", 1, 10))
     clock.now = 30.0
-    eta.update("stage1", 2)  # 15 s per stage-1 epoch so far
-    assert eta.seconds_left() == pytest.approx(8 * 15)
+    eta.update(Progress("stage1", 2, 10))  # 10 s per stage-1 epoch between reports; stage 2 guessed at a tenth
+    assert eta.seconds_left() == pytest.approx(8 * 10 + 100 * 1.0)
     assert eta.in_stage1()
     clock.now = 130.0
-    eta.update("stage1", 5)  # stage 1 stopped early (patience) at epoch 5
+    eta.update(Progress("stage1", 5, 10))  # stage 1 stopped early (patience) at epoch 5
     clock.now = 131.0
-    eta.update("stage2", 1)
+    eta.update(Progress("stage2", 1, 100))
     clock.now = 132.0
-    eta.update("stage2", 2)  # 1 s per stage-2 epoch
+    eta.update(Progress("stage2", 2, 100))  # 1 s per stage-2 epoch
     assert eta.seconds_left() == pytest.approx(98)
     clock.now = 140.0  # time passes without a report: the estimate counts down
     assert eta.seconds_left() == pytest.approx(90)
 
 
 def test_a_resumed_run_is_paced_from_its_own_first_epoch():
+    from countxplain.training import Progress, TrainingConfig
+
     clock = Clock()
-    eta = EtaEstimator(stage1_epochs=10, stage2_epochs=50, clock=clock)
+    eta = EtaEstimator(run_plan(TrainingConfig(stage1_epochs=10, stage2_epochs=50), "csrnet"), clock=clock)
     clock.now = 4.0
-    eta.update("stage2", 41)  # resumed after epoch 40
+    eta.update(Progress("stage2", 41, 50))  # resumed after epoch 40
     assert eta.seconds_left() == pytest.approx(9 * 4)
 
 
