@@ -71,9 +71,9 @@ def main(argv=None) -> int:
                           for pixels, truth, diameter in rows]
                 table[name][str(factor)] = float(np.mean(errors))
             print(path, name, {f: round(v, 2) for f, v in table[name].items()}, flush=True)
-        report["models"][f"{path} ({model.provenance.get('created')})"] = {"name": model.name,
-                                                                           "created": model.provenance.get("created"),
-                                       "n_images": {n: len(r) for n, r in sets.items()}, "mae": table}
+        report["models"][f"{path} ({model.provenance.get('created')})"] = {
+            "name": model.name, "created": model.provenance.get("created"),
+            "n_images": {n: len(r) for n, r in sets.items()}, "mae": table}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1))
     return 0

@@ -43,8 +43,8 @@ def purity_projection_pairs(runs: list[dict]) -> list[tuple[dict, dict]]:
         options = {k: v for k, v in row["options"].items() if k != "projection_choice"}
         extractor = Path(row["extractor"]).name if row.get("extractor") else None
         return row["protocol"], row["seed"], extractor, json.dumps(options, sort_keys=True)
-    nearest = {key(row): row for row in runs if row["options"].get("projection_choice",
-                                                                   "nearest") == "nearest" and row.get("purity")}
+    nearest = {key(row): row for row in runs
+               if row["options"].get("projection_choice", "nearest") == "nearest" and row.get("purity")}
     return [(nearest[key(row)], row) for row in runs
             if row["options"].get("projection_choice") == "purest" and key(row) in nearest]
 

@@ -158,8 +158,8 @@ def protocol_table(data: dict) -> list[str]:
             csr = np.array([r["csrnet_mae"] for r in runs])
             cx = np.array([r["countxplain_mae"] for r in runs])
             target = TARGETS.get(name)
-            verdict = "" if target is None else (" (met)" if cx.mean() <= target else " (missed by "
-                                                                                      f"{cx.mean() - target:.2f})")
+            verdict = "" if target is None else (" (met)" if cx.mean() <= target
+                                                 else f" (missed by {cx.mean() - target:.2f})")
             p = PROTOCOLS[name]
             shares = ("80 % / 20 % by id, 10 % of the 80 % for validation" if name == "dsb2018"
                       else f"{p.n_train} + {p.n_val}")
@@ -197,8 +197,8 @@ def candidates_section(rows: list | None) -> list[str]:
     if shipped:
         def at_least_as_good(row):
             return (row["val_mae"] is not None and row["val_mae"] <= shipped["val_mae"]
-                    and all(row["purity"][n][g] >= shipped["purity"][n][g] for n in sets for g in ("cell",
-                                                                                                   "background")))
+                    and all(row["purity"][n][g] >= shipped["purity"][n][g]
+                            for n in sets for g in ("cell", "background")))
         better = [row["label"] for row in rows if not row.get("shipped") and at_least_as_good(row)]
         lines += ["", "At least as good as the shipped model in validation MAE and in every purity: "
                   + (", ".join(better) if better else "none") + "."]

@@ -93,8 +93,8 @@ def accuracy_html(provenance: dict) -> str:
     test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
     rows = [_test_row(name, row) for name, row in test.items() if isinstance(row, dict)]
     if rows:
-        head = "".join(f"<th align='left'>{h}</th>" for h in ("Test set", "Images", "MAE", "RMSE", "Relative",
-                                                              "Cell size"))
+        head = "".join(f"<th align='left'>{h}</th>"
+                       for h in ("Test set", "Images", "MAE", "RMSE", "Relative", "Cell size"))
         parts.append(f"<table cellspacing='0' cellpadding='3' border='1'><tr>{head}</tr>{''.join(rows)}</table>"
                      "<p><small>Test images were never used for training or for choosing the model.</small></p>")
     else:

@@ -107,8 +107,8 @@ class SessionKeeper(QObject):
         if not Path(model).is_file():
             return model
         wanted = Path(model).resolve()
-        if not any(p and Path(p).resolve() == wanted for p in (self._loading, getattr(self.session.model, "path",
-                                                                                      None))):
+        if not any(p and Path(p).resolve() == wanted
+                   for p in (self._loading, getattr(self.session.model, "path", None))):
             self.session.load_model(model, user=True)
         return None
 

@@ -85,8 +85,8 @@ class StatusBar(QStatusBar):
         views = f" · {info.flips} views" if info.flips > 1 else ""
         text = f"Model: {info.name} · {device_text(info)} · {info.precision}{views}"
         self.model_label.setText(text)
-        self.model_label.setToolTip("\n".join(t for t in (text, info.path, info.device_reason,
-                                                          info.precision_reason) if t))
+        self.model_label.setToolTip("\n".join(t for t in (text, info.path, info.device_reason, info.precision_reason)
+                                              if t))
 
     def set_model_error(self, message: str) -> None:
         self.model_label.setText(f"No model: {message}")

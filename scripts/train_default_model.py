@@ -169,8 +169,8 @@ def main(argv=None) -> int:
     model.provenance.setdefault("metrics", {})["test"] = summary
     if training_seconds is not None:
         model.provenance["training_seconds"] = round(training_seconds, 1)
-    model.provenance["recipe_seconds"] = model.provenance.get("recipe_seconds", 0) + round(time.perf_counter() - start,
-                                                                                           1)
+    recipe_seconds = round(time.perf_counter() - start, 1)
+    model.provenance["recipe_seconds"] = model.provenance.get("recipe_seconds", 0) + recipe_seconds
     save_model(model, path, half=True)
     (args.out / "default-metrics.json").write_text(json.dumps(
         {"recipe_seconds": model.provenance["recipe_seconds"], "test": metrics,

@@ -46,8 +46,8 @@ def layer_profile(extractor, batch: torch.Tensor, peak: float, repeats: int = 2)
                 y = step()
                 best = min(best, time.perf_counter() - start)
             h, w = y.shape[-2:]
-            flops = 2 * module.out_channels * module.in_channels * kh * kw * h * w if isinstance(module,
-                                                                                                 nn.Conv2d) else 0
+            flops = (2 * module.out_channels * module.in_channels * kh * kw * h * w
+                     if isinstance(module, nn.Conv2d) else 0)
             rows.append({"layer": name, "output": [int(y.shape[1]), int(h), int(w)], "seconds": best, "flops": flops,
                          "efficiency": flops / best / peak if flops else None})
             x = y

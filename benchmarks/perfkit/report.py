@@ -271,8 +271,8 @@ def gpu_check_section(path: Path) -> list[str]:
                 else f"{name}: {r.get('error')}" for name, r in agreement.items()) + ".")
         speed = row.get("speed", {}).get("sizes", {})
         if speed:
-            lines.append("Counting (fp32, median): " + ", ".join(f"{size}² {r['median_s']:.3f} s" for size,
-                                                                 r in speed.items()) + ".")
+            lines.append("Counting (fp32, median): "
+                         + ", ".join(f"{size}² {r['median_s']:.3f} s" for size, r in speed.items()) + ".")
         tune = row.get("fine_tune", {})
         if tune.get("seconds") is not None:
             lines.append(f"A short fine-tune on {tune['images']} annotated samples: {tune['seconds']:.0f} s.")

@@ -207,8 +207,8 @@ def count_dots(dataset: Dataset) -> int:
     return sum(len(read_dots(s.dots_path)) for s in dataset.samples)
 
 
-def split_indices(n: int, n_train: int, n_val: int, n_test: int | None, seed: int) -> tuple[np.ndarray, np.ndarray,
-                                                                                            np.ndarray]:
+def split_indices(n: int, n_train: int, n_val: int, n_test: int | None,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random disjoint train/validation/test index sets; the rest of ``n`` is test when ``n_test`` is None."""
     order = np.random.default_rng(seed).permutation(n)
     train = order[:n_train]

@@ -365,8 +365,8 @@ class _TiffLayout:
         order = ([i for i, _ in self.extra] + [self.axes.index("Y"), self.axes.index("X")]
                  + ([self.axes.index("S")] if "S" in self.axes else []))
         data = data.reshape(self.shape)
-        return np.transpose(data, order).reshape((self.n_planes,
-                                                  ) + tuple(data.shape[i] for i in order[len(self.extra):]))
+        planes = tuple(data.shape[i] for i in order[len(self.extra):])
+        return np.transpose(data, order).reshape((self.n_planes,) + planes)
 
     def pick(self, data: np.ndarray, page: int | None) -> np.ndarray:
         """(H, W) or (H, W, C) of ``page``; 3 or 4 planes of a C axis are channels when no page is asked for."""

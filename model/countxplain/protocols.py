@@ -62,8 +62,8 @@ def load_protocol_data(data_root: str | Path, protocol: str) -> tuple[Protocol, 
     return spec, load_dataset(Path(data_root) / spec.dataset)
 
 
-def few_shot_split(dataset: Dataset, protocol: str, n_shots: int, seed: int) -> tuple[list[Sample], list[Sample],
-                                                                                      list[Sample]]:
+def few_shot_split(dataset: Dataset, protocol: str, n_shots: int,
+                   seed: int) -> tuple[list[Sample], list[Sample], list[Sample]]:
     """A few-shot split of one protocol's data set: ``n_shots`` annotated images a user would give,
     drawn (by ``seed``) from the protocol's training and validation share of split ``seed``, and
     the protocol's test images of that split. Returns (shots, rest of the training share, test);

@@ -107,8 +107,8 @@ def test_counter_types_have_colours_a_type_column_and_counts_in_the_list_and_the
     out = window.exporter.export_counts(tmp_path / "counts.csv")
     with open(out, newline="") as handle:
         rows = {row["path"]: row for row in csv.DictReader(handle) if row["kind"] == "image"}
-    assert (rows[entry.path]["dots"], rows[entry.path]["dots_cell"], rows[entry.path]["dots_dividing"]) == ("3", "1",
-                                                                                                            "2")
+    row = rows[entry.path]
+    assert (row["dots"], row["dots_cell"], row["dots_dividing"]) == ("3", "1", "2")
     other = [p for p in rows if p != entry.path][0]
     assert rows[other]["dots"] == "" and rows[other]["dots_cell"] == ""  # not annotated
 

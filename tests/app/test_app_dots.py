@@ -48,8 +48,8 @@ def test_an_eraser_stroke_is_one_undo_step_and_one_write(image, monkeypatch):
     import cxdesktop.dots
 
     real = cxdesktop.dots.write_dots_csv
-    monkeypatch.setattr(cxdesktop.dots, "write_dots_csv", lambda path, dots, *rest: (writes.append(len(dots)),
-                                                                                     real(path, dots, *rest)))
+    monkeypatch.setattr(cxdesktop.dots, "write_dots_csv",
+                        lambda path, dots, *rest: (writes.append(len(dots)), real(path, dots, *rest)))
     a.begin_stroke()
     for x in (8, 15, 22, 31):
         a.erase(x, 10, radius=4)

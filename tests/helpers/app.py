@@ -89,8 +89,8 @@ def click_on_image(qtbot, window, x: float, y: float, button=None, modifiers=Non
     view, canvas = window.image_view, window.image_view.canvas
     viewport = canvas.viewport()
     point = QPointF(canvas.mapFromScene(view.viewbox.mapViewToScene(QPointF(x, y))))
-    for kind, buttons in ((QEvent.Type.MouseButtonPress, button), (QEvent.Type.MouseButtonRelease,
-                                                                   Qt.MouseButton.NoButton)):
+    for kind, buttons in ((QEvent.Type.MouseButtonPress, button),
+                          (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):
         event = QMouseEvent(kind, point, QPointF(viewport.mapToGlobal(point.toPoint())), button, buttons, modifiers)
         QApplication.sendEvent(viewport, event)
     qtbot.wait(5)

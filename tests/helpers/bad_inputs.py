@@ -438,8 +438,8 @@ case("all nan float32.tif", "values", "float32, every pixel NaN", "refused",
      imwrite(lambda: np.full((32, 32), np.nan, np.float32)), "no pixel has a finite value")
 case("constant uint16.tif", "values", "uint16, every pixel 1234", "counted",
      imwrite(lambda: np.full((64, 64), 1234, np.uint16)))
-case("constant zero.png", "values", "8-bit, every pixel 0", "counted", write(lambda: png_bytes(np.zeros((64, 64),
-                                                                                                        np.uint8))))
+case("constant zero.png", "values", "8-bit, every pixel 0", "counted",
+     write(lambda: png_bytes(np.zeros((64, 64), np.uint8))))
 case("complex64.tif", "values", "complex64 pixels", "refused", imwrite(_complex), "complex")
 case("bool.tif", "values", "bool pixels", "counted", imwrite(_bool))
 case("int8.tif", "values", "int8 pixels (negative values)", "counted",

@@ -77,8 +77,8 @@ def test_a_count_says_how_its_image_was_scaled(tiny_model_file):
     assert (cell_size_source(as_is), cell_size_note(as_is)) == ("as it is", "image as it is (×1)")
     assert (cell_size_source(given), cell_size_note(given)) == ("given", "cells of 20 px (×0.50)")
     estimated = dataclasses.replace(given, cell_diameter_estimated=True, estimated_diameter_px=20.0)
-    assert (cell_size_source(estimated), cell_size_note(estimated)) == ("estimated",
-                                                                        "cells of 20 px (estimated) (×0.50)")
+    assert cell_size_source(estimated) == "estimated"
+    assert cell_size_note(estimated) == "cells of 20 px (estimated) (×0.50)"
     near = dataclasses.replace(as_is, estimated_diameter_px=12.3)
     assert cell_size_source(near).startswith("as it is") and "12.3 px" in cell_size_note(near)
 

@@ -130,5 +130,5 @@ def _identity_views(views: list[View]) -> dict[int, View]:
 def _processed_at(head, view: View, flat: int, device: torch.device) -> torch.Tensor:
     """The processed feature (d,) of one output cell of a view, on the CPU."""
     row, col = divmod(flat, view.target.shape[-1])
-    return head.processed_features(view.features[None, :, row:row + 1, col:col + 1].float().to(device))[0, :, 0,
-                                                                                                        0].cpu()
+    pixel = view.features[None, :, row:row + 1, col:col + 1].float().to(device)
+    return head.processed_features(pixel)[0, :, 0, 0].cpu()
