@@ -108,7 +108,6 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", nargs="+", type=int, default=[256, 1024, 4096])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    torch.set_num_threads(os.cpu_count() or 1)
     bundle = load_model(default_model_path())
     images = [read_image(path).pixels for path in sorted(SAMPLES.glob("*.png"))]
     result = {"device": args.device, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),

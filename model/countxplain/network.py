@@ -122,7 +122,7 @@ class CSRNet(nn.Module):
 
 class VGGStride4(nn.Module):
     """Frozen VGG-16 conv1_1..conv3_3 (conv2_2 pooled beside conv3_3), standardised per channel,
-    then a trained backend (a 1×1 convolution, then two dilated 3×3 ones): (B, 3, H, W) -> (B, 64, H/4, W/4).
+    then a trained backend (a 3×3 convolution, then two dilated ones): (B, 3, H, W) -> (B, 64, H/4, W/4).
 
     ``frozen_features`` is the frozen part alone, (B, 384, H/4, W/4): training caches it once."""
 
@@ -136,10 +136,8 @@ class VGGStride4(nn.Module):
         layers: list[nn.Module] = []
         in_channels = VGG_S4_CHANNELS
         for i, channels in enumerate(VGG_S4_BACKEND):
-            # the first layer mixes the 384 frozen channels per location; the dilated 3×3 ones add context
-            convolution = (nn.Conv2d(in_channels, channels, 1) if i == 0 else
-                           nn.Conv2d(in_channels, channels, 3, padding=2, dilation=2))
-            layers += [convolution, nn.ReLU(inplace=True)]
+            dilation = 1 if i == 0 else 2
+            layers += [nn.Conv2d(in_channels, channels, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True)]
             in_channels = channels
         self.backend = nn.Sequential(*layers)
 
