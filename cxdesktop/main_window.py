@@ -34,6 +34,7 @@ from .status_bar import StatusBar
 from .store import CANCELLED, DONE, ERROR
 from .training_control import TrainingController
 from .views.annotation_panel import AnnotationPanel
+from .views.batch_view import show_batch
 from .views.boxes import BoxListPanel, BoxTool
 from .views.cell_size import CellSizePanel, MeasureTool
 from .views.contributions import ContributionsView
@@ -177,6 +178,7 @@ class MainWindow(QMainWindow):
             "train_model": self.show_training,
             "toggle_density": self.image_view.toggle_density, "reset_view": self.image_view.reset_view,
             "open_model": self.opener.ask_model, "default_model": lambda: self.open_model(default_model_path()),
+            "batch_summary": lambda: show_batch(self),
             "model_card": self.show_model_card, "guide": self.show_guide, "shortcuts": self.show_shortcuts,
             "about": self.show_about,
         }

@@ -22,6 +22,7 @@ MENUS = (
                    ("redo_dots", "Redo dot change", "Ctrl+Shift+Z"), None,
                    ("propose_dots", "Propose dots from the model", "Ctrl+Shift+P"),
                    ("import_dots", "Import dots (CSV or dot PNG)…", ""), ("export_dots", "Export dots (CSV)…", ""))),
+    ("&View", (("batch_summary", "Batch summary", "Ctrl+B"),)),
     ("&Model", (("open_model", "Open model…", "Ctrl+M"), ("default_model", "Use default model", ""), None,
                 ("train_model", "Train a model…", "Ctrl+T"), None, ("model_card", "Model card…", ""))),
     ("&Help", (("guide", "User guide", ""), ("shortcuts", "Shortcuts", "F1"), ("about", "About", ""))),
