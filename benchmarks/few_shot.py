@@ -9,8 +9,9 @@ Beside it, the classical peer (``benchmarks/peers/spot_detector.py``) is tuned o
 Everything trains through ``countxplain.training.train_model``.
 
 Results accumulate in ``benchmarks/results/few_shot.json`` (finished runs are skipped on a rerun;
-base models and their checkpoints are kept in ``--models``, so an interrupted base resumes) and the
-table is written to ``benchmarks/results/few_shot.md``.
+base models and their checkpoints are kept in ``--models``, so an interrupted base resumes; a base
+committed in ``benchmarks/models/`` is used when ``--models`` has none) and the table is written to
+``benchmarks/results/few_shot.md``.
 
 Usage: python benchmarks/few_shot.py [--left-out mbm adi] [--shots 5 15] [--seeds 0 1 2]
        [--models build/few_shot] [--data ../shared/data] [--no-peer] [--bases-only]
@@ -43,6 +44,7 @@ from countxplain.training import train_model  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "few_shot.json"
 TABLE = RESULTS.with_suffix(".md")
 PEER_RESULTS = RESULTS.with_name("spot_detector.json")
+COMMITTED_BASES = Path(__file__).resolve().parent / "models"
 ZERO_SHOT: dict[tuple[str, int], float] = {}  # (left-out set, seed): the base model's test MAE
 SET_PROTOCOL = {"vgg": "vgg32", "mbm": "mbm", "adi": "adi", "dsb2018": "dsb2018"}
 
@@ -78,6 +80,9 @@ def base_model(left_out: str, data: Path, models: Path, results: dict, log) -> o
     path = models / f"base-without-{left_out}.cxm"
     if path.exists():
         return load_model(path)
+    if (COMMITTED_BASES / path.name).exists():  # a base kept in the repository (fp16) saves a session the training
+        log(f"base without {left_out}: {COMMITTED_BASES / path.name}")
+        return load_model(COMMITTED_BASES / path.name)
     samples, val, groups, val_groups = [], [], [], []
     for name, protocol in SET_PROTOCOL.items():
         if name == left_out:
