@@ -5,8 +5,9 @@
   prototypes add, trained on every image at its own scale and two others (``training.vgg_s4``).
 * ``fine-tune``: what a user's few annotated images get when training starts from a model: short,
   on whole images (windows up to 512 px) at three scales, on the density term alone (with the
-  count term, a base that overcounts a new set collapsed to one constant density on it), keeping
-  the model's architecture and sizes. From a CSRNet model it runs that model's two stages briefly.
+  count term, a base that overcounts a new set collapsed to one constant density on it), from a
+  start whose cell prototypes' weights are scaled to count the shots' dots (``calibrate_start``),
+  keeping the model's architecture and sizes. From a CSRNet model it runs that model's two stages briefly.
 * ``csrnet``: the recipe of the CSRNet models (the shipped ``default.cxm`` among them): stage 1
   fine-tunes all six backend layers for 15 epochs on a cosine schedule from 3e-4, then the head.
 * ``paper``: the CountXplain paper's recipe as its reference code runs it (three backend layers at
@@ -27,7 +28,7 @@ PRESETS: dict[str, dict] = {
     "default": {**VGG_S4, "steps": 8000, "lr": 3e-4, "view_scales": (0.7, 1.0, 1.4), "max_view_px": 320,
                 "validations": 8},
     "fine-tune": {**VGG_S4, "steps": 400, "lr": 3e-4, "view_scales": (0.8, 1.0, 1.25), "max_view_px": 512,
-                  "validations": 4, "lambda_count": 0.0,
+                  "validations": 4, "lambda_count": 0.0, "calibrate_start": True,
                   "train_backend_layers": 3, "stage1_epochs": 8, "stage1_lr": 5e-5, "stage1_schedule": "cosine",
                   "stage1_patience": 8, "stage2_epochs": 40, "projection_every": 20},
     "csrnet": {"train_backend_layers": 6, "stage1_epochs": 15, "stage1_lr": 3e-4, "stage1_schedule": "cosine",
