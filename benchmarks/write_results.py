@@ -284,11 +284,16 @@ def main() -> int:
 
 
 def few_shot_section(results: dict | None) -> list[str]:
-    """The few-shot table (``few_shot.py``) after its prose (``sections/few_shot.md``)."""
+    """The few-shot table (``few_shot.py``) after its prose (``sections/few_shot.md``), and the
+    previous fine-tune recipe's table (``results/few_shot_previous.json``) for comparison."""
     from few_shot import markdown_table
 
     lines = ["", (ROOT / "benchmarks" / "sections" / "few_shot.md").read_text().strip(), ""]
     lines += markdown_table(results).splitlines() if results and results.get("runs") else ["Not measured yet."]
+    previous = load(RESULTS / "few_shot_previous.json")
+    if previous and previous.get("runs"):
+        lines += ["", "The previous fine-tune recipe (no calibrated start), on the bases of that session:", ""]
+        lines += markdown_table(previous).splitlines()
     return lines
 
 
