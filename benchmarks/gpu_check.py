@@ -31,16 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from countxplain.datasets import Sample
+from countxplain.datasets import load_dataset
 from countxplain.device import usable_devices
 from countxplain.images import read_image
 from countxplain.inference import Counter
 from countxplain.modelfile import load_model
-from countxplain.resources import default_model_path
+from countxplain.resources import default_model_path, sample_images, sample_images_dir
 from countxplain.training import train_model
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "resources" / "samples"
 OUT = Path(__file__).resolve().parent / "results" / "gpu_check.json"
 TOLERANCE = 0.005
 
@@ -90,11 +88,9 @@ def time_counting(bundle, device: str, sizes: list[int], runs: int = 3) -> dict:
 
 
 def check_fine_tune(bundle, device: str) -> dict:
-    samples = [Sample(path, path.with_name(path.name[:-len(".png")] + ".dots.csv"))
-               for path in sorted(SAMPLES.glob("*.png"))
-               if path.with_name(path.name[:-len(".png")] + ".dots.csv").exists()]
+    samples = load_dataset(sample_images_dir()).samples
     if len(samples) < 2:
-        return {"passed": False, "error": f"only {len(samples)} annotated samples in {SAMPLES}"}
+        return {"passed": False, "error": f"only {len(samples)} annotated samples in {sample_images_dir()}"}
     start = time.perf_counter()
     run = train_model(samples, "fine-tune", {"steps": 40, "validations": 1, "stage1_epochs": 1, "stage2_epochs": 2},
                       init=bundle, device=device, gallery_k=0)
@@ -111,7 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     bundle = load_model(default_model_path())
-    images = [read_image(path).pixels for path in sorted(SAMPLES.glob("*.png"))]
+    images = [read_image(path).pixels for path in sample_images()]
     result = {"device": args.device, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
               "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" and torch.cuda.is_available() else None,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

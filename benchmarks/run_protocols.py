@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from perfkit.machine import machine_info
 
 from countxplain.annotations import read_dots
 from countxplain.cli import training_option
@@ -70,7 +71,8 @@ def same_run(row: dict, name: str, seed: int, config: TrainingConfig) -> bool:
     return row["protocol"] == name and row["seed"] == seed and same_recipe(row.get("config"), config)
 
 
-def run_one(data: Path, name: str, seed: int, preset: str, overrides: dict, save_to: Path | None) -> dict:
+def run_one(data: Path, name: str, seed: int, preset: str, overrides: dict, save_to: Path | None,
+            machine: dict) -> dict:
     protocol, dataset = load_protocol_data(data, name)
     train_s, val_s, test_s = protocol.split(dataset, seed)
     native = preset_config(preset, **overrides).extractor == "vgg-s4"
@@ -93,26 +95,13 @@ def run_one(data: Path, name: str, seed: int, preset: str, overrides: dict, save
            "n_val": protocol.n_val, "n_test": len(test_s), "cell_diameter_px": diameter,
            "train_diameter_px": None if native else run.config.cell_diameter_px,
            "input_side_px": int(np.median([max(t.pixels.shape[:2]) for t in run.train_images])),
-           "train_seconds": round(seconds, 1), "cpu": cpu_name(),
+           "train_seconds": round(seconds, 1), "cpu": f"{machine['cpu']} ({machine['isa']})",
            "countxplain_mae": evaluate_samples(bundle, test_s, diameter, oracle_cell_size=oracle)["mae"],
            "val_mae": bundle.provenance["metrics"]["val_mae"], "config": asdict(run.config)}
     if not native:
         row["csrnet_mae"] = evaluate_samples(bundle, test_s, diameter, branch="csrnet", oracle_cell_size=oracle)["mae"]
         row["stage1_val_mae"] = bundle.provenance["metrics"].get("stage1_val_mae")
     return row
-
-
-def cpu_name() -> str:
-    """The CPU's model name and its bfloat16 units, as every timing is reported with."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    units = "AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else \
-        "AVX-512" if "avx512f" in flags else "AVX2"
-    return f"{model} ({units})"
 
 
 def main(argv=None) -> int:
@@ -129,13 +118,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     overrides = dict(args.set or [])
     config = preset_config(args.preset, **overrides)
+    machine = machine_info()
     results = load_results()
     for seed in args.seeds:
         for name in args.protocols:
             done = any(same_run(r, name, seed, config) for r in results["runs"])
             if (done and not args.rerun) or (name == "dsb2018" and seed != 0):
                 continue
-            row = run_one(args.data, name, seed, args.preset, overrides, args.save_models)
+            row = run_one(args.data, name, seed, args.preset, overrides, args.save_models, machine)
             results = load_results()  # another run may have finished meanwhile
             results["runs"] = [r for r in results["runs"] if not same_run(r, name, seed, config)] + [row]
             save_results(results)

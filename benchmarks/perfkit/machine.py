@@ -68,6 +68,15 @@ def wait_quiet(max_wait: float) -> float:
     return time.time() - start
 
 
+def cpu_isa(flags: set[str]) -> str:
+    """The widest vector unit of a CPU's flags, as every timing names it: AMX, AVX-512 BF16, AVX-512 or AVX2."""
+    if "amx_bf16" in flags:
+        return "AMX"
+    if "avx512_bf16" in flags:
+        return "AVX-512 BF16"
+    return "AVX-512" if "avx512f" in flags else "AVX2"
+
+
 def machine_info() -> dict:
     cpu_model = ""
     flags = set()
@@ -83,7 +92,7 @@ def machine_info() -> dict:
         "cpu": cpu_model or platform.processor(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
+        "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags, "isa": cpu_isa(flags),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

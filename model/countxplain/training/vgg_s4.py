@@ -153,11 +153,11 @@ class VggS4Trainer:
             self._standardise(views)
         if self.fresh_head:
             self._start_prototypes(views)
-        elif self.config.calibrate_start:
-            self._calibrate_counts(views)
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         optimiser = torch.optim.Adam(parameters, lr=self.config.lr)
         step, best = self._resume(optimiser)
+        if step == 0 and self.config.calibrate_start and not self.fresh_head:  # a resumed run starts where it stopped
+            self._calibrate_counts(views)
         every = max(1, math.ceil(self.config.steps / self.config.validations))
         order = self.rng.permutation(len(views))
         losses = {"density": 0.0, "count": 0.0}
