@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-import warnings
 from pathlib import Path
 
 from . import __version__
@@ -17,47 +15,6 @@ from .errors import CountXplainError, InputFileError, shown_path
 
 EXIT_INPUT_ERROR = 1
 EXIT_USAGE = 2
-
-
-def collect_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Image files named directly or found (recursively) in folders, each once; plus problems found.
-
-    In a folder, every entry with an image suffix that is not a folder is listed (a pipe or a broken
-    link too, so that reading it says what it is); a folder named like an image that holds no image
-    is a problem. Names starting with '.' are skipped."""
-    images, problems, seen = [], [], set()
-
-    def add(path: Path) -> None:
-        key = os.path.normpath(os.path.abspath(path))
-        if key not in seen:
-            seen.add(key)
-            images.append(path)
-
-    for path in paths:
-        if path.is_dir():
-            found, folder_problems = folder_images(path)
-            if not found and not folder_problems:
-                problems.append((path, "folder holds no PNG, JPEG, BMP or TIFF images"))
-            problems += folder_problems
-            for image in found:
-                add(image)
-        elif os.path.lexists(path):
-            add(path)
-        else:
-            problems.append((path, "file does not exist"))
-    return images, problems
-
-
-def folder_images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """The image-named entries under ``folder`` (sorted), and its image-named folders that hold no image."""
-    from .images import is_image_file
-
-    found, named_folders = [], []
-    for path in sorted(p for p in folder.rglob("*") if is_image_file(p) and not p.name.startswith(".")):
-        (named_folders if path.is_dir() else found).append(path)
-    problems = [(named, "is a folder, not an image (and holds no image)") for named in named_folders
-                if not any(named in image.parents for image in found)]
-    return found, problems
 
 
 def check_output_file(path: Path) -> None:
@@ -85,8 +42,8 @@ def check_folder_can_be_made(folder: Path) -> None:
         raise InputFileError(existing, "folder is not writable; choose another --out")
 
 
-def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
-    from .modelfile import load_model
+def model_path_or_explain(model_path: Path | None) -> Path:
+    """``--model``, or the default model where it exists."""
     from .resources import default_model_path
 
     path = model_path or default_model_path()
@@ -94,69 +51,52 @@ def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
         raise CountXplainError(f"no model file given and the default model is missing at {path}; "
                                "pass --model FILE, or train one with 'countxplain train' "
                                "(or 'python scripts/train_default_model.py')")
-    return load_model(path, device=device)
+    return path
+
+
+def load_model_or_explain(model_path: Path | None, device: str = "cpu"):
+    from .modelfile import load_model
+
+    return load_model(model_path_or_explain(model_path), device=device)
 
 
 def cmd_count(args) -> int:
+    from .batch import CountSettings, count_item, csv_columns, record
     from .counts_csv import CountsCsv
-    from .images import read_image
-    from .inference import Counter
-    from .scale_policy import cell_size_source
+    from .inputs import collect_images, item_path
 
     if args.resume and not args.out:
         raise CountXplainError("--resume needs --out: the counts CSV to continue")
+    if args.workers is not None and args.scheduler:
+        raise CountXplainError("give --workers (a cluster on this machine) or --scheduler (an existing one), not both")
     if args.out:
         check_output_file(args.out)
     images, problems = collect_images(args.paths)
     for path, reason in problems:
         print(f"error: {shown_path(path)}: {reason}", file=sys.stderr)
-    table = CountsCsv(args.out, resume=args.resume) if args.out else None
+    table = CountsCsv(args.out, resume=args.resume, columns=csv_columns(images)) if args.out else None
     if table is not None and args.resume:
-        done = [path for path in images if table.counted(path)]
-        images = [path for path in images if not table.counted(path)]
+        done = [item for item in images if table.counted(item_path(item))]
+        images = [item for item in images if not table.counted(item_path(item))]
         if done:
             print(f"note: {len(done)} image(s) already in {shown_path(args.out)}, not counted again", file=sys.stderr)
         if not images:
             return EXIT_INPUT_ERROR if problems else 0
     if not images:  # nothing to count: stop at the one line above, before loading a model
         return EXIT_INPUT_ERROR
-    model = load_model_or_explain(args.model)
-    counter = Counter(model, device=args.device, precision=args.precision, tile_size=args.tile, flips=args.flips,
-                      whole_cells=args.whole_cells)
-    if args.device not in ("auto", "cpu") and counter.device.type != args.device:  # a GPU asked for by name
-        print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
-    failed = len(problems)
-    for path in images:
-        start = time.perf_counter()
-        try:
-            image = read_image(path, page=args.page, channel=args.channel)
-            diameter, estimate = diameter_choice(args)
-            with warnings.catch_warnings():  # a library's warning would be a second line about this image
-                warnings.simplefilter("ignore")
-                result = counter.count(image.pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)
-        except (CountXplainError, MemoryError) as error:
-            print(f"error: {image_error_line(path, error)}", file=sys.stderr)
-            failed += 1
-            continue
-        seconds = time.perf_counter() - start
-        if table is not None:
-            table.add({"file": path, "count": f"{result.count:.2f}", "model": model.name,
-                       "cell_diameter_px": f"{model.cell_diameter_px / result.scale:.2f}",
-                       "cell_size": cell_size_source(result), "scale": f"{result.scale:.4f}",
-                       "device": str(counter.device), "seconds": f"{seconds:.3f}"})
-        print(f"{shown_path(path)}\t{result.count:.1f}", flush=True)
+    settings = CountSettings.from_args(args, model_path_or_explain(args.model))
+    if args.workers is not None or args.scheduler:
+        from .distributed import count_on_cluster
+
+        counted = count_on_cluster(images, settings, table, workers=args.workers, scheduler=args.scheduler)
+    else:
+        counter = settings.counter(load_model_or_explain(settings.model))
+        if args.device not in ("auto", "cpu") and counter.device.type != args.device:  # a GPU asked for by name
+            print(f"device: {counter.device} ({counter.device_reason})", file=sys.stderr)
+        counted = sum(record(count_item(counter, item, settings), table) for item in images)
     if table is not None:
         table.finish()
-    return EXIT_INPUT_ERROR if failed else 0
-
-
-def image_error_line(path: Path, error: Exception) -> str:
-    """'FILE: reason' for an image that could not be counted."""
-    if isinstance(error, MemoryError):
-        return f"{shown_path(path)}: not enough memory to count this image"
-    if isinstance(error, InputFileError) and error.path == path:
-        return str(error)
-    return f"{shown_path(path)}: {error}"
+    return EXIT_INPUT_ERROR if problems or counted < len(images) else 0
 
 
 def diameter_choice(args) -> tuple[float | None, bool]:
@@ -270,6 +210,16 @@ def cell_diameter_arg(text: str):
     return value
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return value
+
+
 # command-line flags of ``train`` that set a training option, and the option each sets
 TRAIN_OPTION_FLAGS = {"k_cell": "k_cell", "k_bg": "k_bg", "epochs": "stage2_epochs", "stage1_epochs": "stage1_epochs",
                       "tau": "tau", "seed": "seed", "train_diameter": "cell_diameter_px"}
@@ -324,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 
     count = sub.add_parser("count", help="count cells in images and folders")
-    count.add_argument("paths", nargs="+", type=Path)
+    count.add_argument("paths", nargs="+", type=Path, metavar="INPUT",
+                       help="an image, a folder (searched recursively), a quoted glob pattern ('run1/**/*.tif'), "
+                            "an OME-Zarr plate (each field of each well), or @FILE: a text file of inputs, one a line")
     count.add_argument("--out", type=Path, default=None,
                        help="write counts as CSV, a row as each image is counted")
     count.add_argument("--resume", action="store_true",
@@ -335,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--tile", type=int, default=1024, help="tile size in pixels for large images")
     count.add_argument("--page", type=int, default=None, help="page of a multi-page TIFF")
     count.add_argument("--channel", type=int, default=None, help="channel to use from a multi-channel image")
+    count.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                       help="count on a Dask cluster of N worker processes of one thread each on this machine "
+                            "(needs the 'cluster' extra)")
+    count.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="count on an existing Dask cluster; its workers must reach the images and the model "
+                            "by the same paths (needs the 'cluster' extra)")
     common(count)
     count.set_defaults(func=cmd_count)
 

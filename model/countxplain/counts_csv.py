@@ -28,10 +28,13 @@ def file_cell(path: str | Path) -> str:
 
 
 class CountsCsv:
-    """The CSV at ``path``, rewritten whole after each ``add``; with ``resume``, its rows kept."""
+    """The CSV at ``path``, rewritten whole after each ``add``; with ``resume``, its rows kept.
 
-    def __init__(self, path: str | Path, resume: bool = False):
+    ``columns`` are ``COLUMNS`` and, for the fields of OME-Zarr plates, ``COLUMNS + plates.PLATE_COLUMNS``."""
+
+    def __init__(self, path: str | Path, resume: bool = False, columns: tuple[str, ...] = COLUMNS):
         self.path = Path(path)
+        self.columns = tuple(columns)
         self._rows: list[str] = []
         self._done: set[str] = set()
         self._written = False
@@ -54,13 +57,13 @@ class CountsCsv:
             header = next(reader, None)
             if header is None:
                 return  # an empty file: nothing counted yet
-            if tuple(header) != COLUMNS:
-                raise refuse(f"its columns are {','.join(header)!r}, not {','.join(COLUMNS)!r}")
+            if tuple(header) != self.columns:
+                raise refuse(f"its columns are {','.join(header)!r}, not {','.join(self.columns)!r}")
             for row in reader:
                 if not row:
                     continue
-                if len(row) != len(COLUMNS):
-                    raise refuse(f"line {reader.line_num} has {len(row)} fields, not {len(COLUMNS)}")
+                if len(row) != len(self.columns):
+                    raise refuse(f"line {reader.line_num} has {len(row)} fields, not {len(self.columns)}")
                 self._keep(row)
         except csv.Error as error:
             raise refuse(f"line {reader.line_num} is malformed ({error})") from None
@@ -84,14 +87,14 @@ class CountsCsv:
         return len(self._rows)
 
     def add(self, row: dict) -> None:
-        """Append a row (``COLUMNS`` as keys; ``file`` a path) and write the CSV."""
-        self._keep([file_cell(row["file"])] + [str(row[column]) for column in COLUMNS[1:]])
+        """Append a row (``columns`` as keys; ``file`` a path) and write the CSV."""
+        self._keep([file_cell(row["file"])] + [str(row[column]) for column in self.columns[1:]])
         self.write()
 
     def write(self) -> None:
         """Write the header and every row to ``path`` (atomically)."""
         buffer = io.StringIO()
-        csv.writer(buffer).writerow(COLUMNS)
+        csv.writer(buffer).writerow(self.columns)
         if not self._written:
             annotations.remove_stale_temporaries(self.path)
         annotations.atomic_write_bytes(self.path, (buffer.getvalue() + "".join(self._rows)).encode("utf-8"))
