@@ -247,9 +247,40 @@ def write_report(results: dict, path: Path = REPORT) -> None:
         elif folder:
             lines += [f"Folder: {folder.get('error')}", ""]
 
+    lines += scale_out_section(path.parent / "results" / "scale_out.json")
     lines += gpu_check_section(path.parent / "results" / "gpu_check.json")
     lines += ["## What helps, and what `countxplain.inference` does", ""] + findings(results) + [""]
     path.write_text("\n".join(lines) + "\n")
+
+
+def scale_out_section(path: Path) -> list[str]:
+    """Counting on local Dask clusters against the plain loop (``benchmarks/scale_out.py``)."""
+    import json
+
+    lines = ["## Scale-out", ""]
+    if not path.exists():
+        return lines + ["Not measured yet (`benchmarks/scale_out.py`).", ""]
+    result = json.loads(path.read_text())
+    machine = result["machine"]
+    lines += [f"`benchmarks/scale_out.py`, {result['started']}: {result['images']} dsb2018 images "
+              f"({', '.join(result['image_sides'])}), shipped model, cell size auto, one view, on {machine['cpu']} "
+              f"({machine['isa']}), {result['cpus_usable']} CPU(s) usable, one torch thread per process. "
+              "Times after warm-up (model loaded, one image counted on each worker); start-up apart.", "",
+              "| engine | images/s | wall | start-up | memory per worker |", "|---|---|---|---|---|"]
+    local = result["local"]
+    lines.append(f"| local loop | {local['images_per_s']:.2f} | {local['wall_s']:.1f} s | {local['start_s']:.1f} s | "
+                 "(this process) |")
+    for run in result["clusters"]:
+        rss = ", ".join(f"{value:.0f}" for value in run["worker_rss_mib"])
+        lines.append(f"| Dask, {run['workers']} worker(s) x 1 thread | {run['images_per_s']:.2f} | "
+                     f"{run['wall_s']:.1f} s | {run['start_s']:.1f} s | {rss} MiB |")
+    lines += ["", f"Engine overhead per image (1 worker against the local loop): "
+              f"{result['overhead_per_image_s'] * 1000:.0f} ms. Largest count difference from the local loop: "
+              f"{result['worst_count_difference']:.2g}.", ""]
+    if result["cpus_usable"] < max(run["workers"] for run in result["clusters"]):
+        lines += ["More workers than usable CPUs share them: their rate shows the engine's cost, not a speed-up.",
+                  ""]
+    return lines
 
 
 def gpu_check_section(path: Path) -> list[str]:
