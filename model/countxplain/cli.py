@@ -86,8 +86,11 @@ def cmd_count(args) -> int:
         return EXIT_INPUT_ERROR
     settings = CountSettings.from_args(args, model_path_or_explain(args.model))
     if args.workers is not None or args.scheduler:
-        from .distributed import count_on_cluster
-
+        try:
+            from .distributed import count_on_cluster
+        except ImportError as error:
+            raise CountXplainError(f"--workers and --scheduler need Dask ({error}); install the 'cluster' extra: "
+                                   "pip install -e \".[cluster]\"") from None
         counted = count_on_cluster(images, settings, table, workers=args.workers, scheduler=args.scheduler)
     else:
         counter = settings.counter(load_model_or_explain(settings.model))

@@ -55,10 +55,18 @@ def is_plate(path: Path) -> bool:
     return False
 
 
+def zarr_module(path: Path):
+    try:
+        import zarr
+    except ImportError:
+        raise InputFileError(path, "is an OME-Zarr plate; reading it needs zarr (the 'cluster' extra: "
+                                   "pip install -e \".[cluster]\")") from None
+    return zarr
+
+
 def plate_fields(plate: Path) -> tuple[list[PlateField], list[tuple[Path, str]]]:
     """Every field of every well the plate's metadata lists, and the wells that cannot be read."""
-    import zarr
-
+    zarr = zarr_module(plate)
     try:
         root = zarr.open_group(str(plate), mode="r")
         wells = ngff_attributes(dict(root.attrs))["plate"]["wells"]
@@ -78,8 +86,7 @@ def plate_fields(plate: Path) -> tuple[list[PlateField], list[tuple[Path, str]]]
 
 def read_field(field: PlateField) -> np.ndarray:
     """The field's pixels at full resolution as (H, W) or (H, W, C), for ``images.to_rgb_float``."""
-    import zarr
-
+    zarr = zarr_module(field.path)
     try:
         group = zarr.open_group(str(field.path), mode="r")
         multiscale = ngff_attributes(dict(group.attrs))["multiscales"][0]
