@@ -16,6 +16,6 @@ def wire_dots(window) -> None:
 def _entry_moved(window, old: str, new: str) -> None:
     window.browser.rename_path(old, new)
     if window.session.current == new:
-        window.show_image(new)
+        window.current_image.show(new)
     window.keeper.schedule_save()
-    window._refresh_training_images()
+    window.refresh_training_images()

@@ -2,9 +2,10 @@
 
 Layout: image list (left dock), the image with its overlays (centre), and the explanation
 tabs (right dock: Image, Dots, Prototypes, Contributions, Gallery). The window owns the
-one ``JobRunner``; ``Session`` turns requests into jobs. Per-image results are drawn only
-when their path is ``session.current``. Dot annotation is the ``Annotator``'s; training
-runs through the ``TrainingController``, shown in a non-modal ``TrainingDialog``.
+one ``JobRunner``; ``Session`` turns requests into jobs. Per-image results are drawn by
+``CurrentImage``, only when their path is ``session.current``. Dot annotation is the
+``Annotator``'s; training runs through the ``TrainingController``, shown in a non-modal
+``TrainingDialog``.
 """
 
 from __future__ import annotations
@@ -12,47 +13,40 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from countxplain.resources import default_model_path
 
 from . import APP_NAME
 from .annotator import Annotator
 from .browser import BrowserPanel
+from .current_image import EMPTY_HINT, CurrentImage
 from .dialogs import TextDialog, about_html, shortcuts_html, show_error
 from .dot_wiring import wire_dots
 from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
 from .opening import Opener
-from .palette import long_name, prototype_color, short_name
 from .recent_folders import install_recent_menu
 from .session import Session
 from .session_keeper import SessionKeeper
 from .settings import Settings
 from .status_bar import StatusBar
-from .store import CANCELLED, DONE, ERROR
 from .training_control import TrainingController
 from .views.annotation_panel import AnnotationPanel
 from .views.batch_view import show_batch
 from .views.boxes import BoxListPanel, BoxTool
 from .views.cell_size import CellSizePanel, MeasureTool
 from .views.contributions import ContributionsView
-from .views.explain_tabs import ExplainTabs
 from .views.gallery import GalleryView
 from .views.image_view import ImageView
-from .views.prototypes import NONE, PrototypePanel
+from .views.prototypes import PrototypePanel
 from .views.restore_banner import RestoreBanner
 from .views.summary import SummaryPanel
 from .views.tool_viewbox import ANNOTATE, BOX, MEASURE, PAN
+from .window_layout import DOCK_WIDTHS, add_toolbar, docks, explain_tabs
 
-DOCK_WIDTHS = (330, 420)  # image list, Explain: the first start's widths
 TOOL_ACTIONS = {PAN: "tool_pan", BOX: "tool_box", MEASURE: "tool_measure", ANNOTATE: "tool_annotate"}
-
-
-EMPTY_HINT = ("Drop images or a folder here\n"
-              "or use File › Open images… (Ctrl+O)\n\n"
-              "File › Open sample images lists three bundled ones")
 
 
 class MainWindow(QMainWindow):
@@ -71,7 +65,7 @@ class MainWindow(QMainWindow):
         self.training_dialog = None
         self._build()
         self.menu_actions = build_menus(self.menuBar(), self._handlers())
-        self._build_toolbar()
+        add_toolbar(self, self.menu_actions)
         self._connect()
         self._restore()
         self._keep_work()
@@ -103,29 +97,9 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.opener = Opener(self, self.session, self.settings, self.browser, self.status)
 
-        image_tab = QWidget()
-        layout = QVBoxLayout(image_tab)
-        layout.addWidget(self.summary)
-        for title, widget in (("Cell size", self.cell_size), ("Boxes", self.box_list)):
-            group = QGroupBox(title)
-            QVBoxLayout(group).addWidget(widget)
-            layout.addWidget(group)
-        layout.addStretch(1)
-        self.tabs = ExplainTabs()
-        annotate_tab = QWidget()
-        annotate_layout = QVBoxLayout(annotate_tab)
-        annotate_layout.addWidget(self.annotation_panel)
-        annotate_layout.addStretch(1)
-        for widget, title, tooltip in (
-                (image_tab, "Image", "The image's count, cell size and boxes"),
-                (annotate_tab, "Dots", "Annotate: click cells to place dots, for training"),
-                (self.prototypes, "Prototypes", "Where each prototype fires on this image"),
-                (self.contributions, "Contrib.",
-                 "Contributions: how much each prototype added to (or took from) the count"),
-                (self.gallery, "Gallery", "The training patches each prototype stands for")):
-            self.tabs.add(widget, title, tooltip)
-        self.docks = [self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea, 200),
-                      self._dock("Explain", self.tabs, Qt.DockWidgetArea.RightDockWidgetArea, 300)]
+        self.current_image = CurrentImage(self)
+        self.tabs = explain_tabs(self)
+        self.docks = docks(self, self.browser, self.tabs)
 
     def _keep_work(self) -> None:
         """The previous session's offer, saving this one as it changes, and File › Recent folders."""
@@ -137,28 +111,6 @@ class MainWindow(QMainWindow):
                                                self.opener.recent)
         self.recent_menu.sigFolderChosen.connect(lambda folder: self.open_paths([folder]))
         self.keeper.offer_previous()
-
-    def _dock(self, title: str, widget: QWidget, area, width: int) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"{title.lower()}Dock")
-        dock.setWidget(widget)
-        features = QDockWidget.DockWidgetFeature
-        dock.setFeatures(features.DockWidgetMovable | features.DockWidgetFloatable)
-        widget.setMinimumWidth(max(width, widget.minimumSizeHint().width()))
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _build_toolbar(self) -> None:
-        toolbar = QToolBar("Tools", self)
-        toolbar.setObjectName("toolsToolbar")
-        toolbar.setMovable(False)
-        for name in ("open_images", "open_folder", None, "tool_pan", "tool_box", "tool_measure", "tool_annotate", None,
-                     "export_csv", "train_model"):
-            if name is None:
-                toolbar.addSeparator()
-            else:
-                toolbar.addAction(self.menu_actions[name])
-        self.addToolBar(toolbar)
 
     def _handlers(self) -> dict:
         return {
@@ -185,14 +137,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         s = self.session
-        self.browser.sigCurrentChanged.connect(self.show_image)
+        self.current_image.connect()
         s.sigEntriesAdded.connect(self.browser.add_paths)
-        s.sigEntriesRemoved.connect(self._entries_removed)
         self.browser.sigRemoveRequested.connect(s.remove_paths)
-        s.sigEntryChanged.connect(self._entry_changed)
-        s.sigPixelsReady.connect(self._pixels_ready)
-        s.sigAnalysisReady.connect(self._analysis_ready)
-        s.sigPrototypeOverlay.connect(self._prototype_overlay)
         s.sigModelLoading.connect(self.status.set_model_loading)
         s.sigModelLoaded.connect(self._model_loaded)
         s.sigModelFailed.connect(self._model_failed)
@@ -212,13 +159,9 @@ class MainWindow(QMainWindow):
         self.measure_tool.sigMeasured.connect(self.cell_size.set_from_measure)
         self.annotation_panel.mode_button.toggled.connect(lambda on: self.set_tool(ANNOTATE if on else PAN))
         self.annotator.sigDotsChanged.connect(self._dots_changed)
-        self.box_tool.sigBoxesChanged.connect(self._boxes_changed)
         self.box_list.sigSelected.connect(self.box_tool.select)
         self.box_list.sigRemove.connect(self.box_tool.remove)
         self.box_list.sigRemoveAll.connect(self.box_tool.remove_all)
-        self.prototypes.sigPrototypeChosen.connect(self._prototype_chosen)
-        self.image_view.sigDensityRequested.connect(lambda: self.prototypes.choose(NONE))
-        self.prototypes.sigPercentileChanged.connect(lambda _: self._prototype_chosen(self.prototypes.current()))
 
     def _restore(self) -> None:
         geometry = self.settings.geometry()
@@ -255,72 +198,6 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # ---- the current image ----
-    def show_image(self, path: str | None) -> None:
-        entry = self.session.store.get(path) if path else None
-        self.summary.show_entry(entry)
-        self.box_tool.set_entry(entry)
-        self.annotator.set_entry(entry)
-        self.measure_tool.clear()
-        self.cell_size.set_value(entry.cell_diameter_px if entry else None)
-        self.contributions.clear()
-        self.prototypes.set_contributions(None)
-        if entry is None:
-            self.image_view.clear(EMPTY_HINT)
-        elif self.session.pixels(path) is None:
-            self.image_view.clear(f"Cannot count this file:\n{entry.error}" if entry.status == ERROR else "Loading…")
-        self.session.set_current(path)
-
-    def _pixels_ready(self, path: str) -> None:
-        if path != self.session.current:
-            return
-        self.image_view.show_image(path, self.session.pixels(path))
-        self._show_status_message(self.session.store[path])
-
-    def _analysis_ready(self, path: str) -> None:
-        if path != self.session.current:
-            return
-        entry = self.session.store[path]
-        analysis = entry.analysis
-        self.image_view.show_density(path, analysis.result)
-        self.image_view.set_message("")
-        self.contributions.show_contributions(analysis.contributions, entry.count)
-        self.prototypes.set_contributions(analysis.contributions)
-        self.summary.show_entry(entry)
-        self.box_tool.refresh_counts()
-        self.annotator.refresh()
-        if self.prototypes.current() != NONE:
-            self._prototype_chosen(self.prototypes.current())
-
-    def _entries_removed(self, paths: list[str]) -> None:
-        self.browser.remove_paths(paths)  # the current row moves to a neighbour, which is then shown
-        if self.session.current is None and self.browser.current_path() is None:
-            self.show_image(None)
-        self._refresh_training_images()
-
-    def _entry_changed(self, path: str) -> None:
-        self.browser.refresh(path)
-        if path != self.session.current:
-            return
-        entry = self.session.store[path]
-        self.summary.show_entry(entry)
-        self.box_tool.refresh_counts()
-        self.annotator.refresh()
-        if entry.status == ERROR and self.image_view.path != path:
-            self.image_view.clear(f"Cannot count this file:\n{entry.error}")
-        elif self.image_view.path == path:
-            self._show_status_message(entry)
-
-    def _show_status_message(self, entry) -> None:
-        messages = {DONE: "", ERROR: f"Cannot count: {entry.error}", CANCELLED: "Counting cancelled (F5 counts again)"}
-        self.image_view.set_message(messages.get(entry.status, "Counting…"))
-
-    def _boxes_changed(self) -> None:
-        entry = self.box_tool.entry
-        rows = [(box, self.box_tool.count(box)) for box in self.box_tool.boxes()]
-        self.box_list.set_rows(rows, self.box_tool.selected)
-        if entry is not None and entry.path == self.session.current:
-            self.browser.refresh(entry.path)
-
     def _diameter_changed(self, diameter: float) -> None:
         if self.session.current:
             self.session.set_cell_diameter([self.session.current], diameter)
@@ -345,28 +222,11 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.annotation_panel.parentWidget())
 
     def _dots_changed(self, path: str) -> None:
-        self._refresh_training_images()
+        self.refresh_training_images()
 
-    def _refresh_training_images(self) -> None:
+    def refresh_training_images(self) -> None:
         if self.training_dialog is not None and self.training_dialog.isVisible():
             self.training_dialog.panel.refresh_images()
-
-    # ---- prototypes ----
-    def _prototype_chosen(self, prototype: int) -> None:
-        path = self.session.current
-        if prototype == NONE:
-            self.image_view.clear_similarity()
-            self.prototypes.set_box_count(NONE, None)
-        elif path:
-            self.session.request_prototype(path, prototype, self.prototypes.percentile.value())
-
-    def _prototype_overlay(self, path: str, prototype: int, similarity, boxes) -> None:
-        if path != self.session.current or prototype != self.prototypes.current() or self.session.model is None:
-            return
-        k_cell = self.session.model.k_cell
-        name = f"{short_name(prototype, k_cell)} ({long_name(prototype, k_cell)})"
-        self.image_view.show_similarity(path, prototype, similarity, boxes, prototype_color(prototype, k_cell), name)
-        self.prototypes.set_box_count(prototype, len(boxes))
 
     # ---- model and device ----
     def _model_loaded(self, info) -> None:
