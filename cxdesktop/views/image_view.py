@@ -64,6 +64,14 @@ class ImageView(QWidget):
         self.path: str | None = None
         self.prototype: int | None = None  # the prototype whose similarity is shown
         self._density: np.ndarray | None = None
+        self._add_layers()
+        self._add_colour_bars(colormap)
+        self._add_canvas_labels()
+        self._add_controls(opacity, colormap)
+        self._connect_controls(opacity)
+
+    def _add_layers(self) -> None:
+        """The canvas and its view box with the image, density (clipped to the image) and similarity layers."""
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("imageCanvas")
         self.canvas.setAcceptDrops(False)
@@ -84,6 +92,9 @@ class ImageView(QWidget):
         for item in (self.image_item, self.density_clip, self.similarity_item):
             self.viewbox.addItem(item)
         self._prototype_boxes: list[QGraphicsRectItem] = []
+
+    def _add_colour_bars(self, colormap: str) -> None:
+        """The density's colour bar beside the image and the similarity's, which takes its place when shown."""
         self.colorbar = pg.ColorBarItem(values=(0.0, 0.01), colorMap=overlay_colormap(colormap), label=DENSITY_UNITS,
                                         interactive=True, width=14, rounding=1e-6, colorMapMenu=False)
         self.colorbar.setImageItem(self.density_item)
@@ -99,6 +110,8 @@ class ImageView(QWidget):
         self.similarity_bar.hide()
         self.canvas.addItem(self.similarity_bar, row=0, col=2)  # in the density bar's place: see _bar_for_similarity
 
+    def _add_canvas_labels(self) -> None:
+        """The badge naming the map shown (bottom left) and the message line (top left), over the canvas."""
         self.badge = MapBadge(self.canvas)
         self.badge.hide()
         self.badge.sigDensityRequested.connect(self.sigDensityRequested)
@@ -110,6 +123,8 @@ class ImageView(QWidget):
         self.message.move(8, 8)
         self.message.hide()
 
+    def _add_controls(self, opacity: float, colormap: str) -> None:
+        """The overlay controls with Fit view, and the contrast control, in rows under the canvas."""
         self.overlay = OverlayControls(opacity, colormap)
         self.contrast = ContrastControl()
         self.reset_button = QToolButton()
@@ -130,6 +145,8 @@ class ImageView(QWidget):
         layout.addLayout(overlay_row)
         layout.addLayout(contrast_row)
 
+    def _connect_controls(self, opacity: float) -> None:
+        """The overlays' starting opacity, and the controls wired to the layers they set."""
         self.density_item.setOpacity(opacity)
         self.similarity_item.setOpacity(max(opacity, 0.5))
         self.overlay.sigVisibleChanged.connect(self._density_visible)
