@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # for tests/helpers/bad_inputs.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # for tests/helpers/bad_inputs/
 
 OUT = Path(__file__).resolve().parent / "results" / "big_image_memory.json"
 CHILD = """
@@ -54,7 +54,8 @@ def main(argv=None) -> int:
     import numpy as np
     import tifffile
 
-    from helpers import bad_inputs
+    from helpers.bad_inputs.files import zlib_bomb_tiff
+    from helpers.bad_inputs.pixels import cells
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", action="store_true", help="also count the passing image (slow on a CPU)")
@@ -63,11 +64,11 @@ def main(argv=None) -> int:
     result = {}
     with tempfile.TemporaryDirectory() as folder:
         bomb = Path(folder) / "bomb.tif"
-        bomb.write_bytes(bad_inputs.zlib_bomb_tiff())
+        bomb.write_bytes(zlib_bomb_tiff())
         result["bomb_30000x30000_zlib_tiff"] = {"file_bytes": bomb.stat().st_size, **measure(bomb, "read")}
         print(json.dumps(result), flush=True)
         big = Path(folder) / "big.tif"
-        tile = np.tile(bad_inputs.cells(), (args.side // 96 + 1, args.side // 96 + 1, 1))[:args.side, :args.side]
+        tile = np.tile(cells(), (args.side // 96 + 1, args.side // 96 + 1, 1))[:args.side, :args.side]
         tifffile.imwrite(big, tile)
         del tile
         key = f"uncompressed_{args.side}x{args.side}_rgb_tiff"

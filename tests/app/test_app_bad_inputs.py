@@ -1,4 +1,4 @@
-"""The real window meets a sample of the bad-input corpus (tests/helpers/bad_inputs.py) in one dropped
+"""The real window meets a sample of the bad-input corpus (tests/helpers/bad_inputs/) in one dropped
 folder: every refused file is listed with its reason, the odd but readable ones and a good image
 of the same batch are counted, and the window keeps working afterwards."""
 
@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cxdesktop.browser import COUNT_COLUMN
-from helpers import bad_inputs
 from helpers.app import blob_png, drop_paths, wait_counted
+from helpers.bad_inputs.corpus import CASES
 
 SAMPLE = ("empty.png", "text.png", "gif named.png", "png cut inside IDAT.png", "jpeg cut at half.jpg",
           "tiff strip past end.tif", "bomb zlib 30000x30000.tif", "bomb header png.png", "seven 7x7.png",
@@ -24,7 +24,7 @@ SAMPLE = ("empty.png", "text.png", "gif named.png", "png cut inside IDAT.png", "
 def sample_folder(tmp_path):
     folder = tmp_path / "corpus"
     folder.mkdir()
-    chosen = {case.name: case for case in bad_inputs.CASES if case.name in SAMPLE}
+    chosen = {case.name: case for case in CASES if case.name in SAMPLE}
     assert sorted(chosen) == sorted(SAMPLE)
     made = {}
     for name, case in chosen.items():

@@ -1,4 +1,4 @@
-"""The whole bad-input corpus (``tests/helpers/bad_inputs.py``) through one ``countxplain count`` run with
+"""The whole bad-input corpus (``tests/helpers/bad_inputs/``) through one ``countxplain count`` run with
 the bundled model: each bad file one stderr line naming it, each odd but readable one counted, the good images
 of the same batch counted, no traceback, a non-zero exit status; and the corpus table in docs/bad-inputs.md."""
 
@@ -11,7 +11,9 @@ import pytest
 
 from countxplain.counts_csv import file_cell
 from countxplain.errors import shown_path
-from helpers import REPO_ROOT, bad_inputs
+from helpers import REPO_ROOT
+from helpers.bad_inputs.corpus import CASES, make_corpus
+from helpers.bad_inputs.document import markdown_table
 from helpers.cli import cli_lines, run_cli
 
 GOOD = sorted((REPO_ROOT / "resources" / "samples").glob("*.png"))[:2]
@@ -20,7 +22,7 @@ GOOD = sorted((REPO_ROOT / "resources" / "samples").glob("*.png"))[:2]
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory, shipped_model_path):
     root = tmp_path_factory.mktemp("corpus")
-    made = bad_inputs.make_corpus(root / "corpus")
+    made = make_corpus(root / "corpus")
     good = []
     for source in GOOD:
         good.append(root / "good" / source.name)
@@ -36,10 +38,10 @@ def corpus_run(tmp_path_factory, shipped_model_path):
 
 
 def test_the_corpus_is_large_and_covers_every_outcome():
-    assert len(bad_inputs.CASES) >= 60
-    assert len({item.name for item in bad_inputs.CASES}) == len(bad_inputs.CASES)
-    assert {item.expect for item in bad_inputs.CASES} == {"refused", "counted", "ignored"}
-    assert all(item.words for item in bad_inputs.CASES if item.group == "bomb")
+    assert len(CASES) >= 60
+    assert len({item.name for item in CASES}) == len(CASES)
+    assert {item.expect for item in CASES} == {"refused", "counted", "ignored"}
+    assert all(item.words for item in CASES if item.group == "bomb")
 
 
 def test_no_traceback_and_a_failing_exit_status(corpus_run):
@@ -60,7 +62,7 @@ def test_every_stderr_line_is_one_refusal_of_one_file(corpus_run):
         assert len(naming) == 1, (path, result.stderr)
 
 
-@pytest.mark.parametrize("item", [c for c in bad_inputs.CASES if c.expect == "refused"], ids=lambda c: repr(c.name))
+@pytest.mark.parametrize("item", [c for c in CASES if c.expect == "refused"], ids=lambda c: repr(c.name))
 def test_a_refused_file_gets_its_reason(corpus_run, item):
     made, _, result, rows = corpus_run
     path = dict((c.name, p) for c, p in made)[item.name]
@@ -69,7 +71,7 @@ def test_a_refused_file_gets_its_reason(corpus_run, item):
     assert file_cell(path) not in [row["file"] for row in rows]
 
 
-@pytest.mark.parametrize("item", [c for c in bad_inputs.CASES if c.expect != "refused"], ids=lambda c: repr(c.name))
+@pytest.mark.parametrize("item", [c for c in CASES if c.expect != "refused"], ids=lambda c: repr(c.name))
 def test_a_readable_odd_file_is_counted_and_an_ignored_one_passed_by(corpus_run, item):
     made, _, result, rows = corpus_run
     path = dict((c.name, p) for c, p in made)[item.name]
@@ -93,4 +95,4 @@ def test_the_good_images_of_the_batch_are_counted(corpus_run):
 
 def test_the_docs_table_is_the_generators():
     document = (REPO_ROOT / "docs" / "bad-inputs.md").read_text(encoding="utf-8")
-    assert bad_inputs.markdown_table() in document, "regenerate it: python tests/helpers/bad_inputs.py"
+    assert markdown_table() in document, "regenerate it: PYTHONPATH=tests python -m helpers.bad_inputs --write"

@@ -18,11 +18,20 @@ from PIL import Image, ImageFile
 
 from countxplain.errors import ImageReadError, shown_path
 from countxplain.images import normalise_intensity, read_image, to_rgb_float
-from helpers import bad_inputs
+from helpers.bad_inputs.files import (
+    bmp_declaring,
+    broken_second_page,
+    cmyk_tiff,
+    jpeg_declaring,
+    png_declaring,
+    tiff_declaring,
+    zlib_bomb_tiff,
+)
+from helpers.bad_inputs.pixels import SAMPLE, cells, complex_pixels, gray, tiff_bytes
 
 
 def _fluorescence() -> np.ndarray:
-    return np.asarray(Image.open(bad_inputs.SAMPLE).convert("RGB"))
+    return np.asarray(Image.open(SAMPLE).convert("RGB"))
 
 
 def _every_35th(array: np.ndarray, value) -> np.ndarray:
@@ -92,7 +101,7 @@ def test_non_finite_pixels_count_as_the_clean_image(shipped_model_path, tmp_path
 
 @pytest.mark.parametrize("fmt,colours", [("PNG", 48), ("BMP", 48), ("BMP", 16), ("TIFF", 48), ("TIFF", 2)])
 def test_a_palette_image_is_read_through_its_palette(tmp_path, fmt, colours):
-    palette = Image.fromarray(bad_inputs.cells()).quantize(colours)
+    palette = Image.fromarray(cells()).quantize(colours)
     path = tmp_path / f"palette.{fmt.lower()}"
     palette.save(path, format=fmt)
     assert Image.open(path).mode in ("P", "L", "1")
@@ -112,8 +121,8 @@ def test_a_tiff_colormap_of_full_16_bit_colours_is_scaled_not_stretched(tmp_path
 
 
 def test_cmyk_and_min_is_white_tiffs_read_as_the_image_they_show(tmp_path):
-    rgb = bad_inputs.cells()
-    (tmp_path / "cmyk.tif").write_bytes(bad_inputs._cmyk_tiff())
+    rgb = cells()
+    (tmp_path / "cmyk.tif").write_bytes(cmyk_tiff())
     tifffile.imwrite(tmp_path / "white.tif", 255 - rgb[:, :, 1], photometric="miniswhite")
     np.testing.assert_allclose(read_image(tmp_path / "cmyk.tif").pixels, rgb / 255.0, atol=1e-6)
     np.testing.assert_allclose(read_image(tmp_path / "white.tif").pixels[:, :, 0], rgb[:, :, 1] / 255.0, atol=1e-6)
@@ -121,25 +130,25 @@ def test_cmyk_and_min_is_white_tiffs_read_as_the_image_they_show(tmp_path):
 
 def test_complex_pixels_are_refused_without_a_warning(tmp_path):
     path = tmp_path / "complex.tif"
-    tifffile.imwrite(path, bad_inputs._complex())
+    tifffile.imwrite(path, complex_pixels())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(ImageReadError, match="complex"):
             read_image(path)
     assert caught == []
     with pytest.raises(ImageReadError, match="complex"):
-        to_rgb_float(bad_inputs._complex(), path)
+        to_rgb_float(complex_pixels(), path)
 
 
 # --- bombs -------------------------------------------------------------------------------------
 
 BOMBS = {
-    "zlib 30000x30000.tif": bad_inputs.zlib_bomb_tiff,
-    "zeros 10000x10000.png": lambda: bad_inputs.png_declaring(10_000, 10_000),
-    "header.png": lambda: bad_inputs.png_declaring(100_000, 100_000, rows_of_zeros=1),
-    "header.jpg": lambda: bad_inputs.jpeg_declaring(65_000, 65_000),
-    "header.bmp": lambda: bad_inputs.bmp_declaring(50_000, 50_000),
-    "header.tif": lambda: bad_inputs.tiff_declaring(100_000, 100_000),
+    "zlib 30000x30000.tif": zlib_bomb_tiff,
+    "zeros 10000x10000.png": lambda: png_declaring(10_000, 10_000),
+    "header.png": lambda: png_declaring(100_000, 100_000, rows_of_zeros=1),
+    "header.jpg": lambda: jpeg_declaring(65_000, 65_000),
+    "header.bmp": lambda: bmp_declaring(50_000, 50_000),
+    "header.tif": lambda: tiff_declaring(100_000, 100_000),
 }
 
 
@@ -165,7 +174,7 @@ def test_the_30000_pixel_zlib_tiff_is_refused_in_one_line_without_using_memory(t
     """Decoding this file would take 900 MB; its refusal runs in a process limited to 2 GiB of address
     space (so a regression fails here instead of exhausting the machine) and reports its peak memory."""
     path = tmp_path / "bomb.tif"
-    path.write_bytes(bad_inputs.zlib_bomb_tiff())
+    path.write_bytes(zlib_bomb_tiff())
     code = ("import sys\nfrom countxplain.images import read_image\nfrom countxplain.errors import ImageReadError\n"
             "try:\n    read_image(sys.argv[1])\nexcept ImageReadError as error:\n    print(f'error: {error}', "
             "file=sys.stderr)\n    sys.exit(1)\n")
@@ -189,7 +198,7 @@ def test_the_30000_pixel_zlib_tiff_is_refused_in_one_line_without_using_memory(t
 
 def test_an_image_in_pillows_warning_range_is_refused_without_the_warning(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
-    Image.fromarray(bad_inputs.cells()[:64, :64]).save(path)
+    Image.fromarray(cells()[:64, :64]).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)  # 64×64 = 4096: over it, under twice it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -202,12 +211,12 @@ def test_an_image_in_pillows_warning_range_is_refused_without_the_warning(tmp_pa
 
 def test_tifffile_log_messages_never_reach_the_terminal(tmp_path, capfd, caplog):
     path = tmp_path / "broken second page.tif"
-    path.write_bytes(bad_inputs._broken_second_page())
+    path.write_bytes(broken_second_page())
     logger = logging.getLogger("tifffile")
     handlers, propagate = list(logger.handlers), logger.propagate
     with caplog.at_level(logging.DEBUG):
         data = read_image(path)
-    np.testing.assert_allclose(data.pixels[:, :, 0], bad_inputs.gray() / 255.0, atol=1e-7)
+    np.testing.assert_allclose(data.pixels[:, :, 0], gray() / 255.0, atol=1e-7)
     assert capfd.readouterr().err == ""
     assert not [r for r in caplog.records if r.name.startswith("tifffile")]
     assert (logger.handlers, logger.propagate) == (handlers, propagate)  # as they were
@@ -218,7 +227,7 @@ def test_tifffile_log_messages_never_reach_the_terminal(tmp_path, capfd, caplog)
 
 def test_a_decoder_message_that_explains_a_refusal_is_folded_into_its_reason(tmp_path, capfd):
     path = tmp_path / "header only.tif"
-    path.write_bytes(bad_inputs.tiff_bytes(bad_inputs.gray())[:8])
+    path.write_bytes(tiff_bytes(gray())[:8])
     with pytest.raises(ImageReadError) as info:
         read_image(path)
     assert "invalid offset" in info.value.reason and "<tifffile" not in info.value.reason
