@@ -254,28 +254,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="countxplain", description="Interpretable cell counting (CountXplain).")
     parser.add_argument("--version", action="version", version=f"countxplain {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_count_parser(sub)
+    _add_train_parser(sub)
+    _add_evaluate_parser(sub)
+    _add_explain_parser(sub)
+    return parser
 
-    def common(p, model=True):
-        if model:
-            p.add_argument("--model", type=Path, default=None, help="model file (.cxm); default: the bundled model")
-            p.add_argument("--cell-diameter", type=cell_diameter_arg, default="auto",
-                           help="typical cell diameter in pixels (images are rescaled so their cells match the "
-                                "model's training size); 'auto' (default): the model estimates it per image and "
-                                "rescales only when the estimate is more than twice or under half its training "
-                                "size; 'as-is': never rescale")
-            p.add_argument("--flips", type=int, default=1, choices=(1, 2, 4),
-                           help="average the density and similarity maps over the image and 1 or 3 mirror "
-                                "images of it (2 or 4 times the time; sharper maps, the count stays their sum)")
-            p.add_argument("--whole-cells", action=argparse.BooleanOptionalAction, default=None,
-                           help="resize each image to whole 8-pixel output cells instead of padding it up to them; "
-                                "default: as the model was trained, and whole cells with --flips 2 or 4 (a mirrored "
-                                "padded image has its padding where the model never saw it)")
-        else:
-            p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
-                           help="typical cell diameter in pixels of the training images (default: each image's "
-                                "median dot spacing); 'as-is': no rescaling")
-        p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 
+def _add_common_options(p: argparse.ArgumentParser, model: bool = True) -> None:
+    """The options of every command: the device, and with ``model`` the model file and how it reads images
+    (without it, training's cell diameter)."""
+    if model:
+        p.add_argument("--model", type=Path, default=None, help="model file (.cxm); default: the bundled model")
+        p.add_argument("--cell-diameter", type=cell_diameter_arg, default="auto",
+                       help="typical cell diameter in pixels (images are rescaled so their cells match the "
+                            "model's training size); 'auto' (default): the model estimates it per image and "
+                            "rescales only when the estimate is more than twice or under half its training "
+                            "size; 'as-is': never rescale")
+        p.add_argument("--flips", type=int, default=1, choices=(1, 2, 4),
+                       help="average the density and similarity maps over the image and 1 or 3 mirror "
+                            "images of it (2 or 4 times the time; sharper maps, the count stays their sum)")
+        p.add_argument("--whole-cells", action=argparse.BooleanOptionalAction, default=None,
+                       help="resize each image to whole 8-pixel output cells instead of padding it up to them; "
+                            "default: as the model was trained, and whole cells with --flips 2 or 4 (a mirrored "
+                            "padded image has its padding where the model never saw it)")
+    else:
+        p.add_argument("--cell-diameter", type=cell_diameter_arg, default=None,
+                       help="typical cell diameter in pixels of the training images (default: each image's "
+                            "median dot spacing); 'as-is': no rescaling")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+
+def _add_count_parser(sub) -> None:
     count = sub.add_parser("count", help="count cells in images and folders")
     count.add_argument("paths", nargs="+", type=Path, metavar="INPUT",
                        help="an image, a folder (searched recursively), a quoted glob pattern ('run1/**/*.tif'), "
@@ -296,9 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                        help="count on an existing Dask cluster; its workers must reach the images and the model "
                             "by the same paths (needs the 'cluster' extra)")
-    common(count)
+    _add_common_options(count)
     count.set_defaults(func=cmd_count)
 
+
+def _add_train_parser(sub) -> None:
     train = sub.add_parser("train", help="train a model on a folder of dot-annotated images")
     train.add_argument("data", type=Path)
     train.add_argument("--out", type=Path, required=True)
@@ -323,20 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
                             "(the model then counts that way too)")
     train.add_argument("--half", action="store_true", help="store weights as float16")
     train.add_argument("--name", default=None)
-    common(train, model=False)
+    _add_common_options(train, model=False)
     train.set_defaults(func=cmd_train)
 
+
+def _add_evaluate_parser(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="MAE of a model on a folder of annotated images")
     evaluate.add_argument("data", type=Path)
-    common(evaluate)
+    _add_common_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
+
+def _add_explain_parser(sub) -> None:
     explain = sub.add_parser("explain", help="write an explanation figure and JSON for one image")
     explain.add_argument("image", type=Path)
     explain.add_argument("--out", type=Path, required=True)
-    common(explain)
+    _add_common_options(explain)
     explain.set_defaults(func=cmd_explain)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
