@@ -22,7 +22,7 @@ from .inference import Counter
 from .inputs import Item, item_path
 from .modelfile import ModelBundle
 from .plates import PLATE_COLUMNS, PlateField
-from .scale_policy import cell_size_source
+from .scale_policy import cell_size_source, diameter_choice
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,6 @@ class CountSettings:
     def counter(self, bundle: ModelBundle) -> Counter:
         return Counter(bundle, device=self.device, precision=self.precision, tile_size=self.tile, flips=self.flips,
                        whole_cells=self.whole_cells)
-
-    def diameter_choice(self) -> tuple[float | None, bool]:
-        """(diameter, estimate?) from the cell diameter: pixels, 'auto' or 'as-is'."""
-        if self.cell_diameter == "auto":
-            return None, True
-        return (None if self.cell_diameter == "as-is" else float(self.cell_diameter)), False
 
 
 @dataclass
@@ -87,7 +81,7 @@ def count_item(counter: Counter, item: Item, settings: CountSettings) -> Outcome
     start = time.perf_counter()
     try:
         pixels = read_item(item, page=settings.page, channel=settings.channel)
-        diameter, estimate = settings.diameter_choice()
+        diameter, estimate = diameter_choice(settings.cell_diameter)
         with warnings.catch_warnings():  # a library's warning would be a second line about this image
             warnings.simplefilter("ignore")
             result = counter.count(pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)

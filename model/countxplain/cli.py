@@ -76,8 +76,9 @@ def cmd_count(args) -> int:
         print(f"error: {shown_path(path)}: {reason}", file=sys.stderr)
     table = CountsCsv(args.out, resume=args.resume, columns=csv_columns(images)) if args.out else None
     if table is not None and args.resume:
-        done = [item for item in images if table.counted(item_path(item))]
-        images = [item for item in images if not table.counted(item_path(item))]
+        counted_before = [table.counted(item_path(item)) for item in images]
+        done = [item for item, before in zip(images, counted_before) if before]
+        images = [item for item, before in zip(images, counted_before) if not before]
         if done:
             print(f"note: {len(done)} image(s) already in {shown_path(args.out)}, not counted again", file=sys.stderr)
         if not images:
@@ -100,13 +101,6 @@ def cmd_count(args) -> int:
     if table is not None:
         table.finish()
     return EXIT_INPUT_ERROR if problems or counted < len(images) else 0
-
-
-def diameter_choice(args) -> tuple[float | None, bool]:
-    """(diameter, estimate?) from --cell-diameter: pixels, 'auto' (the default) or 'as-is'."""
-    if args.cell_diameter == "auto":
-        return None, True
-    return (None if args.cell_diameter == "as-is" else args.cell_diameter), False
 
 
 def refuse_auto_diameter(args) -> None:
@@ -169,8 +163,10 @@ def cmd_evaluate(args) -> int:
     if not dataset.samples:
         raise CountXplainError(f"{args.data}: nothing to evaluate, no image has a dot annotation "
                                f"({what_was_found(dataset.unpaired)})")
+    from .scale_policy import diameter_choice
+
     model = load_model_or_explain(args.model)
-    diameter, estimate = diameter_choice(args)
+    diameter, estimate = diameter_choice(args.cell_diameter)
     result = evaluate_samples(model, dataset.samples, diameter, device=args.device, estimate_cell_size=estimate,
                               flips=args.flips, whole_cells=args.whole_cells)
     print(f"{args.data}: n={result['n']} MAE {result['mae']:.3f} RMSE {result['rmse']:.3f} "
@@ -190,10 +186,11 @@ def what_was_found(unpaired: list[tuple[Path, str]]) -> str:
 
 def cmd_explain(args) -> int:
     from .explain_report import write_explanation
+    from .scale_policy import diameter_choice
 
     check_output_folder(args.out)
     model = load_model_or_explain(args.model)
-    diameter, estimate = diameter_choice(args)
+    diameter, estimate = diameter_choice(args.cell_diameter)
     figure, data = write_explanation(model, args.image, args.out, cell_diameter_px=diameter, device=args.device,
                                      estimate_cell_size=estimate, flips=args.flips,
                                      whole_cells=args.whole_cells)

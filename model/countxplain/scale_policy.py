@@ -68,3 +68,10 @@ def cell_size_source(result) -> str:
     if result.cell_diameter_px:
         return "given"
     return "as it is" if result.estimated_diameter_px is None else "as it is (estimate near the model's size)"
+
+
+def diameter_choice(cell_diameter: float | str) -> tuple[float | None, bool]:
+    """(diameter, estimate?) from a cell diameter as ``--cell-diameter`` takes it: pixels, 'auto' or 'as-is'."""
+    if cell_diameter == "auto":
+        return None, True
+    return (None if cell_diameter == "as-is" else float(cell_diameter)), False
