@@ -30,16 +30,17 @@ def tiny_config(**changes) -> TrainingConfig:
     return TrainingConfig(**base)
 
 
-def annotated_images(folder, n=4, size=64) -> list[Sample]:
-    """``n`` blob images of ``size`` px written as PNGs beside their dots CSVs, as samples."""
-    rng = np.random.default_rng(0)
+def annotated_images(folder, n=4, size=64, seed=0, prefix="cells") -> list[Sample]:
+    """``n`` blob images of ``size`` px written as PNGs (``prefix``0.png, ...) beside their dots CSVs, as samples."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
     samples = []
     for i in range(n):
         dots = rng.uniform(10, size - 10, size=(int(rng.integers(3, 7)), 2))
         yy, xx = np.mgrid[0:size, 0:size]
         image = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 8.0) for x, y in dots)
-        path = folder / f"cells{i}.png"
+        path = folder / f"{prefix}{i}.png"
         Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path)
-        write_dots_csv(folder / f"cells{i}.dots.csv", dots)
-        samples.append(Sample(path, folder / f"cells{i}.dots.csv"))
+        write_dots_csv(folder / f"{prefix}{i}.dots.csv", dots)
+        samples.append(Sample(path, folder / f"{prefix}{i}.dots.csv"))
     return samples

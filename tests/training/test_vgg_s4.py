@@ -106,7 +106,8 @@ def test_a_calibrated_start_scales_the_cell_weights_by_the_factor_that_fits_the_
     tripled = load_model(save_model(run.bundle, folder / "tripled.cxm"))
     scale_density_weights(tripled.network.head.density_layer, 3.0)
     before = tripled.network.head.density_layer.weight.detach().clone()
-    assert start_factor(tripled) == pytest.approx(start_factor(as_trained) / 3.0, rel=1e-3)
+    # within bfloat16 rounding, where the CPU computes it (the calibration counts under autocast)
+    assert start_factor(tripled) == pytest.approx(start_factor(as_trained) / 3.0, rel=1e-2)
     assert torch.equal(tripled.network.head.density_layer.weight.detach(), before)  # the parent is left as it was
     untouched = train_model(samples, "fine-tune", {**options, "calibrate_start": False}, init=tripled, gallery_k=0)
     assert not any(h["stage"] == "calibrate" for h in untouched.history)
@@ -123,3 +124,25 @@ def test_scaling_the_density_weights_keeps_background_weights_at_zero():
     scale_density_weights(layer, 0.25)
     after = layer.weight.detach().view(-1)
     assert torch.allclose(after[:2], 0.25 * before[:2], rtol=1e-5) and torch.all(after[2:] == 0)
+
+
+def test_grouped_prototypes_are_projected_onto_their_own_groups_patches_and_show_them(tmp_path):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    samples = (annotated_images(tmp_path / "a", n=3, size=64, prefix="a")
+               + annotated_images(tmp_path / "b", n=3, size=64, seed=1, prefix="b"))
+    groups = ["a"] * 3 + ["b"] * 3
+    run = train_model(samples[:2] + samples[3:5], "default", {**TINY_S4, "k_cell": 4, "prototype_groups": True},
+                      val_samples=[samples[2], samples[5]], groups=groups[:2] + groups[3:5], val_groups=["a", "b"],
+                      gallery_k=2)
+    bundle = run.bundle
+    assert bundle.provenance["prototype_groups"] == ["a", "b", "a", "b", "a", "b"]
+    names = {"a": {s.image_path.name for s in samples[:2]}, "b": {s.image_path.name for s in samples[3:5]}}
+    sources = bundle.provenance["prototype_sources"]
+    assert [source["group"] for source in sources] == bundle.provenance["prototype_groups"]
+    assert all(source["image"] in names[source["group"]] for source in sources)
+    # a projected prototype is a processed feature of a training location: its own nearest one is at distance 0
+    assert all(source["distance"] >= 0 for source in sources)
+    for proto, group in enumerate(bundle.provenance["prototype_groups"]):
+        shown = {source.split("@")[0] for source in bundle.gallery.sources[proto]}
+        assert shown <= names[group]

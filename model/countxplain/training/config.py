@@ -66,6 +66,10 @@ class TrainingConfig:
     # one factor, the least-squares fit of the model's counts of the training views to their dots
     calibrate_start: bool = False
     calibrate_end: bool = False  # vgg-s4: the same fit once more on the kept state, after the last step
+    # vgg-s4 from scratch: the cell and the background prototypes are shared out among the training
+    # groups (data sets), each started on and, at every validation, projected onto a location of its
+    # own group's training views; each prototype's gallery comes from its own group
+    prototype_groups: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in CHOICES.items():

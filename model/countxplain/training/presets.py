@@ -2,7 +2,8 @@
 
 * ``default``: the recipe for a general model trained from scratch: the stride-4 VGG extractor
   (``network.VGGStride4``), the Gaussian similarity and a density layer in which only cell
-  prototypes add, trained on every image at its own scale and two others (``training.vgg_s4``).
+  prototypes add, trained on every image at its own scale and two others (``training.vgg_s4``);
+  the prototypes are shared out among the training sets and projected onto their own set's patches.
 * ``fine-tune``: what a user's few annotated images get when training starts from a model: short,
   on whole images (windows up to 512 px) at three scales, on the density term alone (with the
   count term, a base that overcounts a new set collapsed to one constant density on it), from a
@@ -26,7 +27,7 @@ VGG_S4 = {"extractor": "vgg-s4", "similarity": "gaussian", "density": "cells-add
           "prototype_dim": 32, "stage1_precision": "bf16"}
 PRESETS: dict[str, dict] = {
     "default": {**VGG_S4, "steps": 8000, "lr": 3e-4, "view_scales": (0.7, 1.0, 1.4), "max_view_px": 320,
-                "validations": 8},
+                "validations": 8, "prototype_groups": True},
     "fine-tune": {**VGG_S4, "steps": 400, "lr": 3e-4, "view_scales": (0.8, 1.0, 1.25), "max_view_px": 512,
                   "validations": 4, "lambda_count": 0.0, "calibrate_start": True,
                   "train_backend_layers": 3, "stage1_epochs": 8, "stage1_lr": 5e-5, "stage1_schedule": "cosine",

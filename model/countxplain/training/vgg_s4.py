@@ -37,6 +37,7 @@ from .trainer import Progress
 
 STRIDE = VGGStride4.output_stride
 DENSITY_WEIGHT = 10.0  # the density term's scale: pooled targets are small numbers per cell
+BACKGROUND_SHARE = 0.01  # a location is background where its target is at most this share of the view's highest
 STANDARDISE_SAMPLES = 200_000  # feature locations drawn to set the extractor's per-channel mean and spread
 
 
@@ -47,6 +48,8 @@ class FeatureView:
     image_index: int
     features: torch.Tensor  # (384, h, w) bfloat16
     target: torch.Tensor  # (1, h, w) pooled density, summing to the dots inside the window
+    factor: float = 1.0  # the image's scale in this view
+    origin: tuple[int, int] = (0, 0)  # the window's top-left pixel (y, x) in the rescaled image
 
 
 def _window(size: int, most: int, rng: np.random.Generator) -> tuple[int, int]:
@@ -84,7 +87,8 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
                 target = pooled_density_map(inside - np.array([x0, y0]), window.shape[:2], config.sigma_px,
                                             stride=STRIDE)
                 target = torch.from_numpy(target)[None]
-                views.append(FeatureView(index, features[:, :target.shape[1], :target.shape[2]].clone(), target))
+                views.append(FeatureView(index, features[:, :target.shape[1], :target.shape[2]].clone(), target,
+                                         factor, (y0, x0)))
                 report(len(views), total)
     return views
 
@@ -140,6 +144,13 @@ class VggS4Trainer:
             for parameter in layer.parameters():
                 parameter.requires_grad_(False)
         self.history: list[dict] = []
+        # prototype_groups: each prototype's training group, and where it was last projected
+        groups = sorted({image.group for image in self.train_images})
+        self.group_of_prototype: list[str] = []
+        if config.prototype_groups and self.fresh_head:
+            self.group_of_prototype = ([groups[k % len(groups)] for k in range(config.k_cell)]
+                                       + [groups[k % len(groups)] for k in range(config.k_bg)])
+        self.prototype_sources: list[dict] = []
 
     def run(self) -> ModelBundle:
         start = time.perf_counter()
@@ -174,9 +185,12 @@ class VggS4Trainer:
             losses["count"] += count_term / every
             step += 1
             if step % every == 0 or step == self.config.steps:
+                if self.group_of_prototype:
+                    self.prototype_sources = self._project_prototypes(views)
                 val_mae = self._val_mae()
                 if best is None or val_mae < best["val_mae"]:
-                    best = {"val_mae": val_mae, "step": step, "state": copy.deepcopy(self.model.state_dict())}
+                    best = {"val_mae": val_mae, "step": step, "state": copy.deepcopy(self.model.state_dict()),
+                            "prototype_sources": list(self.prototype_sources)}
                 self.history.append({"stage": "train", "step": step, **losses, "val_mae": val_mae})
                 self.progress(Progress("stage2", step // every, math.ceil(self.config.steps / every), dict(losses),
                                        val_mae, message=f"step {step}/{self.config.steps}"))
@@ -219,28 +233,80 @@ class VggS4Trainer:
         extractor.feature_mean.copy_(sample.mean(dim=1).view(1, -1, 1, 1))
         extractor.feature_std.copy_(sample.std(dim=1).clamp_min(1e-3).view(1, -1, 1, 1))
 
-    def _start_prototypes(self, views: Sequence[FeatureView]) -> None:
-        """A fresh head's prototypes on processed training features of their own group: cell prototypes
-        where the target is highest, background prototypes where it is zero."""
-        extractor = self.model.extractor
-        cells, background = [], []
+    def _group_views(self, views: Sequence[FeatureView], group: str | None) -> list[FeatureView]:
+        """At most 64 views spread over the training views (of ``group`` only, when given)."""
+        own = [view for view in views if group is None or self.train_images[view.image_index].group == group]
+        return own[:: max(1, len(own) // 64)]
+
+    def _locations(self, views: Sequence[FeatureView]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """For each view: its processed features (L, d), and masks (L,) of cell locations (target at
+        least half the view's highest) and background locations (at most ``BACKGROUND_SHARE`` of it)."""
+        extractor, found = self.model.extractor, []
         with torch.no_grad():
-            for view in views[:: max(1, len(views) // 64)]:
+            for view in views:
                 processed = self.model.head.processed_features(
                     extractor.trained_features(view.features[None].float().to(self.device)))[0]
-                target = view.target[0, :processed.shape[1], :processed.shape[2]].to(self.device)
-                flat_target = target.flatten()
-                locations = processed.flatten(1).T
-                if flat_target.max() > 0:
-                    cells.append(locations[flat_target >= flat_target.max() * 0.5])
-                background.append(locations[flat_target == 0])
-            head = self.model.head
-            k_cell, k_bg = head.config.k_cell, head.config.k_bg
-            for group, first, count in ((cells, 0, k_cell), (background, k_cell, k_bg)):
-                pool = torch.cat(group) if group else torch.empty(0)
-                if count and len(pool):
-                    chosen = torch.from_numpy(self.rng.choice(len(pool), count, replace=len(pool) < count))
-                    head.prototypes[first:first + count] = pool[chosen]
+                target = view.target[0, :processed.shape[1], :processed.shape[2]].to(self.device).flatten()
+                highest = float(target.max())
+                cells = target >= highest * 0.5 if highest > 0 else torch.zeros_like(target, dtype=torch.bool)
+                found.append((processed.flatten(1).T, cells, target <= highest * BACKGROUND_SHARE))
+        return found
+
+    def _start_prototypes(self, views: Sequence[FeatureView]) -> None:
+        """A fresh head's prototypes on processed training features: cell prototypes where the target
+        is highest, background prototypes where it is zero (with ``prototype_groups``, each on its
+        own group's views)."""
+        head = self.model.head
+        k_cell = head.config.k_cell
+        groups = self.group_of_prototype or [None] * head.config.k_total
+        with torch.no_grad():
+            for group in dict.fromkeys(groups):
+                locations = self._locations(self._group_views(views, group))
+                for first, is_cell in ((0, True), (k_cell, False)):
+                    members = [k for k in range(first, first + (k_cell if is_cell else head.config.k_bg))
+                               if groups[k] == group]
+                    pool = [features[cells if is_cell else background] for features, cells, background in locations]
+                    pool = torch.cat(pool) if pool else torch.empty(0)
+                    if members and len(pool):
+                        chosen = torch.from_numpy(self.rng.choice(len(pool), len(members),
+                                                                  replace=len(pool) < len(members)))
+                        head.prototypes[members] = pool[chosen]
+
+    def _project_prototypes(self, views: Sequence[FeatureView]) -> list[dict]:
+        """Each prototype becomes the nearest processed feature among its own group's views (cell
+        prototypes at cell locations, background ones at background locations), no two at one
+        location; returns where each now lies, in its image's pixels."""
+        head = self.model.head
+        sources, used = [], set()
+        by_group = {group: self._group_views(views, group) for group in dict.fromkeys(self.group_of_prototype)}
+        locations = {group: self._locations(group_views) for group, group_views in by_group.items()}
+        with torch.no_grad():
+            for k, group in enumerate(self.group_of_prototype):
+                is_cell = k < head.config.k_cell
+                best = None
+                for v, (features, cells, background) in enumerate(locations[group]):
+                    mask = cells if is_cell else background
+                    if not mask.any():
+                        continue
+                    distances = ((features - head.prototypes[k]) ** 2).sum(dim=1).masked_fill(~mask, math.inf)
+                    for flat in torch.argsort(distances)[:k + 2].tolist():  # the nearest unused location
+                        if (group, v, flat) not in used and math.isfinite(float(distances[flat])):
+                            if best is None or float(distances[flat]) < best[0]:
+                                best = (float(distances[flat]), v, flat)
+                            break
+                if best is None:
+                    sources.append({"prototype": k, "group": group, "image": None})
+                    continue
+                distance, v, flat = best
+                used.add((group, v, flat))
+                view = by_group[group][v]
+                head.prototypes[k] = locations[group][v][0][flat]
+                row, col = divmod(flat, view.features.shape[-1])
+                sources.append({"prototype": k, "group": group, "image": self.train_images[view.image_index].name,
+                                "y": round((view.origin[0] + row * STRIDE + STRIDE / 2) / view.factor, 1),
+                                "x": round((view.origin[1] + col * STRIDE + STRIDE / 2) / view.factor, 1),
+                                "distance": round(math.sqrt(distance), 4)})
+        return sources
 
     def _calibrate_counts(self, views: Sequence[FeatureView]) -> None:
         """Scale the cell prototypes' density weights by the one factor that best fits the model's
@@ -307,8 +373,10 @@ class VggS4Trainer:
     def _bundle(self, best: dict, seconds: float) -> ModelBundle:
         spacings = [typical_cell_spacing(image.dots) for image in self.train_images]
         bundle = trained_bundle(self.model, self.config, self.train_images, self.val_images,
-                                {"val_mae": best["val_mae"], "best_step": best["step"]}, [], self.history, None,
-                                seconds)
+                                {"val_mae": best["val_mae"], "best_step": best["step"]},
+                                best.get("prototype_sources", []), self.history, None, seconds)
+        if self.group_of_prototype:
+            bundle.provenance["prototype_groups"] = list(self.group_of_prototype)
         diameter = float(np.nanmedian(spacings)) if np.isfinite(spacings).any() else 10.0
         bundle.preprocessing["cell_diameter_px"] = diameter
         bundle.preprocessing["native_scale"] = True
