@@ -187,6 +187,7 @@ class VggS4Trainer:
             if step % every == 0 or step == self.config.steps:
                 if self.group_of_prototype:
                     self.prototype_sources = self._project_prototypes(views)
+                    self._refit_cell_weights(views)
                 val_mae = self._val_mae()
                 if best is None or val_mae < best["val_mae"]:
                     best = {"val_mae": val_mae, "step": step, "state": copy.deepcopy(self.model.state_dict()),
@@ -307,6 +308,32 @@ class VggS4Trainer:
                                 "x": round((view.origin[1] + col * STRIDE + STRIDE / 2) / view.factor, 1),
                                 "distance": round(math.sqrt(distance), 4)})
         return sources
+
+    def _refit_cell_weights(self, views: Sequence[FeatureView]) -> None:
+        """The cell prototypes' density weights refitted (least squares, weights ≥ 0) to the density
+        targets of up to 64 views of each group: a projection moves the similarity maps under them."""
+        from scipy.optimize import nnls
+
+        head, k_cell = self.model.head, self.model.head.config.k_cell
+        gram, moment = np.zeros((k_cell, k_cell)), np.zeros(k_cell)
+        self.model.eval()
+        with torch.no_grad():
+            for group in dict.fromkeys(self.group_of_prototype):
+                for view in self._group_views(views, group):
+                    features = self.model.extractor.trained_features(view.features[None].float().to(self.device))
+                    similarity = head(features).similarity[0, :k_cell].double()
+                    similarity = similarity[:, :view.target.shape[-2], :view.target.shape[-1]].flatten(1).cpu().numpy()
+                    target = view.target[0].double().flatten().numpy()[:similarity.shape[1]]
+                    gram += similarity @ similarity.T
+                    moment += similarity @ target
+        scale = max(float(np.trace(gram)) / k_cell, 1e-12)
+        lower = np.linalg.cholesky(gram + 1e-6 * scale * np.eye(k_cell))
+        weights, _ = nnls(lower.T, np.linalg.solve(lower, moment))
+        with torch.no_grad():
+            raw = head.density_layer.raw_weight
+            positive = torch.from_numpy(np.maximum(weights, 1e-6)).to(raw)
+            raw[:k_cell] = positive + torch.log(-torch.expm1(-positive))  # softplus⁻¹
+        self.history.append({"stage": "refit", "cell_weights": [round(float(w), 6) for w in weights]})
 
     def _calibrate_counts(self, views: Sequence[FeatureView]) -> None:
         """Scale the cell prototypes' density weights by the one factor that best fits the model's
