@@ -185,8 +185,10 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
                 rng: np.random.Generator) -> tuple[str, dict]:
     """Purity and faithfulness of ``counter``'s model on the first ``per_set`` test images of a protocol split."""
     model = counter.bundle
-    stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips,
-                     whole_cells=counter.whole_cells)
+    stage1 = None  # the CSRNet output layer stage 1 trained, where the model has one
+    if model.config.extractor == "csrnet":
+        stage1 = Counter(model, device=counter.device, branch="csrnet", flips=counter.flips,
+                         whole_cells=counter.whole_cells)
     k_cell = model.config.k_cell
     protocol, dataset = load_protocol_data(data, name)
     train, _, test = protocol.split(dataset, seed=seed)
@@ -211,8 +213,9 @@ def set_quality(counter: Counter, data: Path, name: str, seed: int, per_set: int
         spacing = diameter or float(model.cell_diameter_px)
         drawn.new_image()
         density.add(True, cells_in_boxes(dots, grid_boxes(result, result.density)))
-        stage1_result = stage1.count(image.pixels, cell_diameter_px=diameter)
-        stage1_density.add(True, cells_in_boxes(dots, grid_boxes(stage1_result, stage1_result.density)))
+        if stage1 is not None:
+            stage1_result = stage1.count(image.pixels, cell_diameter_px=diameter)
+            stage1_density.add(True, cells_in_boxes(dots, grid_boxes(stage1_result, stage1_result.density)))
         for sigma, tally in targets.items():
             tally.add(True, cells_in_boxes(dots, grid_boxes(result, target_density(result, dots, sigma))))
         far_from_dots.add(False, cells_in_boxes(dots, grid_boxes(result, distance_to_dots(result, dots))))

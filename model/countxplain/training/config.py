@@ -65,6 +65,10 @@ class TrainingConfig:
     # vgg-s4 from a model: before the first step, the cell prototypes' density weights are scaled by
     # one factor, the least-squares fit of the model's counts of the training views to their dots
     calibrate_start: bool = False
+    # the largest factor the start calibration may apply: 1 lowers the weights of a base that
+    # overcounts and leaves those of one that undercounts, whose weak answers everywhere (stroma
+    # included) a raise would amplify with the cells
+    calibrate_start_max: float = 100.0
     calibrate_end: bool = False  # vgg-s4: the same fit once more on the kept state, after the last step
     # vgg-s4 from scratch: the cell and the background prototypes are shared out among the training
     # groups (data sets), each started on and, at every validation, projected onto a location of its

@@ -168,7 +168,7 @@ class VggS4Trainer:
         optimiser = torch.optim.Adam(parameters, lr=self.config.lr)
         step, best = self._resume(optimiser)
         if step == 0 and self.config.calibrate_start and not self.fresh_head:  # a resumed run starts where it stopped
-            self._calibrate_counts(views)
+            self._calibrate_counts(views, self.config.calibrate_start_max)
         every = max(1, math.ceil(self.config.steps / self.config.validations))
         order = self.rng.permutation(len(views))
         losses = {"density": 0.0, "count": 0.0}
@@ -335,9 +335,9 @@ class VggS4Trainer:
             raw[:k_cell] = positive + torch.log(-torch.expm1(-positive))  # softplus⁻¹
         self.history.append({"stage": "refit", "cell_weights": [round(float(w), 6) for w in weights]})
 
-    def _calibrate_counts(self, views: Sequence[FeatureView]) -> None:
+    def _calibrate_counts(self, views: Sequence[FeatureView], most: float = 1e2) -> None:
         """Scale the cell prototypes' density weights by the one factor that best fits the model's
-        counts of ``views`` to their dots (least squares through zero, within 1/100 and 100)."""
+        counts of ``views`` to their dots (least squares through zero, within 1/100 and ``most``)."""
         counted, dots = [], []
         self.model.eval()
         with torch.inference_mode(), stage1_autocast(self.config, self.device):
@@ -349,7 +349,7 @@ class VggS4Trainer:
         counted, dots = np.array(counted), np.array(dots)
         if not (counted ** 2).sum() > 0:
             return
-        factor = float(np.clip((counted * dots).sum() / (counted ** 2).sum(), 1e-2, 1e2))
+        factor = float(np.clip((counted * dots).sum() / (counted ** 2).sum(), 1e-2, most))
         scale_density_weights(self.model.head.density_layer, factor)
         self.history.append({"stage": "calibrate", "factor": factor})
 
