@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .dot_column import dots_data
+from .plane_text import plane_note, short_plane_note
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore
 
 THUMB_COLUMN, FILE_COLUMN, SIZE_COLUMN, COUNT_COLUMN, DOTS_COLUMN = range(5)
@@ -132,10 +133,12 @@ class ImageTableModel(QAbstractTableModel):
                 return index.row()
             return None
         if column == FILE_COLUMN:
-            if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return entry.name + (f" · {short_plane_note(entry)}" if short_plane_note(entry) else "")
+            if role == SORT_ROLE:
                 return entry.name
             if role == Qt.ItemDataRole.ToolTipRole:
-                return entry.path
+                return entry.path + (f"\n{plane_note(entry)}" if plane_note(entry) else "")
         if column == SIZE_COLUMN:
             if role == Qt.ItemDataRole.DisplayRole:
                 return f"{entry.width}×{entry.height}" if entry.width else ""
@@ -167,7 +170,8 @@ class ImageTableModel(QAbstractTableModel):
                 return f"Cannot count this file:\n{entry.error}"
             if status == DONE and entry.analysis is not None:
                 a = entry.analysis
-                return f"{entry.count:.2f} cells · {a.model_name} · {a.device}"
+                return f"{entry.count:.2f} cells · {a.model_name} · {a.device}" + \
+                    (f"\n{plane_note(entry)}" if plane_note(entry) else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and status == DONE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -61,6 +61,11 @@ class ImagePreview:
     pixels: np.ndarray
     thumbnail: np.ndarray
     source_dtype: str
+    planes: Any = None  # countxplain.images.planes.Planes: the pages the file offers
+    channels: int = 1  # channels of the page read
+    page: int | None = None  # the page read (None: the file is read whole)
+    channel: int | None = None  # the channel read (None: all, as gray or colour)
+    pixel_size: Any = None  # countxplain.images.pixel_size.PixelSize the file states, or None
 
     @property
     def width(self) -> int:
@@ -196,20 +201,24 @@ class Engine:
         return self.info
 
     # ---- images ----
-    def read(self, path: str | Path) -> ImagePreview:
-        from countxplain.images import read_image
+    def read(self, path: str | Path, page: int | None = None, channel: int | None = None) -> ImagePreview:
+        """The image at ``page`` and ``channel`` (None: the first page and channel of several)."""
+        from countxplain.images.choice import read_chosen
 
-        data = read_image(path)
-        return ImagePreview(str(path), data.pixels, make_thumbnail(data.pixels), data.source_dtype)
+        chosen = read_chosen(path, page=page, channel=channel)
+        pixels = chosen.data.pixels
+        return ImagePreview(str(path), pixels, make_thumbnail(pixels), chosen.data.source_dtype, chosen.planes,
+                            chosen.channels, chosen.page, chosen.channel, chosen.pixel_size)
 
     def count(self, path: str | Path, cell_diameter_px: float | None,
-              cancel: Callable[[], bool] | None = None) -> tuple[ImagePreview, Analysis]:
+              cancel: Callable[[], bool] | None = None, page: int | None = None,
+              channel: int | None = None) -> tuple[ImagePreview, Analysis]:
         """Read and count one image with similarity maps and contributions."""
         from countxplain.explain import contributions
 
         if self.counter is None:
             raise NoModelError("no model is loaded")
-        preview = self.read(path)
+        preview = self.read(path, page, channel)
         result = self.counter.count(preview.pixels, cell_diameter_px=cell_diameter_px or None,
                                     with_similarity=True, cancel=cancel, estimate_cell_size=True, flips=self.flips)
         parts = contributions(self.bundle, result)

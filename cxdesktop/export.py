@@ -9,7 +9,11 @@ counted and how many views the maps were averaged over, and the cell diameter us
 (``cell_diameter_px``: the image's, or the model's training diameter when counted at the
 model's scale; ``cell_size``: given, estimated, or as it is; ``estimated_cell_diameter_px``:
 what the model's size estimator measured, used or not), and the dots placed on the image (``dots``, blank
-where it has no dot file), with one ``dots_<type>`` column per counter type used.
+where it has no dot file), with one ``dots_<type>`` column per counter type used. ``page`` and ``channel`` say
+which of a multi-page or multichannel file's were counted, 1-based as the app shows them (blank: the file holds one
+page, or all channels were read as gray or colour; the command line's ``--page`` and ``--channel`` count from 0).
+Where the pixel size is known (given for the folder, or stated by the file): ``pixel_size_um``, the cell diameter in
+µm, the area counted (the image's, or the box's part on the image) in mm² and the cells per mm²; blank where not.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ import numpy as np
 from countxplain.scale_policy import cell_size_source
 
 from .dots import entry_dot_counts
+from .plane_text import csv_channel, csv_page
 from .store import DONE, ImageEntry, box_count
+from .units import UM2_PER_MM2, area_um2, box_pixel_area, entry_pixel_size, length_um, per_mm2
 
 CSV_COLUMNS = ("kind", "image", "path", "box", "x0", "y0", "x1", "y1", "image_width", "image_height", "count", "dots",
                "cell_diameter_px", "cell_size", "estimated_cell_diameter_px", "scale", "status", "error",
-               "model", "model_path", "device", "precision", "views_averaged")
+               "model", "model_path", "device", "precision", "views_averaged", "page", "channel", "pixel_size_um",
+               "cell_diameter_um", "area_mm2", "cells_per_mm2")
 DENSITY_SUFFIXES = (".npy", ".tif", ".tiff")
 
 
@@ -49,16 +56,24 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def diameter_used(entry: ImageEntry, native_diameter: float | None) -> float | None:
+    """The cell diameter (px) the image was counted at: its own, or the model's training one at the scale used."""
+    a = entry.analysis if entry.status == DONE else None
+    if a is None:
+        return entry.cell_diameter_px
+    return (a.cell_diameter_px or getattr(a.result, "cell_diameter_px", None)
+            or (native_diameter / a.result.scale if native_diameter else None))
+
+
 def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: str = "",
-               native_diameter: float | None = None) -> list[dict]:
-    """CSV rows: each image, then its boxes. Uncounted images keep their status and error."""
+               native_diameter: float | None = None, pixel_sizes: dict[str, float] | None = None) -> list[dict]:
+    """CSV rows: each image, then its boxes. Uncounted images keep their status and error. ``pixel_sizes``: the
+    µm per pixel given for folders."""
     rows = []
     for entry in entries:
+        size = entry_pixel_size(entry, pixel_sizes or {})
         a = entry.analysis if entry.status == DONE else None
-        diameter = entry.cell_diameter_px
-        if a is not None:
-            diameter = (a.cell_diameter_px or getattr(a.result, "cell_diameter_px", None)
-                        or (native_diameter / a.result.scale if native_diameter else None))
+        diameter = diameter_used(entry, native_diameter)
         base = {"image": entry.name, "path": entry.path,
                 "image_width": entry.width or "", "image_height": entry.height or "",
                 "cell_diameter_px": _fmt(diameter, 2), "cell_size": cell_size_source(a.result) if a else "",
@@ -67,13 +82,24 @@ def count_rows(entries: Iterable[ImageEntry], model_name: str = "", model_path: 
                 "status": entry.status, "error": entry.error,
                 "model": a.model_name if a else model_name, "model_path": a.model_path if a else model_path,
                 "device": a.device if a else "", "precision": a.precision if a else "",
-                "views_averaged": a.result.flips if a else ""}
-        rows.append({**base, "kind": "image", "count": _fmt(entry.count), **_dot_cells(entry)})
+                "views_averaged": a.result.flips if a else "", "page": csv_page(entry), "channel": csv_channel(entry),
+                "pixel_size_um": _fmt(size.length_um if size else None, 6),
+                "cell_diameter_um": _fmt(length_um(diameter, size), 2)}
+        image_area = entry.width * entry.height if entry.width else None
+        rows.append({**base, "kind": "image", "count": _fmt(entry.count), **_dot_cells(entry),
+                     **_area_cells(entry.count, area_um2(image_area, size))})
         for box in entry.boxes:
             b = box.normalised()
+            count = box_count(entry, box)
+            area = area_um2(box_pixel_area(box, entry.width, entry.height), size)
             rows.append({**base, "kind": "box", "box": box.box_id, "x0": _fmt(b.x0, 1), "y0": _fmt(b.y0, 1),
-                         "x1": _fmt(b.x1, 1), "y1": _fmt(b.y1, 1), "count": _fmt(box_count(entry, box))})
+                         "x1": _fmt(b.x1, 1), "y1": _fmt(b.y1, 1), "count": _fmt(count), **_area_cells(count, area)})
     return rows
+
+
+def _area_cells(count: float | None, area: float | None) -> dict:
+    return {"area_mm2": _fmt(None if area is None else area / UM2_PER_MM2, 8),
+            "cells_per_mm2": _fmt(per_mm2(count, area), 2)}
 
 
 def _dot_cells(entry: ImageEntry) -> dict:

@@ -31,7 +31,7 @@ class Exporter:
             return None
         model = self.session.model
         rows = count_rows(self.session.store.entries(), model.name if model else "", model.path if model else "",
-                          model.cell_diameter_px if model else None)
+                          model.cell_diameter_px if model else None, self.session.folder_pixel_sizes)
         try:
             self.last_written = write_counts_csv(path, rows)
         except OSError as error:

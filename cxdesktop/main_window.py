@@ -27,6 +27,7 @@ from .exporter import Exporter
 from .jobs import JobRunner
 from .menus import build_menus
 from .opening import Opener
+from .plane_wiring import wire_planes
 from .recent_folders import install_recent_menu
 from .session import Session
 from .session_keeper import SessionKeeper
@@ -40,6 +41,7 @@ from .views.cell_size import CellSizePanel, MeasureTool
 from .views.contributions import ContributionsView
 from .views.gallery import GalleryView
 from .views.image_view import ImageView
+from .views.pixel_size import PixelSizePanel
 from .views.prototypes import PrototypePanel
 from .views.restore_banner import RestoreBanner
 from .views.summary import SummaryPanel
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self._restore()
         self._keep_work()
         wire_dots(self)
+        wire_planes(self)
         for child in self.findChildren(QWidget):  # drops anywhere in the window reach dropEvent below
             child.setAcceptDrops(False)
         self.setAcceptDrops(True)
@@ -84,6 +87,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.image_view)
         self.summary = SummaryPanel()
         self.cell_size = CellSizePanel()
+        self.pixel_size = PixelSizePanel()
         self.box_list = BoxListPanel()
         self.prototypes = PrototypePanel()
         self.contributions = ContributionsView()

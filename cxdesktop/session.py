@@ -51,6 +51,7 @@ class Session(QObject):
         self.current: str | None = None
         self._callbacks: dict[int, tuple[Callable, Callable | None, Callable | None]] = {}
         self._batch: set[str] = set()
+        self.folder_pixel_sizes: dict[str, float] = {}  # µm per pixel, given by the user for a folder
         runner.sigStarted.connect(self._on_started)
         runner.sigResult.connect(self._on_result)
         runner.sigError.connect(self._on_error)
@@ -220,10 +221,11 @@ class Session(QObject):
     def _submit_count(self, path: str) -> None:
         entry = self.store[path]
         entry.status, entry.error = QUEUED, ""
-        diameter = entry.cell_diameter_px
+        diameter, page, channel = entry.cell_diameter_px, entry.page, entry.channel
         priority = INTERACTIVE if path == self.current else BATCH
         self._batch.add(path)
-        self._submit("count", lambda ctx: self.engine.count(path, diameter, cancel=ctx.cancelled), path, priority,
+        self._submit("count", lambda ctx: self.engine.count(path, diameter, ctx.cancelled, page, channel), path,
+                     priority,
                      ok=lambda result: self._count_done(path, result),
                      error=lambda message: self._count_finished(path, ERROR, short_reason(path, message)),
                      cancelled=lambda: self._count_finished(path, CANCELLED, "cancelled"))
@@ -235,7 +237,7 @@ class Session(QObject):
         entry = self.store[path]
         entry.width, entry.height, entry.thumbnail = preview.width, preview.height, preview.thumbnail
         entry.analysis = analysis
-        self.store.pixels.put(path, preview.pixels)
+        self._keep_read(entry, preview)
         self._count_finished(path, DONE, "")
         if path == self.current:
             self.sigPixelsReady.emit(path)
@@ -275,16 +277,41 @@ class Session(QObject):
         if self.runner.is_pending("count", path):
             self.runner.promote("count", path)  # its result brings the pixels
         elif entry.status != ERROR:
-            self._submit("read", lambda ctx: self.engine.read(path), path, INTERACTIVE,
+            page, channel = entry.page, entry.channel
+            self._submit("read", lambda ctx: self.engine.read(path, page, channel), path, INTERACTIVE,
                          ok=lambda preview: self._read_done(path, preview),
                          error=lambda message: self._count_finished(path, ERROR, short_reason(path, message)))
 
     def _read_done(self, path: str, preview) -> None:
-        self.store.pixels.put(path, preview.pixels)
+        self._keep_read(self.store[path], preview)
         if path == self.current:
             self.sigPixelsReady.emit(path)
             if self.store[path].status == DONE:
                 self.sigAnalysisReady.emit(path)
+
+    def _keep_read(self, entry, preview) -> None:
+        """The pixels read, and the pages, channels and pixel size the file offers."""
+        self.store.pixels.put(entry.path, preview.pixels)
+        entry.planes, entry.channels, entry.file_pixel_size = preview.planes, preview.channels, preview.pixel_size
+        entry.read_page, entry.read_channel = preview.page, preview.channel
+
+    def set_plane(self, path: str, page: int | None, channel: int | None) -> None:
+        """Count ``path`` again at ``page`` and ``channel`` (0-based; None: the first of several)."""
+        entry = self.store.get(path)
+        if entry is None or (entry.page, entry.channel) == (page, channel):
+            return
+        entry.page, entry.channel = page, channel
+        self.store.pixels.discard(path)
+        self._submit_count(path)
+
+    def set_folder_pixel_size(self, folder: str, micrometres: float | None) -> None:
+        """The pixel size (µm) the user gives for a folder's images; None: the files' own, where they state one."""
+        if micrometres:
+            self.folder_pixel_sizes[folder] = float(micrometres)
+        else:
+            self.folder_pixel_sizes.pop(folder, None)
+        for entry in self.store.in_folder(folder):
+            self.sigEntryChanged.emit(entry.path)
 
     def pixels(self, path: str):
         return self.store.pixels.get(path)

@@ -2,7 +2,12 @@
 boxes, and the model in use. Qt-free; written atomically (a temporary file renamed into place).
 
     {"format": "cxdesktop-session", "version": 1, "model": "/path/model.cxm", "current": "/path/a.png",
-     "images": [{"path": "/path/a.png", "cell_diameter_px": 14.5, "boxes": [[x0, y0, x1, y1], ...]}]}
+     "images": [{"path": "/path/a.png", "cell_diameter_px": 14.5, "boxes": [[x0, y0, x1, y1], ...],
+                 "page": 1, "channel": null}],
+     "pixel_sizes": {"/path": 0.325}}
+
+``page`` and ``channel`` (0-based; null: the first of several) and ``pixel_sizes`` (µm per pixel given for a
+folder) may be absent, as in files written before they were kept.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class SavedImage:
     path: str
     cell_diameter_px: float | None = None  # None: automatic
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # image pixels
+    page: int | None = None
+    channel: int | None = None
 
 
 @dataclass
@@ -35,11 +42,14 @@ class SavedSession:
     images: list[SavedImage] = field(default_factory=list)
     model: str | None = None
     current: str | None = None
+    pixel_sizes: dict[str, float] = field(default_factory=dict)  # folder: µm per pixel
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "model": self.model, "current": self.current,
                 "images": [{"path": image.path, "cell_diameter_px": image.cell_diameter_px,
-                            "boxes": [list(box) for box in image.boxes]} for image in self.images]}
+                            "boxes": [list(box) for box in image.boxes], "page": image.page,
+                            "channel": image.channel} for image in self.images],
+                "pixel_sizes": dict(self.pixel_sizes)}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -76,7 +86,24 @@ def _image_from_json(record, index: int) -> SavedImage:
     if not isinstance(boxes, list) or not all(isinstance(box, list) and len(box) == 4 for box in boxes):
         raise SessionFileError(f"the boxes of image {index + 1} are not [x0, y0, x1, y1] lists")
     corners = [tuple(_number(v, f"a box corner of image {index + 1}") for v in box) for box in boxes]
-    return SavedImage(record["path"], diameter if diameter and diameter > 0 else None, corners)
+    page, channel = (_index(record.get(key), f"the {key} of image {index + 1}") for key in ("page", "channel"))
+    return SavedImage(record["path"], diameter if diameter and diameter > 0 else None, corners, page, channel)
+
+
+def _index(value, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SessionFileError(f"{what} is not a page or channel number")
+    return value
+
+
+def _pixel_sizes(data) -> dict[str, float]:
+    sizes = data.get("pixel_sizes") or {}
+    if not isinstance(sizes, dict):
+        raise SessionFileError("the pixel sizes are not a table of folders")
+    numbers = {str(folder): _number(value, f"the pixel size of {folder}") for folder, value in sizes.items()}
+    return {folder: value for folder, value in numbers.items() if value > 0}
 
 
 def session_from_json(data) -> SavedSession:
@@ -90,7 +117,8 @@ def session_from_json(data) -> SavedSession:
         raise SessionFileError("the session lists no images")
     model, current = data.get("model"), data.get("current")
     return SavedSession([_image_from_json(record, i) for i, record in enumerate(images)],
-                        model if isinstance(model, str) else None, current if isinstance(current, str) else None)
+                        model if isinstance(model, str) else None, current if isinstance(current, str) else None,
+                        _pixel_sizes(data))
 
 
 def read_session(path: Path) -> SavedSession | None:

@@ -92,6 +92,7 @@ class SessionKeeper(QObject):
         missing = [image.path for image in saved.images if not Path(image.path).is_file()]
         missing_model = self._restore_model(saved.model)
         by_path = {image.path: image for image in present}
+        self.session.folder_pixel_sizes.update(saved.pixel_sizes)
         self.session.add_paths([image.path for image in present], prepare=lambda entry: _apply(by_path, entry))
         current = saved.current if saved.current in self.session.store else (present[0].path if present else None)
         if current:
@@ -118,10 +119,11 @@ class SessionKeeper(QObject):
 
     def snapshot(self) -> SavedSession:
         images = [SavedImage(e.path, e.cell_diameter_px, [(b.x0, b.y0, b.x1, b.y1) for b in
-                                                          (box.normalised() for box in e.boxes)])
+                                                          (box.normalised() for box in e.boxes)], e.page, e.channel)
                   for e in self.session.store.entries()]
         model = self.session.model.path if self.session.model is not None else None
-        return SavedSession(images, model if model and Path(model).is_file() else None, self.session.current)
+        return SavedSession(images, model if model and Path(model).is_file() else None, self.session.current,
+                            dict(self.session.folder_pixel_sizes))
 
     def save_now(self) -> str:
         """Write the session now; returns '' or the reason it could not be written."""
@@ -165,3 +167,4 @@ def _apply(saved: dict[str, SavedImage], entry) -> None:
     if image is not None:
         entry.cell_diameter_px = image.cell_diameter_px
         entry.boxes = [Box(*corners) for corners in image.boxes]
+        entry.page, entry.channel = image.page, image.channel

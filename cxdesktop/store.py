@@ -47,6 +47,13 @@ class ImageEntry:
     boxes: list[Box] = field(default_factory=list)
     dots: object | None = None  # dots.DotAnnotation, read from the sidecar when the image is first shown
     dot_counts: dict | None = None  # dots per type in the sidecar, for the list until ``dots`` is read (None: not read)
+    page: int | None = None  # the page and channel asked for (0-based; None: the first of several)
+    channel: int | None = None
+    planes: object | None = None  # countxplain.images.planes.Planes, once the file is read
+    channels: int = 1  # channels of the page read
+    read_page: int | None = None  # the page and channel the pixels shown (and counted) come from
+    read_channel: int | None = None
+    file_pixel_size: object | None = None  # countxplain.images.pixel_size.PixelSize the file states
 
     @property
     def name(self) -> str:

@@ -14,11 +14,12 @@ TOOLBAR_ACTIONS = ("open_images", "open_folder", None, "tool_pan", "tool_box", "
 
 
 def explain_tabs(window) -> ExplainTabs:
-    """The Explain tabs over the window's panels; the Image tab holds the summary, cell size and boxes."""
+    """The Explain tabs over the window's panels; the Image tab holds the summary, cell size, pixel size and boxes."""
     image_tab = QWidget()
     layout = QVBoxLayout(image_tab)
     layout.addWidget(window.summary)
-    for title, widget in (("Cell size", window.cell_size), ("Boxes", window.box_list)):
+    for title, widget in (("Cell size", window.cell_size), ("Pixel size", window.pixel_size),
+                          ("Boxes", window.box_list)):
         group = QGroupBox(title)
         QVBoxLayout(group).addWidget(widget)
         layout.addWidget(group)

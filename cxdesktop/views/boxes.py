@@ -30,6 +30,7 @@ from .tool_viewbox import BOX
 BOX_COLOR = QColor("#00e676")
 SELECTED_COLOR = QColor("#ffeb3b")
 MIN_SIDE_PX = 2.0
+AREA_COLUMN = 3
 
 
 class BoxTool(QObject):
@@ -175,15 +176,17 @@ class BoxListPanel(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.table = QTableWidget(0, 3)
+        self.table = QTableWidget(0, 4)
         self.table.setObjectName("boxTable")
-        self.table.setHorizontalHeaderLabels(["Box", "x, y, w × h (px)", "Count"])
+        self.table.setHorizontalHeaderLabels(["Box", "x, y, w × h (px)", "Count", "Area (µm²)"])
+        self.table.setColumnHidden(AREA_COLUMN, True)  # until the pixel size is known
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch,
+                                       QHeaderView.ResizeMode.ResizeToContents,
                                        QHeaderView.ResizeMode.ResizeToContents)):
             header.setSectionResizeMode(column, mode)  # the Explain dock can be narrow: only positions stretch
         self.table.setMinimumHeight(90)
@@ -206,17 +209,20 @@ class BoxListPanel(QWidget):
         self.remove_button.clicked.connect(self._remove_clicked)
         self.remove_all_button.clicked.connect(self.sigRemoveAll)
 
-    def set_rows(self, rows: list[tuple[Box, float | None]], selected: int | None = None) -> None:
+    def set_rows(self, rows: list[tuple[Box, float | None]], selected: int | None = None,
+                 areas_um2: list[float] | None = None) -> None:
+        """The boxes with their counts, and their areas in µm² where the pixel size is known."""
         self.table.blockSignals(True)
         self.table.setRowCount(len(rows))
+        self.table.setColumnHidden(AREA_COLUMN, areas_um2 is None)
         self._ids = [box.box_id for box, _ in rows]
         for row, (box, value) in enumerate(rows):
             b = box.normalised()
             cells = (f"#{box.box_id}", f"{b.x0:.0f}, {b.y0:.0f}, {b.x1 - b.x0:.0f} × {b.y1 - b.y0:.0f}",
-                     f"{value:.2f}" if value is not None else "…")
+                     f"{value:.2f}" if value is not None else "…", f"{areas_um2[row]:,.0f}" if areas_um2 else "")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if column == 2:
+                if column in (2, AREA_COLUMN):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
             if box.box_id == selected:

@@ -60,6 +60,11 @@ class CellSizePanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Cell diameter"))
         row.addWidget(self.spin, 1)
+        self.micrometres = QLabel("")
+        self.micrometres.setObjectName("cellDiameterMicrometres")
+        self.micrometres.setToolTip("The diameter in micrometres, from the image's pixel size")
+        self.micrometres.hide()
+        row.addWidget(self.micrometres)
         row.addWidget(self.measure_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -94,6 +99,11 @@ class CellSizePanel(QWidget):
         self.spin.setValue(round(diameter, 1))
         self.spin.blockSignals(False)
         self._emit()
+
+    def set_micrometres(self, diameter_um: float | None) -> None:
+        """The diameter in µm beside the pixels (hidden where the pixel size is unknown)."""
+        self.micrometres.setText(f"= {diameter_um:.1f} µm" if diameter_um is not None else "")
+        self.micrometres.setVisible(diameter_um is not None)
 
     def set_native(self, diameter: float | None) -> None:
         self.native.setText(f"Model trained at {diameter:.1f} px cells" if diameter else "")

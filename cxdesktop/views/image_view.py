@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QLa
 from .contrast import ContrastControl
 from .map_badge import MapBadge
 from .overlay_controls import OverlayControls
+from .plane_picker import PlanePicker
 from .tool_viewbox import ToolViewBox
 
 DENSITY_UNITS = "cells / pixel"
@@ -127,6 +128,7 @@ class ImageView(QWidget):
         """The overlay controls with Fit view, and the contrast control, in rows under the canvas."""
         self.overlay = OverlayControls(opacity, colormap)
         self.contrast = ContrastControl()
+        self.planes = PlanePicker()
         self.reset_button = QToolButton()
         self.reset_button.setText("Fit view")
         self.reset_button.setToolTip("Show the whole image (Ctrl+0)")
@@ -134,6 +136,7 @@ class ImageView(QWidget):
         overlay_row.setContentsMargins(4, 2, 4, 0)
         overlay_row.addWidget(self.overlay)
         overlay_row.addStretch(1)
+        overlay_row.addWidget(self.planes)
         overlay_row.addWidget(self.reset_button)
         contrast_row = QHBoxLayout()
         contrast_row.setContentsMargins(4, 0, 4, 2)

@@ -22,16 +22,8 @@ def read_tiff(path: Path, page: int | None, file_size: int) -> np.ndarray:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            all_series = [s for s in tif.series if len(s.shape) and min(s.shape) > 0]
-            if not all_series:
-                raise ImageReadError(path, "TIFF holds no image")
+            all_series, stacked, layout = series_layout(path, tif)
             first = all_series[0]
-            # pages written one at a time are stored as one series each: they are pages too
-            stacked = len(all_series) > 1 and all(s.shape == first.shape and s.dtype == first.dtype and
-                                                  s.axes == first.axes for s in all_series)
-            axes = ("Q" + first.axes) if stacked else first.axes
-            shape = ((len(all_series),) + tuple(first.shape)) if stacked else tuple(first.shape)
-            layout = TiffLayout(path, axes.upper(), shape)
             refuse_too_many_pixels(path, layout.width, layout.height)
             refuse_dtype(path, first.dtype)
             keyframe = first.keyframe
@@ -57,6 +49,20 @@ def read_tiff(path: Path, page: int | None, file_size: int) -> np.ndarray:
         raise ImageReadError(path, f"corrupt or unreadable TIFF ({error})") from None
     except Exception as error:  # tifffile raises many kinds for corrupt data
         raise ImageReadError(path, f"corrupt or unreadable TIFF ({type(error).__name__}: {error})") from None
+
+
+def series_layout(path: Path, tif) -> tuple[list, bool, TiffLayout]:
+    """The file's image series, whether they are stacked as pages, and the layout of them all."""
+    all_series = [s for s in tif.series if len(s.shape) and min(s.shape) > 0]
+    if not all_series:
+        raise ImageReadError(path, "TIFF holds no image")
+    first = all_series[0]
+    # pages written one at a time are stored as one series each: they are pages too
+    stacked = len(all_series) > 1 and all(s.shape == first.shape and s.dtype == first.dtype and
+                                          s.axes == first.axes for s in all_series)
+    axes = ("Q" + first.axes) if stacked else first.axes
+    shape = ((len(all_series),) + tuple(first.shape)) if stacked else tuple(first.shape)
+    return all_series, stacked, TiffLayout(path, axes.upper(), shape)
 
 
 def _refuse_missing_data(path: Path, pages, file_size: int, keyframe, series=None) -> None:
