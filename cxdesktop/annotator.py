@@ -60,6 +60,7 @@ class Annotator(QObject):
         layer.sigErase.connect(self._erase)
         layer.sigEraseFinished.connect(self._finish_stroke)
         layer.sigMoveRequested.connect(self.move)
+        layer.sigTypeKeyPressed.connect(self.type_key)
         panel.sigUndo.connect(self.undo)
         panel.sigRedo.connect(self.redo)
         panel.sigPropose.connect(self.propose)
@@ -156,6 +157,24 @@ class Annotator(QObject):
         if self.entry.width and self.entry.height:
             x, y = min(max(x, -0.5), self.entry.width - 0.5), min(max(y, -0.5), self.entry.height - 0.5)
         self._apply(lambda a: a.move(index, x, y))
+
+    def set_type(self, index: int, dot_type: str) -> None:
+        """Give a placed dot another counter type; one undo step, saved in the dot file's type column."""
+        if self.annotation() is None or not 0 <= index < len(self.annotation()):
+            return
+        self._apply(lambda a: a.set_type(index, dot_type))
+
+    def type_key(self, index: int, number: int) -> None:
+        """Number key ``number`` on the canvas: the dot under the pointer (``index``) gets the list's type of that
+        number, or, with no dot there, new dots do."""
+        names = self.types.names
+        if number > len(names):
+            self.sigMessage.emit(f"There is no counter type {number}: the list has {len(names)}.", True)
+            return
+        if index < 0:
+            self.type_control.choose(names[number - 1])
+        else:
+            self.set_type(index, names[number - 1])
 
     def remove(self, x: float, y: float) -> None:
         annotation = self.annotation()

@@ -124,6 +124,14 @@ class DotAnnotation:
         dots[index] = (float(x), float(y))
         return self._commit(dots, self._types)
 
+    def set_type(self, index: int, dot_type: str) -> bool:
+        """Give one dot another counter type: one undo step (none if it has that type already)."""
+        if self._types[index] == dot_type:
+            return True
+        types = self._types.copy()
+        types[index] = dot_type
+        return self._commit(self._dots, types)
+
     def rename_type(self, old: str, new: str) -> bool:
         """Give the dots of type ``old`` the type ``new`` (one undo step); True if there were none."""
         if old not in self._types:

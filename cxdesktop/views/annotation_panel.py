@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QTo
 from .dot_type_picker import DotTypePicker
 
 HINT = ("<b>Annotate mode (A)</b>: click to place a dot of the chosen type on a cell · drag a dot to move it · "
+        "point at a dot and press 1–9 to give it that type (with no dot there, new dots get it) · "
         "right-click or Shift+click removes the nearest dot · Shift+drag erases · a drag elsewhere pans, the wheel "
         "zooms · Ctrl+Z / Ctrl+Shift+Z undo / redo."
         "<br>Dots are saved beside the image as <tt>&lt;name&gt;.dots.csv</tt> at every change "

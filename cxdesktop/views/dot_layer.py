@@ -7,7 +7,9 @@ row r) is (c, r), drawn at view point (c + 0.5, r + 0.5) since the view's unit s
 into requests: a left click adds (``sigAddRequested``), a right click or Shift+click
 removes the nearest dot (``sigRemoveRequested``), a Shift+drag is an eraser stroke
 (``sigEraseStarted``, ``sigErase`` per move, ``sigEraseFinished``), and a drag that starts on a
-dot carries it along and asks for it to be moved when let go (``sigMoveRequested``). The
+dot carries it along and asks for it to be moved when let go (``sigMoveRequested``); a number key 1-9
+pressed on the canvas asks for that counter type, for the dot under the pointer if there is one
+(``sigTypeKeyPressed`` with the dot's index, else -1). The
 annotator applies them to the image's ``DotAnnotation`` and calls ``set_dots``.
 """
 
@@ -17,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
@@ -42,6 +44,7 @@ class DotLayer(QObject):
     sigErase = Signal(float, float)
     sigEraseFinished = Signal()
     sigMoveRequested = Signal(int, float, float)  # dot index, new x, y
+    sigTypeKeyPressed = Signal(int, int)  # dot index under the pointer (-1: none), type number 1-9
 
     def __init__(self, image_view, parent=None) -> None:
         super().__init__(parent)
@@ -50,6 +53,7 @@ class DotLayer(QObject):
         self._dots = np.zeros((0, 2))
         self._colors: list[str] = []
         self._moving: int | None = None  # the dot a drag carries
+        self._pointer: QPointF | None = None  # the mouse over the canvas, in view coordinates
         self.markers = DotMarkers(pxMode=False, symbol="o")
         self.markers.setZValue(25)
         image_view.viewbox.addItem(self.markers)
@@ -66,6 +70,8 @@ class DotLayer(QObject):
         vb.sigDrawStarted.connect(self._stroke_started)
         vb.sigDrawMoved.connect(self._stroke_moved)
         vb.sigDrawFinished.connect(self._stroke_finished)
+        image_view.canvas.scene().sigMouseMoved.connect(self._pointer_moved)
+        image_view.canvas.installEventFilter(self)
 
     @property
     def radius(self) -> float:
@@ -112,14 +118,30 @@ class DotLayer(QObject):
         else:
             self.sigAddRequested.emit(x, y)
 
+    def _dot_at(self, point: QPointF | None) -> int | None:
+        """The dot nearest the view point ``point`` within the marker's radius, or None."""
+        if point is None or not len(self._dots):
+            return None
+        distances = np.hypot(self._dots[:, 0] + 0.5 - point.x(), self._dots[:, 1] + 0.5 - point.y())
+        nearest = int(np.argmin(distances))
+        return nearest if distances[nearest] <= self.radius else None
+
     def _grabs(self, point: QPointF) -> bool:
         """Whether a drag from ``point`` carries a dot: the nearest within the marker's radius."""
-        self._moving = None
-        if len(self._dots):
-            distances = np.hypot(self._dots[:, 0] + 0.5 - point.x(), self._dots[:, 1] + 0.5 - point.y())
-            nearest = int(np.argmin(distances))
-            self._moving = nearest if distances[nearest] <= self.radius else None
+        self._moving = self._dot_at(point)
         return self._moving is not None
+
+    def _pointer_moved(self, scene_pos) -> None:
+        self._pointer = QPointF(self.view.viewbox.mapSceneToView(scene_pos))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if (event.type() == QEvent.Type.KeyPress and self.view.viewbox.tool == ANNOTATE
+                and Qt.Key.Key_1 <= event.key() <= Qt.Key.Key_9
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            dot = self._dot_at(self._pointer)
+            self.sigTypeKeyPressed.emit(-1 if dot is None else dot, event.key() - Qt.Key.Key_0)
+            return True
+        return super().eventFilter(watched, event)
 
     def _stroke_started(self, tool: str, start: QPointF) -> None:
         if tool == ANNOTATE and self._moving is None:

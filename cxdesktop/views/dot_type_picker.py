@@ -7,7 +7,7 @@ names the user typed); the annotator checks the names and calls ``set_types``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QToolButton, QWidget
 
@@ -54,8 +54,11 @@ class DotTypePicker(QWidget):
     def set_types(self, names: list[str], colors: list[str], current: str) -> None:
         self.combo.blockSignals(True)
         self.combo.clear()
-        for name, color in zip(names, colors):
+        for number, (name, color) in enumerate(zip(names, colors), start=1):
             self.combo.addItem(swatch(color), name)
+            if number <= 9:
+                tip = f"Key {number}: new dots, or the dot under the pointer, get '{name}'"
+                self.combo.setItemData(number - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.combo.setCurrentIndex(max(0, self.combo.findText(current)))
         self.combo.blockSignals(False)
 

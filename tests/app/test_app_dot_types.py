@@ -162,3 +162,44 @@ def test_a_type_name_that_is_taken_or_blank_is_refused(qtbot, annotating, monkey
     new_type(monkeypatch, window, "cell")
     assert window.annotation_panel.type_picker.combo.count() == 1
     assert "needs a name" in errors[0] and "already" in errors[1]
+
+
+def hover(window, x, y):
+    """A real mouse move (no button) over the image canvas to view point (x, y)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    view, canvas = window.image_view, window.image_view.canvas
+    point = QPointF(canvas.mapFromScene(view.viewbox.mapViewToScene(QPointF(x, y))))
+    event = QMouseEvent(QEvent.Type.MouseMove, point, QPointF(canvas.viewport().mapToGlobal(point.toPoint())),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def test_a_number_key_on_a_placed_dot_changes_its_type_in_one_undo_step(qtbot, annotating, monkeypatch):
+    window, entry = annotating
+    click(qtbot, window, 20, 20)
+    click(qtbot, window, 70, 50)
+    new_type(monkeypatch, window, "dividing")
+    window.annotation_panel.type_picker.combo.activated.emit(0)  # new dots stay "cell"
+    canvas = window.image_view.canvas
+    hover(window, 70.5, 50.5)
+    qtbot.keyClick(canvas, Qt.Key.Key_2)
+    assert entry.dots.types == ["cell", "dividing"]
+    assert read_dot_types(sidecar_path(entry.path))[1] == ["cell", "dividing"]
+    assert window.annotator.layer.shown_colors() == [TYPE_COLORS[0], TYPE_COLORS[1]]
+    assert dots_cell(window, entry.path, Qt.ItemDataRole.ToolTipRole) == "Annotated: 2 dots (cell 1 · dividing 1)"
+    np.testing.assert_allclose(entry.dots.dots, [[20, 20], [70, 50]], atol=0.6)  # no dot moved or added
+    window.menu_actions["undo_dots"].trigger()
+    assert entry.dots.types == ["cell", "cell"]
+    assert read_dot_types(sidecar_path(entry.path))[1] == ["cell", "cell"]
+    window.menu_actions["redo_dots"].trigger()
+    assert entry.dots.types == ["cell", "dividing"]
+
+    hover(window, 110.5, 80.5)  # no dot under the pointer: the key chooses the type of new dots
+    qtbot.keyClick(canvas, Qt.Key.Key_2)
+    assert window.annotation_panel.type_picker.current() == "dividing" and len(entry.dots) == 2
+    qtbot.keyClick(canvas, Qt.Key.Key_7)  # no such type: nothing changes
+    assert window.annotation_panel.type_picker.current() == "dividing"
+    assert entry.dots.types == ["cell", "dividing"]
