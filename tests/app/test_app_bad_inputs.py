@@ -20,6 +20,11 @@ SAMPLE = ("empty.png", "text.png", "gif named.png", "png cut inside IDAT.png", "
           "nan float32.tif", "palette.bmp", "constant zero.png", "unicode ünï 細胞 🦠.png")
 
 
+# several pages, or more channels than colour holds: the command line asks for --page or --channel, the app
+# counts the first and offers the rest in its pickers
+APP_CHANNEL_PICKS = {"five channel.tif", "three pages.tif"}
+
+
 @pytest.fixture
 def sample_folder(tmp_path):
     folder = tmp_path / "corpus"
@@ -57,7 +62,7 @@ def test_each_sampled_bad_input_shows_its_reason_and_the_good_image_is_counted(q
     assert store[str(good)].status == "done" and store[str(good)].count > 0
     for path, case in made.items():
         entry = store[str(path)]
-        if case.expect == "counted":
+        if case.expect == "counted" or case.name in APP_CHANNEL_PICKS:
             assert entry.status == "done" and math.isfinite(entry.count) and entry.count >= 0, case.name
             continue
         assert entry.status == "error", case.name

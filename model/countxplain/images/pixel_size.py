@@ -51,6 +51,8 @@ def pixel_size_of(x_um, y_um, source: str) -> PixelSize | None:
 def read_pixel_size(path: str | Path) -> PixelSize | None:
     """The pixel size a TIFF or OME-TIFF states (OME, then ImageJ, then the resolution tags); None for other files."""
     path = Path(path)
+    if not path.is_file():  # a FIFO would block the open
+        return None
     try:
         with open(path, "rb") as handle:
             if handle.read(4) not in TIFF_MAGIC:

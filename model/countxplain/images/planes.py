@@ -42,6 +42,8 @@ def image_planes(path: str | Path) -> Planes:
     """The file's ``Planes``; one page for a file that is not a TIFF or whose header cannot be read (the reader
     then says why)."""
     path = Path(path)
+    if not path.is_file():  # a FIFO would block the open; the reader refuses what is not a file
+        return Planes()
     try:
         with open(path, "rb") as handle:
             if handle.read(4) not in TIFF_MAGIC:
