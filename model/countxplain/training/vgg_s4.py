@@ -93,12 +93,17 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
     return views
 
 
+def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
+    """The raw weight whose softplus is ``value`` (> 0)."""
+    return value + torch.log(-torch.expm1(-value))
+
+
 def scale_density_weights(layer: torch.nn.Module, factor: float) -> None:
     """Multiply a density layer's weights (and bias, where it has one) by ``factor`` > 0."""
     with torch.no_grad():
         if isinstance(layer, CellsAddDensity):
             scaled = torch.nn.functional.softplus(layer.raw_weight) * factor
-            layer.raw_weight.copy_(scaled + torch.log(-torch.expm1(-scaled)))  # softplus⁻¹
+            layer.raw_weight.copy_(inverse_softplus(scaled))
         else:
             layer.weight.mul_(factor)
             if layer.bias is not None:
@@ -332,7 +337,7 @@ class VggS4Trainer:
         with torch.no_grad():
             raw = head.density_layer.raw_weight
             positive = torch.from_numpy(np.maximum(weights, 1e-6)).to(raw)
-            raw[:k_cell] = positive + torch.log(-torch.expm1(-positive))  # softplus⁻¹
+            raw[:k_cell] = inverse_softplus(positive)
         self.history.append({"stage": "refit", "cell_weights": [round(float(w), 6) for w in weights]})
 
     def _calibrate_counts(self, views: Sequence[FeatureView], most: float = 1e2) -> None:
