@@ -4,7 +4,7 @@ right dock, the image list in the left one, and the tool bar."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QGroupBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QGroupBox, QScrollArea, QToolBar, QVBoxLayout, QWidget
 
 from .views.explain_tabs import ExplainTabs
 
@@ -25,12 +25,13 @@ def explain_tabs(window) -> ExplainTabs:
         layout.addWidget(group)
     layout.addStretch(1)
     tabs = ExplainTabs()
+    image_page = _scrolling(image_tab)
     annotate_tab = QWidget()
     annotate_layout = QVBoxLayout(annotate_tab)
     annotate_layout.addWidget(window.annotation_panel)
     annotate_layout.addStretch(1)
     for widget, title, tooltip in (
-            (image_tab, "Image", "The image's count, cell size and boxes"),
+            (image_page, "Image", "The image's count, cell size and boxes"),
             (annotate_tab, "Dots", "Annotate: click cells to place dots, for training"),
             (window.prototypes, "Prototypes", "Where each prototype fires on this image"),
             (window.contributions, "Contrib.",
@@ -38,6 +39,18 @@ def explain_tabs(window) -> ExplainTabs:
             (window.gallery, "Gallery", "The training patches each prototype stands for")):
         tabs.add(widget, title, tooltip)
     return tabs
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """``page`` in a vertical scroll area, so a short window scrolls it instead of growing to its height."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    page.setMinimumWidth(page.minimumSizeHint().width())
+    area.setMinimumWidth(page.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area
 
 
 def docks(window, browser: QWidget, tabs: QWidget) -> list[QDockWidget]:
