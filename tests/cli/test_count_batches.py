@@ -84,22 +84,43 @@ def test_a_batch_killed_twice_leaves_valid_csvs_and_resuming_counts_each_image_o
     assert len(cli_lines(result.stdout)) == len(images) - len(resumed_rows)
 
 
-def test_the_csv_is_written_after_every_image(tiny_model_file, tmp_path, monkeypatch, capsys):
-    from countxplain import counts_csv
+def test_the_csv_holds_each_row_as_its_image_finishes_and_is_replaced_only_once(tiny_model_file, tmp_path,
+                                                                                 monkeypatch, capsys):
+    from countxplain import annotations, counts_csv
 
     images = [small_png(tmp_path / f"{i}.png", seed=i) for i in range(3)]
     out = tmp_path / "counts.csv"
-    seen = []
-    write = counts_csv.CountsCsv.write
+    seen, replaced = [], []
+    add, atomic = counts_csv.CountsCsv.add, annotations.atomic_write_bytes
 
-    def write_and_look(self):
-        write(self)
-        seen.append([row["file"] for row in read_csv(out)])
+    def add_and_look(self, row):
+        add(self, row)
+        seen.append([r["file"] for r in read_csv(out)])
 
-    monkeypatch.setattr(counts_csv.CountsCsv, "write", write_and_look)
+    def atomic_and_note(path, data):
+        replaced.append(path)
+        atomic(path, data)
+
+    monkeypatch.setattr(counts_csv.CountsCsv, "add", add_and_look)
+    monkeypatch.setattr(annotations, "atomic_write_bytes", atomic_and_note)
     assert main(["count", *map(str, images), "--model", str(tiny_model_file), "--device", "cpu",
                  "--out", str(out)]) == 0
     assert seen == [[str(p) for p in images[:n]] for n in (1, 2, 3)]
+    assert replaced == [out]  # the header once; rows are appended, not the whole table rewritten per row
+
+
+def test_resume_drops_a_last_row_cut_short_and_counts_that_image_again(tiny_model_file, tmp_path, capsys):
+    a, b = (small_png(tmp_path / f"{name}.png", seed=i) for i, name in enumerate("ab"))
+    out = tmp_path / "counts.csv"
+    common = ["--model", str(tiny_model_file), "--device", "cpu", "--out", str(out)]
+    assert main(["count", str(a), str(b), *common]) == 0
+    whole = out.read_bytes()
+    out.write_bytes(whole[:whole.rindex(str(b).encode()) + len(str(b)) + 3])  # b's row cut mid-way
+    capsys.readouterr()
+    assert main(["count", str(a), str(b), *common, "--resume"]) == 0
+    assert [line.split("\t")[0] for line in cli_lines(capsys.readouterr().out)] == [str(b)]
+    rows = read_csv(out)
+    assert [r["file"] for r in rows] == [str(a), str(b)] and out.read_bytes().endswith(b"\n")
 
 
 def test_resume_keeps_rows_of_images_not_in_this_run_and_counts_what_is_new(tiny_model_file, tmp_path, capsys):
@@ -205,22 +226,20 @@ def test_stale_temporaries_of_a_killed_write_are_removed(tmp_path):
     assert read_csv(out) == []
 
 
-def test_a_write_interrupted_before_its_rename_leaves_the_previous_csv(tiny_model_file, tmp_path, monkeypatch, capsys):
+def test_a_resumed_run_interrupted_before_its_rename_leaves_the_previous_csv(tiny_model_file, tmp_path, monkeypatch,
+                                                                             capsys):
     from countxplain import annotations
 
     images = [small_png(tmp_path / f"{i}.png", seed=i) for i in range(3)]
     out = tmp_path / "counts.csv"
-    renames = []
-    replace = os.replace
+    common = ["--model", str(tiny_model_file), "--device", "cpu", "--out", str(out)]
+    assert main(["count", str(images[0]), *common]) == 0
+    before = out.read_bytes()
 
-    def interrupted_second_rename(source, target):
-        renames.append(target)
-        if len(renames) == 2:
-            raise KeyboardInterrupt
-        replace(source, target)
+    def interrupted_rename(source, target):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(annotations.os, "replace", interrupted_second_rename)
-    code = main(["count", *map(str, images), "--model", str(tiny_model_file), "--device", "cpu", "--out", str(out)])
-    assert code == 130
-    assert [row["file"] for row in read_csv(out)] == [str(images[0])]
+    monkeypatch.setattr(annotations.os, "replace", interrupted_rename)
+    assert main(["count", *map(str, images), *common, "--resume"]) == 130
+    assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
