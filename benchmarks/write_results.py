@@ -266,6 +266,7 @@ def main() -> int:
                                          load(RESULTS / "explanations_flips4.json"),
                                          load(RESULTS / "explanations_whole_cells_flips4.json"))
     lines += top_location_section(load(RESULTS / "top_location.json"))
+    lines += ["", (ROOT / "benchmarks" / "sections" / "prototype_groups.md").read_text().strip()]
     lines += candidates_section(load(RESULTS / "default_candidates.json"))
     stall = load(RESULTS / "gui_stall.json")
     lines += ["", "## The app's GUI thread while counting (`benchmarks/gui_stall.py`)", ""]

@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     if args.from_model:
         train, _ = default_training_images(splits, diameters, config)
         bundle = load_model(args.from_model)
-        bundle.gallery = build_gallery(bundle.network, train, k=3, groups=bundle.provenance.get("prototype_groups"))
+        bundle.gallery = build_gallery(bundle.network, train, k=3)
     else:
 
         def report(p):

@@ -43,9 +43,8 @@ def cut_patch(pixels: np.ndarray, row: int, col: int, patch_px: int, stride: int
 
 def build_gallery(network: CountXplain, images: Sequence[TrainingImage], k: int = 3,
                   patch_px: int = DEFAULT_PATCH_PX, device: str | torch.device = "cpu",
-                  cancel: Callable[[], bool] | None = None, groups: Sequence[str] | None = None) -> Gallery:
-    """Top-``k`` patches per prototype over ``images`` (at most one per image); with ``groups`` (one
-    training group per prototype), each prototype's patches come from its own group's images."""
+                  cancel: Callable[[], bool] | None = None) -> Gallery:
+    """Top-``k`` patches per prototype over ``images`` (at most one per image)."""
     network = network.to(device).eval()
     n_protos = network.config.k_total
     stride = network.output_stride
@@ -65,13 +64,9 @@ def build_gallery(network: CountXplain, images: Sequence[TrainingImage], k: int 
                 similarity[:, border] = -torch.inf
             values, flat = similarity.flatten(1).max(dim=1)
             for proto in range(n_protos):
-                if groups is not None and groups[proto] != image.group:
-                    continue
                 row, col = divmod(int(flat[proto]), w)
                 best[proto].append((float(values[proto]), index, row, col))
     k = max(1, min(k, len(images)))
-    if groups is not None:
-        k = max(1, min([k] + [sum(image.group == group for image in images) for group in set(groups)]))
     patches = np.zeros((n_protos, k, patch_px, patch_px, 3), dtype=np.uint8)
     scores = np.zeros((n_protos, k), dtype=np.float32)
     sources: list[list[str]] = []

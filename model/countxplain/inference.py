@@ -165,8 +165,10 @@ class Counter:
 
     def scale_for(self, cell_diameter_px: float | None) -> float:
         """Resize factor that brings cells of the given diameter to the model's training diameter; 1 for
-        a model that counts images at their own scale (``native_scale``)."""
-        if not cell_diameter_px or self.bundle.preprocessing.get("native_scale"):
+        a model that counts images at their own scale (``native_scale``), its ``count_scale`` (default 1)."""
+        if self.bundle.preprocessing.get("native_scale"):
+            return float(self.bundle.preprocessing.get("count_scale", 1.0))
+        if not cell_diameter_px:
             return 1.0
         return float(self.bundle.cell_diameter_px) / float(cell_diameter_px)
 

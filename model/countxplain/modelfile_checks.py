@@ -32,6 +32,7 @@ MAX_TENSOR_BYTES = 2 ** 30
 # (least, most) of each preprocessing number, in pixels
 PLAUSIBLE = {"cell_diameter_px": (2.0, 500.0), "sigma_px": (0.1, 200.0)}
 SIZE_MODEL_LISTS = ("mean", "scale", "weights")
+COUNT_SCALES = (0.05, 8.0)  # the factor a model counts images at (its ``count_scale``)
 MAX_SIZE_FEATURES = 3 * 4096
 
 
@@ -97,6 +98,11 @@ def check_preprocessing(path: Path, preprocessing: dict) -> None:
     for flag in ("fit_to_stride", "native_scale"):
         if not isinstance(preprocessing.get(flag, False), bool):
             raise ModelFileError(path, f"'{flag}' {preprocessing[flag]!r} is not true or false")
+    if "count_scale" in preprocessing:
+        value = preprocessing["count_scale"]
+        if not is_finite_positive(value) or not COUNT_SCALES[0] <= value <= COUNT_SCALES[1]:
+            raise ModelFileError(path, f"'count_scale' {value!r} is not a factor of {COUNT_SCALES[0]:g}-"
+                                       f"{COUNT_SCALES[1]:g} (a damaged or altered model file)")
     if preprocessing.get("size_model") is not None:
         check_size_model(path, preprocessing["size_model"])
 

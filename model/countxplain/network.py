@@ -37,7 +37,9 @@ CSRNET_BACKEND = (512, 512, 512, 256, 128, 64)
 SIMILARITY_EPSILON = 1e-4
 # vgg-s4: the VGG modules up to conv2_2's ReLU, then up to conv3_3's; their channels side by side
 VGG_S4_CUTS = (9, 16)
-VGG_S4_CHANNELS = 128 + 256
+VGG_S4_CONV2 = 128
+VGG_S4_CHANNELS = VGG_S4_CONV2 + 256
+VGG_S4_CONV3_LAYERS = 3
 VGG_S4_BACKEND = (128, 128, 64)
 EXTRACTORS = ("csrnet", "vgg-s4")
 SIMILARITIES = ("log", "gaussian")
@@ -142,9 +144,31 @@ class VGGStride4(nn.Module):
         self.backend = nn.Sequential(*layers)
 
     def frozen_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.cached_features(images, 0)
+
+    def cached_features(self, images: torch.Tensor, trained_vgg_layers: int) -> torch.Tensor:
+        """What training caches when the last ``trained_vgg_layers`` (0-3) conv3 layers train: pooled
+        conv2_2 beside the conv3 block's input to its first trained layer."""
         conv2 = self.frontend[:VGG_S4_CUTS[0]](images)
-        conv3 = self.frontend[VGG_S4_CUTS[0]:](conv2)
-        return torch.cat([nn.functional.avg_pool2d(conv2, 2), conv3], dim=1)
+        inner = self.frontend[VGG_S4_CUTS[0]:self._conv3_cut(trained_vgg_layers)](conv2)
+        return torch.cat([nn.functional.avg_pool2d(conv2, 2), inner], dim=1)
+
+    def finish_frozen(self, cached: torch.Tensor, trained_vgg_layers: int) -> torch.Tensor:
+        """``cached_features`` on to what ``frozen_features`` gives, through the trained conv3 layers."""
+        if trained_vgg_layers == 0:
+            return cached
+        pooled, inner = cached[:, :VGG_S4_CONV2], cached[:, VGG_S4_CONV2:]
+        return torch.cat([pooled, self.frontend[self._conv3_cut(trained_vgg_layers):](inner)], dim=1)
+
+    def conv3_layers(self, trained_vgg_layers: int) -> nn.Module:
+        """The last ``trained_vgg_layers`` conv3 layers (with their ReLUs)."""
+        return self.frontend[self._conv3_cut(trained_vgg_layers):]
+
+    @staticmethod
+    def _conv3_cut(trained_vgg_layers: int) -> int:
+        if not 0 <= trained_vgg_layers <= VGG_S4_CONV3_LAYERS:
+            raise ValueError(f"train_vgg_layers must be 0 to {VGG_S4_CONV3_LAYERS}, not {trained_vgg_layers}")
+        return VGG_S4_CUTS[1] - 2 * trained_vgg_layers
 
     def trained_features(self, frozen: torch.Tensor) -> torch.Tensor:
         return self.backend((frozen - self.feature_mean) / self.feature_std)

@@ -54,6 +54,12 @@ def test_diameters_inside_the_range_load(payload, tmp_path, diameter):
     assert load_model(_write(tmp_path / "ok.cxm", good)).cell_diameter_px == diameter
 
 
+@pytest.mark.parametrize("factor", [0.0, -1.0, 100.0, float("nan"), "0.5"])
+def test_an_implausible_count_scale_is_refused(payload, tmp_path, factor):
+    bad = dict(payload, preprocessing={"cell_diameter_px": 10.0, "native_scale": True, "count_scale": factor})
+    _refused(_write(tmp_path / "c.cxm", bad), "count_scale")
+
+
 @pytest.mark.parametrize("sigma", [1e9, 1e-9, float("nan"), "4"])
 def test_an_implausible_density_sigma_is_refused(payload, tmp_path, sigma):
     bad = dict(payload, preprocessing={"cell_diameter_px": 10.0, "sigma_px": sigma})

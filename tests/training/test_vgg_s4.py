@@ -73,6 +73,17 @@ def test_a_trained_s4_model_counts_at_the_images_own_scale_and_its_cells_explain
     assert all("@" in source for sources in bundle.gallery.sources for source in sources)
 
 
+def test_a_model_trained_at_a_count_scale_counts_every_image_resized_by_it(s4_run):
+    folder, samples, run = s4_run
+    tuned = train_model(samples, "fine-tune", {"steps": 4, "validations": 1, "max_view_px": 64,
+                                               "view_scales": (1.0,), "count_scale": 0.5},
+                        init=run.bundle, gallery_k=0).bundle
+    bundle = load_model(save_model(tuned, folder / "half.cxm"))
+    assert bundle.preprocessing["count_scale"] == 0.5
+    result = Counter(bundle, device="cpu").count(run.train_images[0].pixels, cell_diameter_px=40.0)
+    assert result.scale == 0.5 and result.density.shape == (8, 8)  # 64 px at 0.5, stride 4
+
+
 def test_fine_tuning_keeps_the_starting_models_architecture_and_sizes(s4_run):
     folder, samples, run = s4_run
     parent = load_model(save_model(run.bundle, folder / "parent.cxm"))
@@ -126,23 +137,28 @@ def test_scaling_the_density_weights_keeps_background_weights_at_zero():
     assert torch.allclose(after[:2], 0.25 * before[:2], rtol=1e-5) and torch.all(after[2:] == 0)
 
 
-def test_grouped_prototypes_are_projected_onto_their_own_groups_patches_and_show_them(tmp_path):
+def test_cached_features_finished_through_the_conv3_layers_are_the_frozen_features():
     torch.manual_seed(0)
-    torch.set_num_threads(1)
-    samples = (annotated_images(tmp_path / "a", n=3, size=64, prefix="a")
-               + annotated_images(tmp_path / "b", n=3, size=64, seed=1, prefix="b"))
-    groups = ["a"] * 3 + ["b"] * 3
-    run = train_model(samples[:2] + samples[3:5], "default", {**TINY_S4, "k_cell": 4, "prototype_groups": True},
-                      val_samples=[samples[2], samples[5]], groups=groups[:2] + groups[3:5], val_groups=["a", "b"],
-                      gallery_k=2)
-    bundle = run.bundle
-    assert bundle.provenance["prototype_groups"] == ["a", "b", "a", "b", "a", "b"]
-    names = {"a": {s.image_path.name for s in samples[:2]}, "b": {s.image_path.name for s in samples[3:5]}}
-    sources = bundle.provenance["prototype_sources"]
-    assert [source["group"] for source in sources] == bundle.provenance["prototype_groups"]
-    assert all(source["image"] in names[source["group"]] for source in sources)
-    # a projected prototype is a processed feature of a training location: its own nearest one is at distance 0
-    assert all(source["distance"] >= 0 for source in sources)
-    for proto, group in enumerate(bundle.provenance["prototype_groups"]):
-        shown = {source.split("@")[0] for source in bundle.gallery.sources[proto]}
-        assert shown <= names[group]
+    extractor = CountXplain(ModelConfig(k_cell=3, k_bg=2, prototype_dim=8, **S4)).extractor.eval()
+    images = torch.rand(1, 3, 40, 48)
+    with torch.no_grad():
+        frozen = extractor.frozen_features(images)
+        for layers in range(4):
+            cached = extractor.cached_features(images, layers)
+            assert torch.allclose(extractor.finish_frozen(cached, layers), frozen, atol=1e-5)
+    with pytest.raises(ValueError, match="train_vgg_layers must be 0 to 3"):
+        extractor.cached_features(images, 4)
+
+
+def test_fine_tuning_with_trained_vgg_layers_changes_those_layers_only(s4_run):
+    folder, samples, run = s4_run
+    base = run.bundle
+    tuned = train_model(samples, "fine-tune", {"steps": 6, "validations": 1, "max_view_px": 64,
+                                               "view_scales": (1.0,), "train_vgg_layers": 1},
+                        init=base, gallery_k=0).bundle
+    before, after = base.network.extractor.frontend, tuned.network.extractor.frontend
+    changed = [i for i, (a, b) in enumerate(zip(before, after))
+               if isinstance(a, torch.nn.Conv2d) and not torch.equal(a.weight, b.weight)]
+    assert changed == [14]  # conv3_3, the last conv3 layer
+    with pytest.raises(Exception, match="train_vgg_layers must be 0 to 3"):
+        train_model(samples, "fine-tune", {"train_vgg_layers": 5}, init=base)

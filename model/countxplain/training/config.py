@@ -69,11 +69,13 @@ class TrainingConfig:
     # overcounts and leaves those of one that undercounts, whose weak answers everywhere (stroma
     # included) a raise would amplify with the cells
     calibrate_start_max: float = 100.0
+    # vgg-s4: every image is trained, validated and (recorded in the model) counted at this factor
+    count_scale: float = 1.0
+    # vgg-s4: the last conv3 layers of the VGG (0-3) that train, at ``vgg_lr_share`` of ``lr``; their
+    # input is cached instead of their output
+    train_vgg_layers: int = 0
+    vgg_lr_share: float = 0.1
     calibrate_end: bool = False  # vgg-s4: the same fit once more on the kept state, after the last step
-    # vgg-s4 from scratch: the cell and the background prototypes are shared out among the training
-    # groups (data sets), each started on and, at every validation, projected onto a location of its
-    # own group's training views; each prototype's gallery comes from its own group
-    prototype_groups: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in CHOICES.items():
@@ -82,7 +84,7 @@ class TrainingConfig:
         for name in ("k_cell", "prototype_dim", "n_views", "stage1_batch", "stage2_batch", "crop_cells"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("stage1_epochs", "stage2_epochs", "k_bg", "train_backend_layers"):
+        for name in ("stage1_epochs", "stage2_epochs", "k_bg", "train_backend_layers", "train_vgg_layers"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
         self.model_config()  # the architecture's names are checked there
@@ -92,7 +94,9 @@ class TrainingConfig:
         for name in ("steps", "max_view_px", "views_per_image", "validations"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr", "lr"):
+        if int(self.train_vgg_layers) > 3:
+            raise ValueError(f"train_vgg_layers must be 0 to 3, not {self.train_vgg_layers}")
+        for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr", "lr", "vgg_lr_share", "count_scale"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be a positive number, not {getattr(self, name)}")
 

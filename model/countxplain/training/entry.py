@@ -83,8 +83,7 @@ def train_model(samples: Sequence[Sample], preset: str = DEFAULT_PRESET, overrid
     if gallery_k:
         if progress is not None:
             progress(Progress("gallery", 0, 0, message="building the prototype gallery"))
-        bundle.gallery = build_gallery(bundle.network, train, k=gallery_k, cancel=cancel,
-                                       groups=bundle.provenance.get("prototype_groups"))
+        bundle.gallery = build_gallery(bundle.network, train, k=gallery_k, cancel=cancel)
     bundle.provenance["preset"] = preset
     if overrides:
         bundle.provenance["preset_overrides"] = dict(overrides)

@@ -37,7 +37,6 @@ from .trainer import Progress
 
 STRIDE = VGGStride4.output_stride
 DENSITY_WEIGHT = 10.0  # the density term's scale: pooled targets are small numbers per cell
-BACKGROUND_SHARE = 0.01  # a location is background where its target is at most this share of the view's highest
 STANDARDISE_SAMPLES = 200_000  # feature locations drawn to set the extractor's per-channel mean and spread
 
 
@@ -69,7 +68,7 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
     views = []
     total = len(images) * len(config.view_scales) * config.views_per_image
     for index, image in enumerate(images):
-        for factor in config.view_scales:
+        for factor in (scale * config.count_scale for scale in config.view_scales):
             pixels = image.pixels if factor == 1.0 else resize_pixels(image.pixels, factor)
             dots = scale_dots(image.dots, pixels.shape[1] / image.pixels.shape[1],
                               pixels.shape[0] / image.pixels.shape[0])
@@ -144,33 +143,29 @@ class VggS4Trainer:
         self.model.to(self.device)
         for parameter in self.model.extractor.frontend.parameters():
             parameter.requires_grad_(False)
+        for parameter in self.model.extractor.conv3_layers(config.train_vgg_layers).parameters():
+            parameter.requires_grad_(True)
         convolutions = [m for m in self.model.extractor.backend if isinstance(m, torch.nn.Conv2d)]
         for layer in convolutions[:max(0, len(convolutions) - config.train_backend_layers)]:
             for parameter in layer.parameters():
                 parameter.requires_grad_(False)
         self.history: list[dict] = []
-        # prototype_groups: each prototype's training group, and where it was last projected
-        groups = sorted({image.group for image in self.train_images})
-        self.group_of_prototype: list[str] = []
-        if config.prototype_groups and self.fresh_head:
-            self.group_of_prototype = ([groups[k % len(groups)] for k in range(config.k_cell)]
-                                       + [groups[k % len(groups)] for k in range(config.k_bg)])
-        self.prototype_sources: list[dict] = []
 
     def run(self) -> ModelBundle:
         start = time.perf_counter()
         extractor = self.model.extractor
         def report(done, total):
             return self.progress(Progress("cache", done, total, message="computing frozen features"))
-        views = make_feature_views(self.train_images, self.config, extractor.eval().frozen_features, self.rng,
-                                   self.device, self.cancel, report)
-        self.val_features = self._frozen_val_features(extractor.frozen_features)
+        def cached(images):
+            return extractor.cached_features(images, self.config.train_vgg_layers)
+        extractor.eval()
+        views = make_feature_views(self.train_images, self.config, cached, self.rng, self.device, self.cancel, report)
+        self.val_features = self._frozen_val_features(cached)
         if self.fresh_extractor:
             self._standardise(views)
         if self.fresh_head:
             self._start_prototypes(views)
-        parameters = [p for p in self.model.parameters() if p.requires_grad]
-        optimiser = torch.optim.Adam(parameters, lr=self.config.lr)
+        optimiser = torch.optim.Adam(self._parameter_groups(), lr=self.config.lr)
         step, best = self._resume(optimiser)
         if step == 0 and self.config.calibrate_start and not self.fresh_head:  # a resumed run starts where it stopped
             self._calibrate_counts(views, self.config.calibrate_start_max)
@@ -181,7 +176,8 @@ class VggS4Trainer:
             if self.cancel():
                 raise Cancelled()
             for group in optimiser.param_groups:
-                group["lr"] = self.config.lr * 0.5 * (1.0 + math.cos(math.pi * step / self.config.steps))
+                group["lr"] = group.setdefault("base_lr", self.config.lr) * 0.5 * (
+                    1.0 + math.cos(math.pi * step / self.config.steps))
             view = views[order[step % len(views)]]
             if step % len(views) == len(views) - 1:
                 order = self.rng.permutation(len(views))
@@ -190,13 +186,9 @@ class VggS4Trainer:
             losses["count"] += count_term / every
             step += 1
             if step % every == 0 or step == self.config.steps:
-                if self.group_of_prototype:
-                    self.prototype_sources = self._project_prototypes(views)
-                    self._refit_cell_weights(views)
                 val_mae = self._val_mae()
                 if best is None or val_mae < best["val_mae"]:
-                    best = {"val_mae": val_mae, "step": step, "state": copy.deepcopy(self.model.state_dict()),
-                            "prototype_sources": list(self.prototype_sources)}
+                    best = {"val_mae": val_mae, "step": step, "state": copy.deepcopy(self.model.state_dict())}
                 self.history.append({"stage": "train", "step": step, **losses, "val_mae": val_mae})
                 self.progress(Progress("stage2", step // every, math.ceil(self.config.steps / every), dict(losses),
                                        val_mae, message=f"step {step}/{self.config.steps}"))
@@ -216,7 +208,7 @@ class VggS4Trainer:
         if axes:
             features, target = features.flip(axes), target.flip(axes)
         with stage1_autocast(self.config, self.device):
-            output = self.model.head(self.model.extractor.trained_features(features))
+            output = self.model.head(self._trained(features))
         density = output.density.float()[..., :target.shape[-2], :target.shape[-1]]
         n_cells = float(target.sum())
         density_term = DENSITY_WEIGHT * ((density - target) ** 2).sum()
@@ -226,12 +218,29 @@ class VggS4Trainer:
         optimiser.step()
         return float(density_term.detach()), float(count_term.detach())
 
+    def _parameter_groups(self) -> list[dict]:
+        """Adam's parameter groups: the trained conv3 layers at ``vgg_lr_share`` of the rate, the rest at the rate."""
+        vgg = [p for p in self.model.extractor.frontend.parameters() if p.requires_grad]
+        vgg_ids = {id(p) for p in vgg}
+        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in vgg_ids]
+        groups = [{"params": rest, "base_lr": self.config.lr}]
+        if vgg:
+            groups.append({"params": vgg, "base_lr": self.config.lr * self.config.vgg_lr_share})
+        return groups
+
+    def _trained(self, cached: torch.Tensor) -> torch.Tensor:
+        """The trained part of the extractor on cached features (through any trained conv3 layers)."""
+        extractor = self.model.extractor
+        return extractor.trained_features(extractor.finish_frozen(cached, self.config.train_vgg_layers))
+
     def _standardise(self, views: Sequence[FeatureView]) -> None:
         """A fresh extractor's per-channel standardisation, from the training views' frozen features."""
         per_view = max(1, STANDARDISE_SAMPLES // len(views))
         samples = []
         for view in views:
-            flat = view.features.flatten(1)
+            with torch.no_grad():
+                flat = self.model.extractor.finish_frozen(view.features[None].float().to(self.device),
+                                                          self.config.train_vgg_layers)[0].flatten(1).cpu()
             picks = torch.from_numpy(self.rng.choice(flat.shape[1], min(flat.shape[1], per_view), replace=False))
             samples.append(flat[:, picks].float())
         sample = torch.cat(samples, dim=1)
@@ -239,106 +248,26 @@ class VggS4Trainer:
         extractor.feature_mean.copy_(sample.mean(dim=1).view(1, -1, 1, 1))
         extractor.feature_std.copy_(sample.std(dim=1).clamp_min(1e-3).view(1, -1, 1, 1))
 
-    def _group_views(self, views: Sequence[FeatureView], group: str | None) -> list[FeatureView]:
-        """At most 64 views spread over the training views (of ``group`` only, when given)."""
-        own = [view for view in views if group is None or self.train_images[view.image_index].group == group]
-        return own[:: max(1, len(own) // 64)]
-
-    def _locations(self, views: Sequence[FeatureView]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """For each view: its processed features (L, d), and masks (L,) of cell locations (target at
-        least half the view's highest) and background locations (at most ``BACKGROUND_SHARE`` of it)."""
-        extractor, found = self.model.extractor, []
-        with torch.no_grad():
-            for view in views:
-                processed = self.model.head.processed_features(
-                    extractor.trained_features(view.features[None].float().to(self.device)))[0]
-                target = view.target[0, :processed.shape[1], :processed.shape[2]].to(self.device).flatten()
-                highest = float(target.max())
-                cells = target >= highest * 0.5 if highest > 0 else torch.zeros_like(target, dtype=torch.bool)
-                found.append((processed.flatten(1).T, cells, target <= highest * BACKGROUND_SHARE))
-        return found
-
     def _start_prototypes(self, views: Sequence[FeatureView]) -> None:
-        """A fresh head's prototypes on processed training features: cell prototypes where the target
-        is highest, background prototypes where it is zero (with ``prototype_groups``, each on its
-        own group's views)."""
-        head = self.model.head
-        k_cell = head.config.k_cell
-        groups = self.group_of_prototype or [None] * head.config.k_total
+        """A fresh head's prototypes on processed features of up to 64 training views: cell prototypes
+        where the target is highest, background prototypes where it is zero."""
+        cells, background = [], []
         with torch.no_grad():
-            for group in dict.fromkeys(groups):
-                locations = self._locations(self._group_views(views, group))
-                for first, is_cell in ((0, True), (k_cell, False)):
-                    members = [k for k in range(first, first + (k_cell if is_cell else head.config.k_bg))
-                               if groups[k] == group]
-                    pool = [features[cells if is_cell else background] for features, cells, background in locations]
-                    pool = torch.cat(pool) if pool else torch.empty(0)
-                    if members and len(pool):
-                        chosen = torch.from_numpy(self.rng.choice(len(pool), len(members),
-                                                                  replace=len(pool) < len(members)))
-                        head.prototypes[members] = pool[chosen]
-
-    def _project_prototypes(self, views: Sequence[FeatureView]) -> list[dict]:
-        """Each prototype becomes the nearest processed feature among its own group's views (cell
-        prototypes at cell locations, background ones at background locations), no two at one
-        location; returns where each now lies, in its image's pixels."""
-        head = self.model.head
-        sources, used = [], set()
-        by_group = {group: self._group_views(views, group) for group in dict.fromkeys(self.group_of_prototype)}
-        locations = {group: self._locations(group_views) for group, group_views in by_group.items()}
-        with torch.no_grad():
-            for k, group in enumerate(self.group_of_prototype):
-                is_cell = k < head.config.k_cell
-                best = None
-                for v, (features, cells, background) in enumerate(locations[group]):
-                    mask = cells if is_cell else background
-                    if not mask.any():
-                        continue
-                    distances = ((features - head.prototypes[k]) ** 2).sum(dim=1).masked_fill(~mask, math.inf)
-                    for flat in torch.argsort(distances)[:k + 2].tolist():  # the nearest unused location
-                        if (group, v, flat) not in used and math.isfinite(float(distances[flat])):
-                            if best is None or float(distances[flat]) < best[0]:
-                                best = (float(distances[flat]), v, flat)
-                            break
-                if best is None:
-                    sources.append({"prototype": k, "group": group, "image": None})
-                    continue
-                distance, v, flat = best
-                used.add((group, v, flat))
-                view = by_group[group][v]
-                head.prototypes[k] = locations[group][v][0][flat]
-                row, col = divmod(flat, view.features.shape[-1])
-                sources.append({"prototype": k, "group": group, "image": self.train_images[view.image_index].name,
-                                "y": round((view.origin[0] + row * STRIDE + STRIDE / 2) / view.factor, 1),
-                                "x": round((view.origin[1] + col * STRIDE + STRIDE / 2) / view.factor, 1),
-                                "distance": round(math.sqrt(distance), 4)})
-        return sources
-
-    def _refit_cell_weights(self, views: Sequence[FeatureView]) -> None:
-        """The cell prototypes' density weights refitted (least squares, weights ≥ 0) to the density
-        targets of up to 64 views of each group: a projection moves the similarity maps under them."""
-        from scipy.optimize import nnls
-
-        head, k_cell = self.model.head, self.model.head.config.k_cell
-        gram, moment = np.zeros((k_cell, k_cell)), np.zeros(k_cell)
-        self.model.eval()
-        with torch.no_grad():
-            for group in dict.fromkeys(self.group_of_prototype):
-                for view in self._group_views(views, group):
-                    features = self.model.extractor.trained_features(view.features[None].float().to(self.device))
-                    similarity = head(features).similarity[0, :k_cell].double()
-                    similarity = similarity[:, :view.target.shape[-2], :view.target.shape[-1]].flatten(1).cpu().numpy()
-                    target = view.target[0].double().flatten().numpy()[:similarity.shape[1]]
-                    gram += similarity @ similarity.T
-                    moment += similarity @ target
-        scale = max(float(np.trace(gram)) / k_cell, 1e-12)
-        lower = np.linalg.cholesky(gram + 1e-6 * scale * np.eye(k_cell))
-        weights, _ = nnls(lower.T, np.linalg.solve(lower, moment))
-        with torch.no_grad():
-            raw = head.density_layer.raw_weight
-            positive = torch.from_numpy(np.maximum(weights, 1e-6)).to(raw)
-            raw[:k_cell] = inverse_softplus(positive)
-        self.history.append({"stage": "refit", "cell_weights": [round(float(w), 6) for w in weights]})
+            for view in views[:: max(1, len(views) // 64)]:
+                processed = self.model.head.processed_features(
+                    self._trained(view.features[None].float().to(self.device)))[0]
+                flat_target = view.target[0, :processed.shape[1], :processed.shape[2]].to(self.device).flatten()
+                locations = processed.flatten(1).T
+                if flat_target.max() > 0:
+                    cells.append(locations[flat_target >= flat_target.max() * 0.5])
+                background.append(locations[flat_target == 0])
+            head = self.model.head
+            for pool, first, count in ((cells, 0, head.config.k_cell), (background, head.config.k_cell,
+                                                                         head.config.k_bg)):
+                pool = torch.cat(pool) if pool else torch.empty(0)
+                if count and len(pool):
+                    chosen = torch.from_numpy(self.rng.choice(len(pool), count, replace=len(pool) < count))
+                    head.prototypes[first:first + count] = pool[chosen]
 
     def _calibrate_counts(self, views: Sequence[FeatureView], most: float = 1e2) -> None:
         """Scale the cell prototypes' density weights by the one factor that best fits the model's
@@ -347,7 +276,7 @@ class VggS4Trainer:
         self.model.eval()
         with torch.inference_mode(), stage1_autocast(self.config, self.device):
             for view in views:
-                features = self.model.extractor.trained_features(view.features[None].float().to(self.device))
+                features = self._trained(view.features[None].float().to(self.device))
                 output = self.model.head(features)
                 counted.append(float(output.density.float()[..., :view.target.shape[-2], :view.target.shape[-1]].sum()))
                 dots.append(float(view.target.sum()))
@@ -365,7 +294,9 @@ class VggS4Trainer:
             for image in self.val_images:
                 if self.cancel():
                     raise Cancelled()
-                features.append(frozen(padded_batch(image.pixels).to(self.device)).to(torch.bfloat16).cpu())
+                pixels = image.pixels if self.config.count_scale == 1.0 else resize_pixels(image.pixels,
+                                                                                          self.config.count_scale)
+                features.append(frozen(padded_batch(pixels).to(self.device)).to(torch.bfloat16).cpu())
         return features
 
     def _val_mae(self) -> float:
@@ -373,7 +304,7 @@ class VggS4Trainer:
         errors = []
         with torch.inference_mode(), stage1_autocast(self.config, self.device):
             for image, frozen in zip(self.val_images, self.val_features):
-                features = self.model.extractor.trained_features(frozen.to(self.device).float())
+                features = self._trained(frozen.to(self.device).float())
                 density = self.model.head(features).density.float()
                 errors.append(abs(float(density.sum()) - image.n_cells))
         return float(np.mean(errors))
@@ -406,11 +337,11 @@ class VggS4Trainer:
         spacings = [typical_cell_spacing(image.dots) for image in self.train_images]
         bundle = trained_bundle(self.model, self.config, self.train_images, self.val_images,
                                 {"val_mae": best["val_mae"], "best_step": best["step"]},
-                                best.get("prototype_sources", []), self.history, None, seconds)
-        if self.group_of_prototype:
-            bundle.provenance["prototype_groups"] = list(self.group_of_prototype)
+                                [], self.history, None, seconds)
         diameter = float(np.nanmedian(spacings)) if np.isfinite(spacings).any() else 10.0
         bundle.preprocessing["cell_diameter_px"] = diameter
         bundle.preprocessing["native_scale"] = True
+        if self.config.count_scale != 1.0:
+            bundle.preprocessing["count_scale"] = float(self.config.count_scale)
         bundle.preprocessing["sigma_px"] = float(self.config.sigma_px)
         return bundle
