@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from countxplain.scale_policy import size_doubt_note
+
 from .dot_column import dots_data
 from .plane_text import plane_note, short_plane_note
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore
@@ -39,6 +41,15 @@ MIN_NAME_CHARS = 14
 ERROR_WIDTH_TEXT = "⚠ unreadable"  # an error takes no more room in the count column than this
 ERROR_COLOR = QColor(200, 30, 30)
 MUTED_COLOR = QColor(128, 128, 128)
+DOUBT_COLOR = QColor(190, 110, 0)
+DOUBT_MARK = "?"  # beside a count that moves too much across the size estimate's error range
+
+
+def doubt_note(entry) -> str:
+    """Why a counted entry's count is doubtful and how to fix it ("" when it is not)."""
+    if entry.status != DONE or entry.analysis is None:
+        return ""
+    return size_doubt_note(getattr(entry.analysis, "size_doubt", None))
 
 
 def pixmap_from_rgb(array) -> QPixmap:
@@ -154,7 +165,7 @@ class ImageTableModel(QAbstractTableModel):
         status = entry.status
         if role == Qt.ItemDataRole.DisplayRole:
             if status == DONE:
-                return f"{entry.count:.1f}"
+                return f"{entry.count:.1f} {DOUBT_MARK}" if doubt_note(entry) else f"{entry.count:.1f}"
             if status == ERROR:
                 return f"⚠ {entry.error}"
             return {QUEUED: "queued", COUNTING: "counting…", CANCELLED: "cancelled"}.get(status, status)
@@ -165,13 +176,16 @@ class ImageTableModel(QAbstractTableModel):
                 return QBrush(ERROR_COLOR)
             if status != DONE:
                 return QBrush(MUTED_COLOR)
+            if doubt_note(entry):
+                return QBrush(DOUBT_COLOR)
         if role == Qt.ItemDataRole.ToolTipRole:
             if status == ERROR:
                 return f"Cannot count this file:\n{entry.error}"
             if status == DONE and entry.analysis is not None:
                 a = entry.analysis
                 return f"{entry.count:.2f} cells · {a.model_name} · {a.device}" + \
-                    (f"\n{plane_note(entry)}" if plane_note(entry) else "")
+                    (f"\n{plane_note(entry)}" if plane_note(entry) else "") + \
+                    (f"\nDoubtful: {doubt_note(entry)}" if doubt_note(entry) else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and status == DONE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

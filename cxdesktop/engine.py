@@ -88,6 +88,7 @@ class Analysis:
     model_path: str
     device: str
     precision: str = "fp32"  # of the feature extractor that counted: 'fp32' or 'bf16'
+    size_doubt: Any = None  # countxplain.scale_policy.SizeDoubt of a count at the estimated size, else None
 
     @property
     def count(self) -> float:
@@ -213,7 +214,8 @@ class Engine:
     def count(self, path: str | Path, cell_diameter_px: float | None,
               cancel: Callable[[], bool] | None = None, page: int | None = None,
               channel: int | None = None) -> tuple[ImagePreview, Analysis]:
-        """Read and count one image with similarity maps and contributions."""
+        """Read and count one image with similarity maps and contributions; a count at the estimated
+        cell size also carries its ``size_doubt``."""
         from countxplain.explain import contributions
 
         if self.counter is None:
@@ -222,9 +224,29 @@ class Engine:
         result = self.counter.count(preview.pixels, cell_diameter_px=cell_diameter_px or None,
                                     with_similarity=True, cancel=cancel, estimate_cell_size=True, flips=self.flips)
         parts = contributions(self.bundle, result)
+        doubt = self.size_doubt(preview.pixels, result, cancel)
         analysis = Analysis(str(path), result, parts, cell_diameter_px or None, self.bundle.name,
-                            str(self.bundle.path or ""), result.device, self.counter.precision)
+                            str(self.bundle.path or ""), result.device, self.counter.precision, doubt)
         return preview, analysis
+
+    def size_doubt(self, pixels: np.ndarray, result, cancel: Callable[[], bool] | None = None):
+        """How a count that rests on the estimated cell size moves when the cells are as small or as
+        large as the estimate's measured error range allows (two plain counts, no similarity maps),
+        and whether that makes it doubtful; None when the size was given, the model counts images at
+        their own scale or has no estimator, or no error range is known."""
+        from countxplain.scale_policy import bounded_diameters, estimate_error_range, size_doubt
+
+        estimate = result.estimated_diameter_px
+        if not estimate or not math.isfinite(estimate) or self.bundle.preprocessing.get("native_scale"):
+            return None
+        factors = estimate_error_range()
+        if factors is None:
+            return None
+        diameters = bounded_diameters(estimate, factors, float(self.bundle.cell_diameter_px),
+                                      pixels.shape[0] * pixels.shape[1])
+        counts = [self.counter.count(pixels, cell_diameter_px=d, cancel=cancel, flips=self.flips).count
+                  for d in diameters]
+        return size_doubt(result.count, estimate, diameters, counts)
 
     def prototype_overlay(self, analysis: Analysis, prototype: int,
                           percentile: float = 99.0) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
@@ -234,11 +256,15 @@ class Engine:
         upsampled = similarity_on_image(analysis.result, prototype).astype(np.float32)
         return upsampled, similarity_boxes(analysis.result, prototype, percentile=percentile)
 
-    def explain(self, image_path: str | Path, out_dir: str | Path, cell_diameter_px: float | None) -> tuple[Path, Path]:
+    def explain(self, image_path: str | Path, out_dir: str | Path, cell_diameter_px: float | None,
+                name: str | None = None, cancel: Callable[[], bool] | None = None) -> tuple[Path, Path]:
+        """Write the explanation figure and its JSON as ``<name>-explanation.*`` (default: the image's
+        stem), counted by the loaded counter, the one the app counts with (no model set up per figure)."""
         from countxplain.explain_report import write_explanation
 
-        if self.bundle is None:
+        if self.bundle is None or self.counter is None:
             raise NoModelError("no model is loaded")
         return write_explanation(self.bundle, Path(image_path), Path(out_dir),
                                  cell_diameter_px=cell_diameter_px or None,
-                                 device=str(self.counter.device), estimate_cell_size=True, flips=self.flips)
+                                 device=str(self.counter.device), estimate_cell_size=True, flips=self.flips,
+                                 counter=self.counter, name=name, cancel=cancel)

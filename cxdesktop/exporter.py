@@ -7,18 +7,21 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from .dialogs import show_error
+from .explain_batch import BatchOutcome, ExplainBatch
 from .export import count_rows, save_density, write_counts_csv
+from .store import ERROR
 
 
 class Exporter:
-    """Counts CSV and density maps are written here (small, GUI thread, atomic); the
-    explanation figure runs the model, so it goes to the worker through the session."""
+    """Counts CSV and density maps are written here (small, GUI thread, atomic); explanation
+    figures run the model, so they go to the worker through the session."""
 
     def __init__(self, session, settings, parent: QWidget) -> None:
         self.session = session
         self.settings = settings
         self.parent = parent
         self.last_written: Path | None = None
+        self.explain_batch: ExplainBatch | None = None  # the latest export of every image's figure
 
     def _ask(self, title: str, name: str, filters: str) -> Path | None:
         start = str(Path(self.settings.last_folder) / name)
@@ -72,8 +75,39 @@ class Exporter:
         self.session.write_explanation(path, str(out_dir))
         return True
 
+    def export_all_figures(self, out_dir: str | Path | None = None) -> ExplainBatch | None:
+        """Queue the explanation figure of every listed image that could be read and counted, each under
+        a name of its own; the status bar says when all are written, and an error box lists any that failed."""
+        store = self.session.store
+        paths = [p for p in store.paths() if store[p].status != ERROR]
+        if not paths:
+            show_error(self.parent, "Explanation figures", "Open images first: no listed image could be counted.")
+            return None
+        if out_dir is None:
+            chosen = QFileDialog.getExistingDirectory(self.parent, "Folder for the explanation figures",
+                                                      self.settings.last_folder)
+            if not chosen:
+                return None
+            out_dir = chosen
+        batch = ExplainBatch(self.session, paths, out_dir, self.parent)
+        batch.sigProgress.connect(lambda done, total: self._show(f"Explanation figures: {done} of {total} images…"))
+        batch.sigFinished.connect(self._figures_done)
+        self.explain_batch = batch
+        batch.start()
+        self._show(f"Explanation figures: 0 of {len(paths)} images…")
+        return batch
+
+    def _figures_done(self, outcome: BatchOutcome) -> None:
+        self.settings.last_folder = outcome.folder
+        self._show(outcome.message(), 15000)
+        if outcome.failed:
+            show_error(self.parent, "Explanation figures", outcome.failure_report())
+
     def _done(self, path: Path, message: str) -> None:
         self.settings.last_folder = str(path.parent)
+        self._show(message)
+
+    def _show(self, message: str, timeout: int = 8000) -> None:
         status = getattr(self.parent, "statusBar", None)
         if status is not None:
-            status().showMessage(message, 8000)
+            status().showMessage(message, timeout)

@@ -19,6 +19,7 @@ from .paths import expand_paths
 from .store import CANCELLED, COUNTING, DONE, ERROR, QUEUED, ImageStore, short_reason
 
 IMAGE_JOBS = ("count", "read", "prototype", "propose-dots")  # jobs whose results land on their image
+EXPLAIN_BATCH = "explain-batch"  # one figure of File › Export explanation figures for all images
 
 
 class Session(QObject):
@@ -260,7 +261,9 @@ class Session(QObject):
             self.sigBatchProgress.emit(finished, len(self._batch))
 
     def cancel_batch(self) -> None:
+        """Stop counting the list, and stop writing the explanation figures still to come of a whole list."""
         self.runner.cancel_all("count")
+        self.runner.cancel_all(EXPLAIN_BATCH)
 
     # ---- the image on screen ----
     def set_current(self, path: str | None) -> None:
@@ -327,6 +330,16 @@ class Session(QObject):
 
     def write_explanation(self, path: str, out_dir: str) -> None:
         diameter = self.store[path].cell_diameter_px
-        self._submit("explain", lambda ctx: self.engine.explain(path, out_dir, diameter), path, INTERACTIVE,
+        self._submit("explain", lambda ctx: self.engine.explain(path, out_dir, diameter, cancel=ctx.cancelled), path,
+                     INTERACTIVE,
                      ok=lambda paths: self.sigExplanationDone.emit(str(paths[0]), str(paths[1])),
                      error=lambda message: self.sigJobFailed.emit("Explanation figure", message))
+
+    def queue_explanation(self, path: str, out_dir: str, name: str, ok: Callable, error: Callable,
+                          cancelled: Callable) -> int:
+        """Queue one figure of a whole list's export as ``<name>-explanation.*``, behind the image's count:
+        the jobs of a batch never supersede one another, and "Cancel counting" stops those still to come."""
+        diameter = self.store[path].cell_diameter_px
+        return self._submit(EXPLAIN_BATCH,
+                            lambda ctx: self.engine.explain(path, out_dir, diameter, name, ctx.cancelled), path,
+                            BATCH, ok=ok, error=error, cancelled=cancelled, supersede=False)

@@ -1,11 +1,12 @@
-"""The current image at a glance: name, count, and how it was counted (or why it was not)."""
+"""The current image at a glance: name, count, and how it was counted (or why it was not); a count
+that moves too much across the size estimate's error range says so and suggests measuring a cell."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from countxplain.scale_policy import cell_size_note
+from countxplain.scale_policy import cell_size_note, size_doubt_note
 
 from ..store import CANCELLED, COUNTING, DONE, ERROR, QUEUED
 
@@ -44,12 +45,18 @@ class SummaryPanel(QWidget):
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.details.setStyleSheet("color: gray;")
+        self.doubt = QLabel("")
+        self.doubt.setObjectName("sizeDoubtLabel")
+        self.doubt.setWordWrap(True)
+        self.doubt.setStyleSheet("color: #be6e00;")
+        self.doubt.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for label in (self.name, self.count, self.details):
+        for label in (self.name, self.count, self.details, self.doubt):
             layout.addWidget(label)
 
     def show_entry(self, entry) -> None:
+        self._show_doubt(entry)
         if entry is None:
             self.name.setText("No image")
             self.count.setText("")
@@ -73,3 +80,10 @@ class SummaryPanel(QWidget):
         else:
             self.count.setText({QUEUED: "Queued…", COUNTING: "Counting…", CANCELLED: "Cancelled"}.get(entry.status, ""))
             self.details.setText("Count again with F5." if entry.status == CANCELLED else "")
+
+    def _show_doubt(self, entry) -> None:
+        """The size-doubt suggestion of a counted image whose size was estimated, hidden otherwise."""
+        doubt = getattr(entry.analysis, "size_doubt", None) if entry is not None and entry.status == DONE else None
+        note = size_doubt_note(doubt)
+        self.doubt.setText(f"⚠ Doubtful count: {note}." if note else "")
+        self.doubt.setVisible(bool(note))

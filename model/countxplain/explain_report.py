@@ -42,11 +42,17 @@ def group_colour(is_cell: bool) -> tuple[int, int, int]:
 
 def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: float | None = None,
                      device: str = "cpu", estimate_cell_size: bool = False,
-                     flips: int = 1, whole_cells: bool | None = None) -> tuple[np.ndarray, object, dict]:
+                     flips: int = 1, whole_cells: bool | None = None, counter: Counter | None = None,
+                     cancel=None) -> tuple[np.ndarray, object, dict]:
+    """The image's pixels, its count with similarity maps, and the figure's numbers.
+
+    ``counter``: a counter already set up for ``bundle`` (the app's, reused for every figure);
+    without one a counter is made on ``device`` with ``whole_cells``. ``cancel`` stops the count."""
     image = read_image(image_path)
-    counter = Counter(bundle, device=device, flips=flips, whole_cells=whole_cells)
+    if counter is None:
+        counter = Counter(bundle, device=device, flips=flips, whole_cells=whole_cells)
     result = counter.count(image.pixels, cell_diameter_px=cell_diameter_px, with_similarity=True,
-                           estimate_cell_size=estimate_cell_size)
+                           estimate_cell_size=estimate_cell_size, flips=flips, cancel=cancel)
     parts = contributions(bundle, result)
     prototypes = []
     for k in range(bundle.config.k_total):
@@ -70,14 +76,18 @@ def explanation_data(bundle: ModelBundle, image_path: Path, cell_diameter_px: fl
 def write_explanation(bundle: ModelBundle, image_path: str | Path, out_dir: str | Path,
                       cell_diameter_px: float | None = None, device: str = "cpu",
                       estimate_cell_size: bool = False, flips: int = 1,
-                      whole_cells: bool | None = None) -> tuple[Path, Path]:
+                      whole_cells: bool | None = None, counter: Counter | None = None, name: str | None = None,
+                      cancel=None) -> tuple[Path, Path]:
+    """Write ``<name>-explanation.png`` and ``.json`` into ``out_dir``, each atomically (a file of an
+    earlier export is replaced whole or not at all); ``name`` defaults to the image's stem."""
     image_path, out_dir = Path(image_path), Path(out_dir)
     pixels, result, data = explanation_data(bundle, image_path, cell_diameter_px, device, estimate_cell_size, flips,
-                                            whole_cells)
+                                            whole_cells, counter, cancel)
     figure = render_figure(bundle, pixels, result, data)
     out_dir.mkdir(parents=True, exist_ok=True)
-    png_path = out_dir / f"{image_path.stem}-explanation.png"
-    json_path = out_dir / f"{image_path.stem}-explanation.json"
+    name = name or image_path.stem
+    png_path = out_dir / f"{name}-explanation.png"
+    json_path = out_dir / f"{name}-explanation.json"
     import io
 
     buffer = io.BytesIO()

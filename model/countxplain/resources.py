@@ -8,6 +8,7 @@ from pathlib import Path
 
 DEFAULT_MODEL_NAME = "default.cxm"
 MODEL_ENV_VAR = "COUNTXPLAIN_MODEL"
+CELL_SIZE_ERROR_NAME = "cell-size-error.json"
 
 
 def resources_dir() -> Path:
@@ -23,6 +24,11 @@ def default_model_path() -> Path:
     if os.environ.get(MODEL_ENV_VAR):
         return Path(os.environ[MODEL_ENV_VAR])
     return resources_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def cell_size_error_path() -> Path:
+    """The measured error range of the shipped model's cell-size estimate (benchmarks/cell_size_error.py)."""
+    return resources_dir() / "models" / CELL_SIZE_ERROR_NAME
 
 
 def sample_images_dir() -> Path:

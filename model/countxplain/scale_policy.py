@@ -8,7 +8,11 @@ is always used; without one the model's size estimator (``cell_size``) measures 
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from .errors import CountXplainError
 
@@ -46,9 +50,13 @@ def diameter_to_use(estimate_px: float | None, native_px: float, gate: float = E
     if max(ratio, 1.0 / ratio) <= gate:
         return None
     if image_pixels:
-        smallest = native_px * (image_pixels / max(MAX_AUTO_PIXELS, image_pixels)) ** 0.5
-        return float(max(estimate_px, smallest))
+        return float(max(estimate_px, smallest_auto_diameter(native_px, image_pixels)))
     return float(estimate_px)
+
+
+def smallest_auto_diameter(native_px: float, image_pixels: float) -> float:
+    """The smallest diameter an estimate may ask for: it enlarges the image to ``MAX_AUTO_PIXELS`` at most."""
+    return native_px * (image_pixels / max(MAX_AUTO_PIXELS, image_pixels)) ** 0.5
 
 
 def cell_size_note(result) -> str:
@@ -75,3 +83,80 @@ def diameter_choice(cell_diameter: float | str) -> tuple[float | None, bool]:
     if cell_diameter == "auto":
         return None, True
     return (None if cell_diameter == "as-is" else float(cell_diameter)), False
+
+
+# A count at the estimated size is doubtful when a count at either end of the estimate's error
+# range differs from it by more than this share of it.
+DOUBT_SHARE = 0.10
+
+
+@dataclass(frozen=True)
+class SizeDoubt:
+    """How a count resting on the estimated cell size moves when the cells are as small or as large
+    as the estimate's error range allows: ``counts`` at the two ``diameters_px`` (smaller, larger)."""
+
+    count: float
+    estimate_px: float
+    diameters_px: tuple[float, float]
+    counts: tuple[float, float]
+    doubtful: bool
+
+    @property
+    def count_range(self) -> tuple[float, float]:
+        """The lowest and highest count across the range, the count itself included."""
+        values = (self.count, *self.counts)
+        return min(values), max(values)
+
+
+def count_is_doubtful(count: float, bound_counts, share: float = DOUBT_SHARE) -> bool:
+    """Whether a count at either end of the size range moves by more than ``share`` of the count
+    (of one cell, for counts below one)."""
+    return max(abs(c - count) for c in bound_counts) / max(count, 1.0) > share
+
+
+def size_doubt(count: float, estimate_px: float, diameters_px, bound_counts,
+               share: float = DOUBT_SHARE) -> SizeDoubt:
+    """The ``SizeDoubt`` of a count at an estimated size, from the counts at the range's two diameters."""
+    return SizeDoubt(float(count), float(estimate_px), tuple(float(d) for d in diameters_px),
+                     tuple(float(c) for c in bound_counts), count_is_doubtful(count, bound_counts, share))
+
+
+def bounded_diameters(estimate_px: float, factors: tuple[float, float], native_px: float,
+                      image_pixels: float | None = None) -> tuple[float, float]:
+    """The diameters at the two ends of an estimate's error range (``factors`` on the estimate); with
+    ``image_pixels``, none enlarges the image beyond what an estimate may (``MAX_AUTO_PIXELS``)."""
+    smallest = smallest_auto_diameter(native_px, image_pixels) if image_pixels else 0.0
+    low, high = sorted(factors)
+    return float(max(estimate_px * low, smallest)), float(max(estimate_px * high, smallest))
+
+
+def estimate_error_range(path: str | Path | None = None) -> tuple[float, float] | None:
+    """The factors on an estimated cell size between which the true size lies for most images, as
+    measured for the shipped model's estimator (``benchmarks/cell_size_error.py``); None when the
+    file is missing or unreadable (no count is then called doubtful)."""
+    if path is None:
+        from .resources import cell_size_error_path
+
+        path = cell_size_error_path()
+    return _read_error_range(str(path))
+
+
+@lru_cache(maxsize=4)
+def _read_error_range(path: str) -> tuple[float, float] | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        low, high = float(data["low"]), float(data["high"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+        return None
+    return low, high
+
+
+def size_doubt_note(doubt: SizeDoubt | None) -> str:
+    """For people: how far the count moves across the size estimate's error range and the fix ("" when not doubtful)."""
+    if doubt is None or not doubt.doubtful:
+        return ""
+    low, high = doubt.count_range
+    return (f"count moves from {low:.1f} to {high:.1f} across the size estimate's error range; "
+            "measure one cell (M) to fix the size")

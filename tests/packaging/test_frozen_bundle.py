@@ -69,6 +69,7 @@ def test_the_bundle_ships_the_model_samples_and_icons_and_is_trimmed(bundle):
     resources = INTERNAL / "resources"
     assert (resources / "models" / "default.cxm").stat().st_size > 1_000_000
     assert (resources / "models" / "MODEL_CARD.md").is_file()
+    assert (resources / "models" / "cell-size-error.json").is_file()
     assert list((resources / "samples").glob("*.png")) and list((resources / "samples").glob("*.dots.csv"))
     assert (resources / "icons" / "cxdesktop.png").is_file()
     assert (INTERNAL / "torch" / "__init__.py").is_file(), "torch's .py sources must stay (the frozen app needs them)"
