@@ -162,3 +162,15 @@ def test_fine_tuning_with_trained_vgg_layers_changes_those_layers_only(s4_run):
     assert changed == [14]  # conv3_3, the last conv3 layer
     with pytest.raises(Exception, match="train_vgg_layers must be 0 to 3"):
         train_model(samples, "fine-tune", {"train_vgg_layers": 5}, init=base)
+
+
+def test_more_training_views_get_more_steps_where_the_preset_asks_for_steps_per_view():
+    from countxplain.training import preset_config
+    from countxplain.training.vgg_s4 import steps_for
+
+    config = preset_config("fine-tune")
+    assert steps_for(config, 6) == config.steps  # few views: the preset's steps
+    assert steps_for(config, 36) == round(config.steps_per_view * 36) > config.steps
+    assert steps_for(preset_config("default"), 10_000) == preset_config("default").steps
+    with pytest.raises(Exception, match="steps_per_view must not be negative"):
+        preset_config("fine-tune", steps_per_view=-1)

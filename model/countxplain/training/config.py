@@ -56,6 +56,7 @@ class TrainingConfig:
     similarity: str = "log"
     density: str = "free"
     steps: int = 12000  # vgg-s4: optimiser steps, one training view each
+    steps_per_view: float = 0.0  # vgg-s4: at least this many steps per training view (more shots, more steps)
     lr: float = 3e-4  # vgg-s4: Adam's rate, on a cosine schedule
     view_scales: tuple = (0.7, 1.0, 1.4)  # vgg-s4: each image is seen at these scales
     max_view_px: int = 320  # vgg-s4: a view larger than this (either side) is a random window of it
@@ -94,6 +95,8 @@ class TrainingConfig:
         for name in ("steps", "max_view_px", "views_per_image", "validations"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not float(self.steps_per_view) >= 0:
+            raise ValueError(f"steps_per_view must not be negative, not {self.steps_per_view}")
         if int(self.train_vgg_layers) > 3:
             raise ValueError(f"train_vgg_layers must be 0 to 3, not {self.train_vgg_layers}")
         for name in ("cell_diameter_px", "sigma_px", "stage1_lr", "stage2_lr", "lr", "vgg_lr_share", "count_scale"):

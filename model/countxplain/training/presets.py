@@ -3,7 +3,8 @@
 * ``default``: the recipe for a general model trained from scratch: the stride-4 VGG extractor
   (``network.VGGStride4``), the Gaussian similarity and a density layer in which only cell
   prototypes add, trained on every image at its own scale and two others (``training.vgg_s4``).
-* ``fine-tune``: what a user's few annotated images get when training starts from a model: short,
+* ``fine-tune``: what a user's few annotated images get when training starts from a model: short
+  (400 steps, or 33 per training view where the shots give more views),
   on whole images (windows up to 512 px) at three scales, on the density term alone (with the
   count term, a base that overcounts a new set collapsed to one constant density on it), from a
   start whose cell prototypes' weights are scaled down to count the shots' dots where the model
@@ -28,7 +29,8 @@ VGG_S4 = {"extractor": "vgg-s4", "similarity": "gaussian", "density": "cells-add
 PRESETS: dict[str, dict] = {
     "default": {**VGG_S4, "steps": 8000, "lr": 3e-4, "view_scales": (0.7, 1.0, 1.4), "max_view_px": 320,
                 "validations": 8},
-    "fine-tune": {**VGG_S4, "steps": 400, "lr": 3e-4, "view_scales": (0.8, 1.0, 1.25), "max_view_px": 512,
+    "fine-tune": {**VGG_S4, "steps": 400, "steps_per_view": 33, "lr": 3e-4, "view_scales": (0.8, 1.0, 1.25),
+                  "max_view_px": 512,
                   "validations": 4, "lambda_count": 0.0, "calibrate_start": True, "calibrate_start_max": 1.0,
                   "train_backend_layers": 3, "stage1_epochs": 8, "stage1_lr": 5e-5, "stage1_schedule": "cosine",
                   "stage1_patience": 8, "stage2_epochs": 40, "projection_every": 20},

@@ -92,6 +92,11 @@ def make_feature_views(images: Sequence[TrainingImage], config: TrainingConfig, 
     return views
 
 
+def steps_for(config: TrainingConfig, n_views: int) -> int:
+    """The run's optimiser steps: ``steps``, or more where ``steps_per_view`` asks for more passes over many views."""
+    return max(int(config.steps), round(config.steps_per_view * n_views))
+
+
 def inverse_softplus(value: torch.Tensor) -> torch.Tensor:
     """The raw weight whose softplus is ``value`` (> 0)."""
     return value + torch.log(-torch.expm1(-value))
@@ -169,15 +174,16 @@ class VggS4Trainer:
         step, best = self._resume(optimiser)
         if step == 0 and self.config.calibrate_start and not self.fresh_head:  # a resumed run starts where it stopped
             self._calibrate_counts(views, self.config.calibrate_start_max)
-        every = max(1, math.ceil(self.config.steps / self.config.validations))
+        steps = steps_for(self.config, len(views))
+        every = max(1, math.ceil(steps / self.config.validations))
         order = self.rng.permutation(len(views))
         losses = {"density": 0.0, "count": 0.0}
-        while step < self.config.steps:
+        while step < steps:
             if self.cancel():
                 raise Cancelled()
             for group in optimiser.param_groups:
                 group["lr"] = group.setdefault("base_lr", self.config.lr) * 0.5 * (
-                    1.0 + math.cos(math.pi * step / self.config.steps))
+                    1.0 + math.cos(math.pi * step / steps))
             view = views[order[step % len(views)]]
             if step % len(views) == len(views) - 1:
                 order = self.rng.permutation(len(views))
@@ -185,13 +191,13 @@ class VggS4Trainer:
             losses["density"] += density_term / every
             losses["count"] += count_term / every
             step += 1
-            if step % every == 0 or step == self.config.steps:
+            if step % every == 0 or step == steps:
                 val_mae = self._val_mae()
                 if best is None or val_mae < best["val_mae"]:
                     best = {"val_mae": val_mae, "step": step, "state": copy.deepcopy(self.model.state_dict())}
                 self.history.append({"stage": "train", "step": step, **losses, "val_mae": val_mae})
-                self.progress(Progress("stage2", step // every, math.ceil(self.config.steps / every), dict(losses),
-                                       val_mae, message=f"step {step}/{self.config.steps}"))
+                self.progress(Progress("stage2", step // every, math.ceil(steps / every), dict(losses),
+                                       val_mae, message=f"step {step}/{steps}"))
                 losses = {"density": 0.0, "count": 0.0}
                 self._save_checkpoint(step, optimiser, best)
         self.model.load_state_dict(best["state"])
