@@ -54,7 +54,14 @@ def load_results() -> dict:
 
 
 def save_results(results: dict) -> None:
+    """Write ``results`` merged with what is on disk (another run of this harness may have added rows)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    def key(run):
+        return run["left_out"], run["n_shots"], run["seed"]
+    on_disk = load_results()
+    ours = {key(run) for run in results["runs"]}
+    results["runs"] = [run for run in on_disk["runs"] if key(run) not in ours] + results["runs"]
+    results["bases"] = {**on_disk.get("bases", {}), **results.get("bases", {})}
     tmp = RESULTS.with_name(RESULTS.name + ".tmp")
     tmp.write_text(json.dumps(results, indent=1))
     os.replace(tmp, RESULTS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,25 +76,35 @@ def read_item(item: Item, page: int | None = None, channel: int | None = None) -
     return read_image(item, page=page, channel=channel).pixels
 
 
-def count_item(counter: Counter, item: Item, settings: CountSettings) -> Outcome:
+def count_item(counter: Counter, item: Item, settings: CountSettings, pixels: np.ndarray | None = None,
+               tile_rows: range | None = None, decided: tuple[float | None, float | None] | None = None) -> Outcome:
+    """Read (unless ``pixels`` are given) and count one image. ``decided`` (the diameter to count at,
+    the estimate it came from) skips the size decision; ``tile_rows`` counts those rows of tiles only."""
     path = item_path(item)
     start = time.perf_counter()
     try:
-        pixels = read_item(item, page=settings.page, channel=settings.channel)
-        diameter, estimate = diameter_choice(settings.cell_diameter)
+        if pixels is None:
+            pixels = read_item(item, page=settings.page, channel=settings.channel)
+        diameter, estimate = decided or counter.diameter_for(pixels, *diameter_choice(settings.cell_diameter))
         with warnings.catch_warnings():  # a library's warning would be a second line about this image
             warnings.simplefilter("ignore")
-            result = counter.count(pixels, cell_diameter_px=diameter, estimate_cell_size=estimate)
+            result = counter.count(pixels, cell_diameter_px=diameter, tile_rows=tile_rows)
     except (CountXplainError, MemoryError) as error:
         return Outcome(item, error=image_error_line(path, error))
-    seconds = time.perf_counter() - start
+    result = replace(result, cell_diameter_estimated=estimate is not None and diameter is not None,
+                     estimated_diameter_px=estimate)
+    return Outcome(item, row=result_row(counter, item, result, time.perf_counter() - start), count=float(result.count))
+
+
+def result_row(counter: Counter, item: Item, result, seconds: float) -> dict:
+    """The counts-CSV row of one image's count."""
     bundle = counter.bundle
-    row = {"file": path, "count": f"{result.count:.2f}", "model": bundle.name,
+    row = {"file": item_path(item), "count": f"{result.count:.2f}", "model": bundle.name,
            "cell_diameter_px": f"{bundle.cell_diameter_px / result.scale:.2f}",
            "cell_size": cell_size_source(result), "scale": f"{result.scale:.4f}",
            "device": str(counter.device), "seconds": f"{seconds:.3f}"}
     row.update(item.csv_cells() if isinstance(item, PlateField) else dict.fromkeys(PLATE_COLUMNS, ""))
-    return Outcome(item, row=row, count=float(result.count))
+    return row
 
 
 def image_error_line(path: Path, error: Exception) -> str:

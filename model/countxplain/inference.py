@@ -183,29 +183,22 @@ class Counter:
 
     def count(self, pixels: np.ndarray, cell_diameter_px: float | None = None, with_similarity: bool = False,
               cancel: Callable[[], bool] | None = None, estimate_cell_size: bool = False,
-              flips: int | None = None) -> CountResult:
+              flips: int | None = None, tile_rows: range | None = None) -> CountResult:
         """Count one image at ``cell_diameter_px`` (None: the image as it is, scale 1).
 
         With ``estimate_cell_size`` and no diameter, the model's size estimator (if it has one)
         measures the cells; the image is counted at that diameter only when it is far from the
         training diameter (``scale_policy.diameter_to_use``), else as it is. The library's default
         is no estimate; the app and the command line estimate unless a diameter is given.
-        ``flips`` (1, 2 or 4; default the counter's own) is how many mirror images the maps are averaged over."""
+        ``flips`` (1, 2 or 4; default the counter's own) is how many mirror images the maps are averaged over.
+        ``tile_rows`` (indices of rows of ``tile_size`` tiles of the rescaled image) counts only those
+        tiles: the counts of rows that part an image add up to its count."""
         start = time.perf_counter()
         flips = self.flips if flips is None else checked_flips(flips)
-        estimate = None
-        if not cell_diameter_px and estimate_cell_size:
-            estimate = self.estimate_cell_diameter(pixels)
-            cell_diameter_px = diameter_to_use(estimate, float(self.bundle.cell_diameter_px),
-                                               image_pixels=pixels.shape[0] * pixels.shape[1])
+        cell_diameter_px, estimate = self.diameter_for(pixels, cell_diameter_px, estimate_cell_size)
         estimated = estimate is not None and cell_diameter_px is not None
-        scale = self.scale_for(cell_diameter_px)
-        if scale > 1.0:
-            refuse_huge_rescale(pixels.shape, scale, cell_diameter_px)
-        fit = self.stride if self.whole_cells_for(flips) else None
-        scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
-        axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
-        density, similarity = self._run_tiled(scaled, with_similarity, cancel, flips)
+        scaled, scale, axis_scales = self.rescaled(pixels, cell_diameter_px, flips)
+        density, similarity = self._run_tiled(scaled, with_similarity, cancel, flips, tile_rows)
         del scaled
         release_freed_memory()  # each image's transient tensors go back to the system, not to the heap
         return CountResult(
@@ -216,8 +209,33 @@ class Counter:
             cell_diameter_estimated=estimated, estimated_diameter_px=estimate, axis_scales=axis_scales, flips=flips,
             stride=self.stride)
 
+    def diameter_for(self, pixels: np.ndarray, cell_diameter_px: float | None,
+                     estimate_cell_size: bool) -> tuple[float | None, float | None]:
+        """(the diameter an image is counted at, the estimator's diameter or None): as ``count`` decides."""
+        estimate = None
+        if not cell_diameter_px and estimate_cell_size:
+            estimate = self.estimate_cell_diameter(pixels)
+            cell_diameter_px = diameter_to_use(estimate, float(self.bundle.cell_diameter_px),
+                                               image_pixels=pixels.shape[0] * pixels.shape[1])
+        return cell_diameter_px, estimate
+
+    def rescaled(self, pixels: np.ndarray, cell_diameter_px: float | None,
+                 flips: int) -> tuple[np.ndarray, float, tuple[float, float] | None]:
+        """(the image as the model sees it, the scale, the two axis scales where they differ from it)."""
+        scale = self.scale_for(cell_diameter_px)
+        if scale > 1.0:
+            refuse_huge_rescale(pixels.shape, scale, cell_diameter_px)
+        fit = self.stride if self.whole_cells_for(flips) else None
+        scaled = resize_pixels(pixels, scale, fit) if scale != 1.0 or fit else pixels
+        axis_scales = (scaled.shape[0] / pixels.shape[0], scaled.shape[1] / pixels.shape[1]) if fit else None
+        return scaled, scale, axis_scales
+
+    def tile_row_count(self, scaled_height: int) -> int:
+        """How many rows of tiles an image of ``scaled_height`` rows (as the model sees it) is counted in."""
+        return -(-int(scaled_height) // self.tile_size)
+
     def _run_tiled(self, pixels: np.ndarray, with_similarity: bool, cancel,
-                   flips: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+                   flips: int = 1, tile_rows: range | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = pixels.shape[:2]
         stride = self.stride
         out_h, out_w = padded_size(h, stride) // stride, padded_size(w, stride) // stride
@@ -225,7 +243,8 @@ class Counter:
         similarity = np.zeros((self.bundle.config.k_total, out_h, out_w), dtype=np.float32) if with_similarity else None
         image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
         t, m = self.tile_size, self.tile_margin
-        for y0 in range(0, h, t):
+        starts = range(0, h, t)
+        for y0 in (starts if tile_rows is None else [starts[i] for i in tile_rows if i < len(starts)]):
             for x0 in range(0, w, t):
                 if cancel is not None and cancel():
                     raise Cancelled()
