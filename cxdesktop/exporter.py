@@ -23,6 +23,10 @@ class Exporter:
         self.last_written: Path | None = None
         self.explain_batch: ExplainBatch | None = None  # the latest export of every image's figure
 
+    def _ask_folder(self, title: str) -> str:
+        """A folder the user chooses ("" when the dialog is cancelled)."""
+        return QFileDialog.getExistingDirectory(self.parent, title, self.settings.last_folder)
+
     def _ask(self, title: str, name: str, filters: str) -> Path | None:
         start = str(Path(self.settings.last_folder) / name)
         chosen, _ = QFileDialog.getSaveFileName(self.parent, title, start, filters)
@@ -67,11 +71,9 @@ class Exporter:
             show_error(self.parent, "Explanation figure", "Select an image first.")
             return False
         if out_dir is None:
-            chosen = QFileDialog.getExistingDirectory(self.parent, "Folder for the explanation figure",
-                                                      self.settings.last_folder)
-            if not chosen:
-                return False
-            out_dir = chosen
+            out_dir = self._ask_folder("Folder for the explanation figure")
+        if not out_dir:
+            return False
         self.session.write_explanation(path, str(out_dir))
         return True
 
@@ -84,11 +86,9 @@ class Exporter:
             show_error(self.parent, "Explanation figures", "Open images first: no listed image could be counted.")
             return None
         if out_dir is None:
-            chosen = QFileDialog.getExistingDirectory(self.parent, "Folder for the explanation figures",
-                                                      self.settings.last_folder)
-            if not chosen:
-                return None
-            out_dir = chosen
+            out_dir = self._ask_folder("Folder for the explanation figures")
+        if not out_dir:
+            return None
         batch = ExplainBatch(self.session, paths, out_dir, self.parent)
         batch.sigProgress.connect(lambda done, total: self._show(f"Explanation figures: {done} of {total} images…"))
         batch.sigFinished.connect(self._figures_done)

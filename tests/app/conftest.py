@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.app import WAIT_MS, blob_png
+from helpers.app import blob_png, open_window
 
 
 @pytest.fixture
@@ -39,11 +39,6 @@ def app_settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, tiny_model_file, app_settings):
-    from cxdesktop.main_window import MainWindow
-
-    win = MainWindow(model_path=tiny_model_file, settings=app_settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.session.model is not None, timeout=WAIT_MS)
+    win = open_window(qtbot, tiny_model_file, app_settings)
     yield win
     win.close()

@@ -10,21 +10,11 @@ import shutil
 import pytest
 
 from cxdesktop.session_file import SESSION_FILE_NAME
-from helpers.app import WAIT_MS, blob_png, drag_on_image, drop_paths, wait_counted
+from helpers.app import WAIT_MS, blob_png, drag_on_image, drop_paths, open_window, wait_counted
 
 
 def session_path(settings):
     return settings.data_folder() / SESSION_FILE_NAME
-
-
-def start(qtbot, model, settings):
-    from cxdesktop.main_window import MainWindow
-
-    win = MainWindow(model_path=model, settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.session.model is not None, timeout=WAIT_MS)
-    return win
 
 
 def measure_and_box(qtbot, window, path):
@@ -41,7 +31,7 @@ def measure_and_box(qtbot, window, path):
 def test_the_list_sizes_boxes_and_model_come_back_on_the_next_start(
         qtbot, tiny_model_file, app_settings, small_images, tmp_path):
     other_model = shutil.copy(tiny_model_file, tmp_path / "other-model.cxm")
-    first = start(qtbot, tiny_model_file, app_settings)
+    first = open_window(qtbot, tiny_model_file, app_settings)
     first.open_model(other_model)
     qtbot.waitUntil(lambda: first.session.model.path == str(other_model), timeout=WAIT_MS)
     drop_paths(first, small_images)
@@ -54,7 +44,7 @@ def test_the_list_sizes_boxes_and_model_come_back_on_the_next_start(
     saved = json.loads(session_path(app_settings).read_text())
     assert [image["path"] for image in saved["images"]] == [str(p) for p in small_images]
 
-    second = start(qtbot, tiny_model_file, app_settings)
+    second = open_window(qtbot, tiny_model_file, app_settings)
     banner = second.restore_banner
     assert banner.is_offering() and "3 images" in banner.label.text() and "1 with boxes" in banner.label.text()
     assert len(second.session.store) == 0  # nothing comes back until asked for
@@ -89,19 +79,19 @@ def test_work_is_saved_as_it_changes_not_only_on_quit(qtbot, window, small_image
 
 def test_an_unanswered_offer_survives_a_quit_and_start_fresh_declines_it(qtbot, tiny_model_file, app_settings,
                                                                         small_images):
-    first = start(qtbot, tiny_model_file, app_settings)
+    first = open_window(qtbot, tiny_model_file, app_settings)
     drop_paths(first, small_images[:1])
     wait_counted(qtbot, first, small_images[:1])
     first.close()
-    second = start(qtbot, tiny_model_file, app_settings)
+    second = open_window(qtbot, tiny_model_file, app_settings)
     assert second.restore_banner.is_offering()
     second.close()  # quit without answering: the saved work is still there
-    third = start(qtbot, tiny_model_file, app_settings)
+    third = open_window(qtbot, tiny_model_file, app_settings)
     assert third.restore_banner.is_offering()
     third.restore_banner.fresh_button.click()
     assert not third.restore_banner.isVisible() and len(third.session.store) == 0
     third.close()
-    fourth = start(qtbot, tiny_model_file, app_settings)
+    fourth = open_window(qtbot, tiny_model_file, app_settings)
     assert not fourth.restore_banner.isVisible()
     fourth.close()
 
@@ -113,7 +103,7 @@ def test_a_damaged_session_file_is_named_in_one_line_and_ignored(qtbot, tiny_mod
     path = session_path(app_settings)
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
-    win = start(qtbot, tiny_model_file, app_settings)
+    win = open_window(qtbot, tiny_model_file, app_settings)
     banner = win.restore_banner
     assert banner.isVisible() and not banner.is_offering()
     text = banner.label.text()
@@ -134,7 +124,7 @@ def test_images_that_no_longer_exist_are_skipped_with_a_note(qtbot, tiny_model_f
                                             "boxes": [[1, 2, 30, 40]]},
                                            {"path": str(gone), "cell_diameter_px": None, "boxes": []}]}))
     gone.unlink()
-    win = start(qtbot, tiny_model_file, app_settings)
+    win = open_window(qtbot, tiny_model_file, app_settings)
     win.restore_banner.restore_button.click()
     assert win.session.store.paths() == [str(small_images[0])]
     entry = win.session.store[str(small_images[0])]

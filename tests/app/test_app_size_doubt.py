@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cxdesktop.browser import COUNT_COLUMN, DOUBT_MARK
-from helpers.app import WAIT_MS, drag_on_image, drop_paths, wait_counted
+from helpers.app import WAIT_MS, drag_on_image, drop_paths, open_window, wait_counted
 
 ESTIMATE_PX = 12.0
 POOL3_FEATURES = 3 * 256  # mean, deviation and log-mean of the 256 channels through pool3
@@ -36,12 +36,7 @@ def estimator_model_file(tiny_model_file, tmp_path_factory):
 
 @pytest.fixture
 def estimator_window(qtbot, estimator_model_file, app_settings):
-    from cxdesktop.main_window import MainWindow
-
-    win = MainWindow(model_path=estimator_model_file, settings=app_settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.session.model is not None, timeout=WAIT_MS)
+    win = open_window(qtbot, estimator_model_file, app_settings)
     yield win
     win.close()
 

@@ -23,6 +23,17 @@ def blob_png(path: Path, height: int, width: int, centres, seed: int = 0) -> Pat
     return path
 
 
+def open_window(qtbot, model_path, settings):
+    """The app's main window on ``model_path``, shown, once its model has loaded."""
+    from cxdesktop.main_window import MainWindow
+
+    win = MainWindow(model_path=model_path, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.session.model is not None, timeout=WAIT_MS)
+    return win
+
+
 def drop_paths(window, paths) -> None:
     """Synthesise a drag-enter and a drop of local files/folders on the main window."""
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
